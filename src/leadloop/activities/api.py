@@ -1,0 +1,32 @@
+from typing import Annotated
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+from pydantic import ConfigDict, StringConstraints
+
+from leadloop.activities.models import Kind
+from leadloop.activities.services import activity_log
+from leadloop.pipeline.selectors import lead_get
+
+router = Router(tags=["leads"])
+
+
+class ActivityIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    kind: Kind
+    outcome: Annotated[str, StringConstraints(max_length=40)] = ""
+    duration_s: int = Field(0, ge=0, le=86_400)
+    body: Annotated[str, StringConstraints(max_length=10_000)] = ""
+
+
+@router.post("/leads/{lead_id}/activities", response={201: dict})
+def log_activity(request: HttpRequest, lead_id: int, payload: ActivityIn):
+    actor = request.auth
+    lead = lead_get(workspace=actor.workspace, fetched_by=actor, lead_id=lead_id)
+    logged = activity_log(lead=lead, actor=actor, **payload.model_dump())
+    activity, stage = logged.activity, logged.suggested_stage
+    return 201, {
+        "id": activity.id, "kind": activity.kind, "outcome": activity.outcome,
+        "duration_s": activity.duration_s, "attempt": activity.attempt, "body": activity.body,
+        "suggested_stage": stage.key if stage else None,
+    }

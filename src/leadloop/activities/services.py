@@ -1,0 +1,68 @@
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from leadloop.activities.models import CONTACT_KINDS, Activity, Kind
+from leadloop.core import clock
+from leadloop.core.access import Actor
+from leadloop.core.errors import ValidationFailed
+from leadloop.pipeline.models import Lead, LeadEvent, Stage
+from leadloop.pipeline.services import event_record, lead_can_work
+
+MAX_BODY = 10_000
+MAX_DURATION_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Logged:
+    activity: Activity
+    suggested_stage: Stage | None
+
+
+def _validate(kind: str, outcome: str, duration_s: int, body: str) -> None:
+    errors = {}
+    if kind not in Kind.values:
+        errors["kind"] = [_("Unknown kind.")]
+    if not 0 <= duration_s <= MAX_DURATION_S:
+        errors["duration_s"] = [_("Between 0 and 86400 seconds.")]
+    if len(body) > MAX_BODY:
+        errors["body"] = [_("At most 10,000 characters.")]
+    if len(outcome) > 40:
+        errors["outcome"] = [_("At most 40 characters.")]
+    if errors:
+        raise ValidationFailed(_("The activity is not valid."), fields=errors)
+
+
+def suggested_stage(*, lead: Lead, outcome: str) -> Stage | None:
+    if not outcome:
+        return None
+    stages = Stage.objects.filter(workspace_id=lead.workspace_id, archived=False)
+    return next((s for s in stages if outcome in s.outcomes), None)
+
+
+@transaction.atomic
+def activity_log(
+    *, lead: Lead, actor: Actor, kind: str, outcome: str = "", duration_s: int = 0, body: str = ""
+) -> Logged:
+    """Record a call, note, e-mail …; the owner's first call, SMS or e-mail is the first contact."""
+    actor.require(lead_can_work(lead, actor))
+    _validate(kind, outcome, duration_s, body)
+    now = clock.now()
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    updates = {"last_activity_at": now}
+    attempt = None
+    if kind == Kind.CALL:
+        attempt = lead.call_attempts + 1
+        updates["call_attempts"] = F("call_attempts") + 1
+    if kind in CONTACT_KINDS and lead.first_contact_at is None and lead.owner_id == actor.member_id:
+        updates["first_contact_at"] = now
+    Lead.objects.filter(pk=lead.pk).update(**updates)
+    activity = Activity.objects.create(
+        workspace_id=lead.workspace_id, lead=lead, member=actor.member, kind=kind,
+        outcome=outcome, duration_s=duration_s, attempt=attempt, body=body, at=now,
+    )
+    event_record(lead=lead, actor=actor, kind=LeadEvent.Kind.ACTIVITY,
+                 data={"activity_id": activity.pk, "kind": kind, "outcome": outcome})
+    return Logged(activity, suggested_stage(lead=lead, outcome=outcome))

@@ -1,0 +1,105 @@
+"""The NinjaAPI object: bearer-token auth and the one mapping of errors to JSON."""
+
+import logging
+from datetime import timedelta
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer
+
+from leadloop.core import clock
+from leadloop.core.access import Actor
+from leadloop.core.errors import (
+    ApplicationError,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+    ValidationFailed,
+)
+from leadloop.core.services import token_authenticate
+
+log = logging.getLogger(__name__)
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request, token: str) -> Actor | None:
+        found = token_authenticate(token)
+        if found is None:
+            return None
+        now = clock.now()
+        if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=5):
+            type(found).objects.filter(pk=found.pk).update(last_used_at=now)
+        return Actor(workspace=found.workspace, role=found.role, member=found.member,
+                     label=f"token:{found.name}")
+
+
+api = NinjaAPI(
+    title="LeadLoop API", version="1", urls_namespace="api", auth=TokenAuth(),
+    docs_url="/docs", openapi_url="/openapi.json",
+)
+
+
+def error_response(request, exc: ApplicationError):
+    return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+def _loc(error: dict) -> str:
+    parts = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "payload")]
+    return ".".join(parts) or "body"
+
+
+@api.exception_handler(ApplicationError)
+def _application_error(request, exc: ApplicationError):
+    return error_response(request, exc)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request, exc: ValidationError):
+    fields: dict[str, list[str]] = {}
+    for error in exc.errors:
+        fields.setdefault(_loc(error), []).append(error.get("msg", "invalid"))
+    return error_response(request, ValidationFailed("The request is not valid.", fields=fields))
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request, exc):
+    return error_response(request, TooLarge("The request body is too large."))
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request, exc):
+    return error_response(request, Unauthorized("A valid bearer token is required."))
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return error_response(request, NotFound("Not found."))
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    if str(exc).startswith("Cannot parse request body"):
+        return error_response(
+            request, ApplicationError("The body is not valid JSON.", code="malformed_json")
+        )
+    error = ApplicationError(str(exc), code="http_error")
+    error.status = exc.status_code
+    return error_response(request, error)
+
+
+def _register_routers() -> None:
+    from leadloop.activities.api import router as activities
+    from leadloop.campaigns.api import router as campaigns
+    from leadloop.core.api import router as core
+    from leadloop.intake.api import router as intake
+    from leadloop.pipeline.api import router as pipeline
+    from leadloop.reports.api import router as reports
+    from leadloop.routing.api import router as routing
+
+    for router in (core, pipeline, activities, routing, campaigns, intake, reports):
+        api.add_router("/", router)
+
+
+_register_routers()

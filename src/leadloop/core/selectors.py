@@ -1,0 +1,40 @@
+from django.db.models import QuerySet
+
+from leadloop.core.access import Actor
+from leadloop.core.errors import NotFound
+from leadloop.core.models import ApiToken, Member, Role, Team, Workspace
+
+
+def workspace_get(*, slug: str) -> Workspace:
+    workspace = Workspace.objects.filter(slug=slug).first()
+    if workspace is None:
+        raise NotFound("Workspace not found.")
+    return workspace
+
+
+def member_list(*, workspace: Workspace, fetched_by: Actor) -> QuerySet[Member]:
+    return Member.objects.filter(workspace=workspace).select_related("user", "team")
+
+
+def member_get(*, workspace: Workspace, fetched_by: Actor, member_id: int) -> Member:
+    member = member_list(workspace=workspace, fetched_by=fetched_by).filter(id=member_id).first()
+    if member is None:
+        raise NotFound("Member not found.")
+    return member
+
+
+def sales_members(*, workspace: Workspace) -> QuerySet[Member]:
+    return Member.objects.filter(workspace=workspace, role=Role.SALES, active=True)
+
+
+def team_list(*, workspace: Workspace, fetched_by: Actor) -> QuerySet[Team]:
+    return Team.objects.filter(workspace=workspace)
+
+
+def token_list(*, workspace: Workspace, fetched_by: Actor) -> QuerySet[ApiToken]:
+    fetched_by.require(fetched_by.administers)
+    return ApiToken.objects.filter(workspace=workspace, revoked_at__isnull=True).order_by("-id")
+
+
+def memberships_of(user) -> QuerySet[Member]:
+    return Member.objects.filter(user=user, active=True).select_related("workspace")

@@ -1,0 +1,177 @@
+import hashlib
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from leadloop.core import clock
+from leadloop.core.access import Actor
+from leadloop.core.errors import Conflict, ValidationFailed
+from leadloop.core.models import ApiToken, AuditLog, Member, Role, Team, Workspace
+
+TOKEN_PREFIX = "ll_"
+
+
+def audit_record(*, actor: Actor, action: str, obj, data: dict | None = None) -> None:
+    AuditLog.objects.create(
+        workspace=actor.workspace,
+        actor=actor.member,
+        actor_label=actor.label,
+        action=action,
+        object_type=type(obj).__name__.lower(),
+        object_id=str(obj.pk),
+        data=data or {},
+        at=clock.now(),
+    )
+
+
+@transaction.atomic
+def workspace_create(*, slug: str, name: str = "", preset: str = "telesales") -> Workspace:
+    from leadloop.pipeline.services import stage_preset_apply
+
+    clean = slugify(slug)
+    if not clean or clean != slug:
+        raise ValidationFailed(_("Use lower-case letters, digits and dashes."), fields={"slug": [slug]})
+    if Workspace.objects.filter(slug=slug).exists():
+        raise Conflict(_("Workspace %(slug)s already exists.") % {"slug": slug})
+    workspace = Workspace.objects.create(slug=slug, name=name or slug, created_at=clock.now())
+    actor = Actor.system(workspace, "setup")
+    stage_preset_apply(workspace=workspace, actor=actor, preset=preset)
+    Team.objects.create(workspace=workspace, name="Marketing", kind=Team.Kind.MARKETING)
+    Team.objects.create(workspace=workspace, name="Sales", kind=Team.Kind.SALES)
+    return workspace
+
+
+def team_create(*, workspace: Workspace, actor: Actor, name: str, kind: str) -> Team:
+    actor.require(actor.administers)
+    name = " ".join(name.split())
+    if not name or kind not in Team.Kind.values:
+        raise ValidationFailed(_("A team needs a name and a kind."), fields={"name": [name]})
+    try:
+        with transaction.atomic():
+            team = Team.objects.create(workspace=workspace, name=name, kind=kind)
+            audit_record(actor=actor, action="team.create", obj=team, data={"name": name})
+    except IntegrityError:
+        raise Conflict(_("A team with this name exists."), fields={"name": [name]}) from None
+    return team
+
+
+def _team_of(workspace: Workspace, team: str | int | None) -> Team | None:
+    if team in (None, ""):
+        return None
+    lookup = {"id": team} if isinstance(team, int) else {"name": team}
+    found = Team.objects.filter(workspace=workspace, **lookup).first()
+    if found is None:
+        raise ValidationFailed(_("Unknown team."), fields={"team": [str(team)]})
+    return found
+
+
+@transaction.atomic
+def member_create(
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    email: str,
+    full_name: str,
+    role: str,
+    team: str | int | None = None,
+    capacity: int = 30,
+    active: bool = True,
+    password: str | None = None,
+) -> Member:
+    actor.require(actor.administers)
+    email = email.strip().lower()
+    full_name = " ".join(full_name.split())
+    errors = {}
+    if "@" not in email or len(email) > 254:
+        errors["email"] = [_("Enter a valid e-mail address.")]
+    if not full_name:
+        errors["full_name"] = [_("This field is required.")]
+    if role not in Role.values:
+        errors["role"] = [_("Unknown role.")]
+    if errors:
+        raise ValidationFailed(_("The member is not valid."), fields=errors)
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(username=email, defaults={"email": email})
+    if created or password:
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save()
+    if Member.objects.filter(workspace=workspace, user=user).exists():
+        raise Conflict(_("This person is already a member."), fields={"email": [email]})
+    member = Member.objects.create(
+        workspace=workspace,
+        user=user,
+        full_name=full_name,
+        role=role,
+        team=_team_of(workspace, team),
+        capacity=capacity,
+        active=active,
+        created_at=clock.now(),
+    )
+    audit_record(actor=actor, action="member.create", obj=member, data={"role": role})
+    return member
+
+
+@transaction.atomic
+def member_update(*, member: Member, actor: Actor, **changes) -> Member:
+    actor.require(actor.administers)
+    if "role" in changes and changes["role"] not in Role.values:
+        raise ValidationFailed(_("Unknown role."), fields={"role": [changes["role"]]})
+    if "team" in changes:
+        changes["team"] = _team_of(member.workspace, changes["team"])
+    for field in ("full_name", "role", "team", "capacity", "active", "language"):
+        if field in changes:
+            setattr(member, field, changes[field])
+    member.save()
+    audit_record(actor=actor, action="member.update", obj=member,
+                 data={k: str(v) for k, v in changes.items()})
+    return member
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def token_create(
+    *, workspace: Workspace, actor: Actor, name: str, role: str, member: Member | None = None
+) -> tuple[ApiToken, str]:
+    """Create an API token; the plain key is returned once and only its hash is kept."""
+    actor.require(actor.administers)
+    if role not in Role.values:
+        raise ValidationFailed(_("Unknown role."), fields={"role": [role]})
+    prefix = secrets.token_hex(5)
+    key = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    token = ApiToken.objects.create(
+        workspace=workspace, name=name[:100], role=role, member=member, prefix=prefix,
+        key_hash=_hash_key(key), created_at=clock.now(),
+    )
+    audit_record(actor=actor, action="token.create", obj=token, data={"role": role})
+    return token, key
+
+
+def token_authenticate(key: str) -> ApiToken | None:
+    parts = key.removeprefix(TOKEN_PREFIX).split("_", 1)
+    if not key.startswith(TOKEN_PREFIX) or len(parts) != 2:
+        return None
+    token = (
+        ApiToken.objects.select_related("workspace", "member__workspace")
+        .filter(prefix=parts[0], revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not secrets.compare_digest(token.key_hash, _hash_key(key)):
+        return None
+    return token
+
+
+@transaction.atomic
+def token_revoke(*, token: ApiToken, actor: Actor) -> None:
+    actor.require(actor.administers)
+    token.revoked_at = clock.now()
+    token.save(update_fields=["revoked_at"])
+    audit_record(actor=actor, action="token.revoke", obj=token)

@@ -1,0 +1,34 @@
+from typing import Annotated
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+from pydantic import ConfigDict, StringConstraints
+
+from leadloop.intake.models import Channel
+from leadloop.intake.services import channel_create, channel_inbound_path
+
+router = Router(tags=["workspace"])
+
+
+class ChannelIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    kind: Channel.Kind
+    name: Annotated[str, StringConstraints(max_length=100)]
+    settings: dict[str, Annotated[str, StringConstraints(max_length=2000)] | list[str]] = {}
+
+
+class ChannelOut(Schema):
+    id: int
+    kind: str
+    name: str
+    key: str
+    inbound_url: str
+
+
+@router.post("/channels", response={201: ChannelOut})
+def create_channel(request: HttpRequest, payload: ChannelIn):
+    actor = request.auth
+    channel = channel_create(workspace=actor.workspace, actor=actor, **payload.model_dump())
+    url = request.build_absolute_uri(channel_inbound_path(channel))
+    return 201, {"id": channel.id, "kind": channel.kind, "name": channel.name,
+                 "key": channel.key, "inbound_url": url}

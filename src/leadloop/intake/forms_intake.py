@@ -1,0 +1,49 @@
+"""Map a website form's fields (any common naming, Vietnamese or English) to a Submission."""
+
+from leadloop.intake.services import UTM_FIELDS, Submission
+
+ALIASES = {
+    "full_name": ("full_name", "name", "fullname", "ho_ten", "hoten", "ho_va_ten", "your-name"),
+    "phone": ("phone", "phone_number", "tel", "mobile", "sdt", "so_dien_thoai", "dien_thoai"),
+    "email": ("email", "e-mail", "mail", "your-email"),
+    "campaign": ("campaign", "chien_dich"),
+    "note": ("note", "message", "ghi_chu", "noi_dung", "your-message"),
+}
+HONEYPOTS = ("website", "_gotcha")
+IGNORED = ("csrfmiddlewaretoken", *HONEYPOTS)
+MAX_FIELDS = 50
+MAX_VALUE = 2000
+
+
+def is_spam(data: dict) -> bool:
+    return any(str(data.get(name, "")).strip() for name in HONEYPOTS)
+
+
+def flatten(data) -> dict[str, str]:
+    """A QueryDict or a JSON object as {name: text}; lists are joined, sizes are capped."""
+    items = data.lists() if hasattr(data, "lists") else data.items()
+    flat = {}
+    for name, value in list(items)[: MAX_FIELDS + len(IGNORED)]:
+        text = ", ".join(map(str, value)) if isinstance(value, list) else str(value or "")
+        flat[str(name)[:100]] = text[:MAX_VALUE]
+    return flat
+
+
+def submission_from_form(data: dict[str, str], *, default_source: str) -> Submission:
+    taken, picked = set(), {}
+    for target, names in ALIASES.items():
+        for name in names:
+            if data.get(name, "").strip():
+                picked[target] = data[name].strip()
+                taken.add(name)
+                break
+    utm = {k: data.get(k, "")[:200] for k in UTM_FIELDS}
+    rest = {
+        k: v for k, v in data.items() if k not in taken and k not in IGNORED and k not in utm
+    }
+    return Submission(
+        full_name=picked.get("full_name", "")[:200], phone=picked.get("phone", "")[:64],
+        email=picked.get("email", "")[:254], source=data.get("source", "")[:100] or default_source,
+        campaign=(picked.get("campaign") or utm["utm_campaign"])[:200],
+        note=picked.get("note", ""), fields=dict(list(rest.items())[:MAX_FIELDS]), utm=utm,
+    )

@@ -1,0 +1,18 @@
+from django.db import models
+
+from leadloop.core.models import Member, Workspace
+from leadloop.pipeline.models import Lead
+
+
+class Notification(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32)
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE)
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["member", "read_at", "created_at"])]
+        ordering = ["-created_at", "-id"]

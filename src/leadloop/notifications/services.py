@@ -1,0 +1,16 @@
+from leadloop.core import clock
+from leadloop.core.models import Member
+from leadloop.notifications.models import Notification
+from leadloop.pipeline.models import Lead
+
+
+def notification_create(*, member: Member, kind: str, lead: Lead | None, message: str):
+    return Notification.objects.create(
+        workspace_id=member.workspace_id, member=member, kind=kind, lead=lead,
+        message=message[:300], created_at=clock.now(),
+    )
+
+
+def notifications_mark_read(*, member: Member) -> int:
+    unread = Notification.objects.filter(member=member, read_at__isnull=True)
+    return unread.update(read_at=clock.now())

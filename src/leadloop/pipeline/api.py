@@ -1,0 +1,239 @@
+from datetime import date, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+from pydantic import ConfigDict, StringConstraints
+
+from leadloop.activities.selectors import activity_list
+from leadloop.core.errors import ValidationFailed
+from leadloop.intake.services import UTM_FIELDS, Captured, Submission, idempotent, lead_capture
+from leadloop.pipeline.models import Lead
+from leadloop.pipeline.selectors import LeadFilter, lead_get, lead_list, stage_history, stage_list
+from leadloop.pipeline.services import lead_change_stage
+
+router = Router(tags=["leads"])
+Short = Annotated[str, StringConstraints(max_length=200)]
+FieldValue = Annotated[str, StringConstraints(max_length=2000)] | int | float | bool | None
+MAX_PAGE_SIZE = 200
+
+
+class Strict(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LeadIn(Strict):
+    full_name: Short = ""
+    phone: Annotated[str, StringConstraints(max_length=64)] = ""
+    email: Annotated[str, StringConstraints(max_length=254)] = ""
+    source: Annotated[str, StringConstraints(max_length=100)] = ""
+    campaign: Short = ""
+    external_id: Annotated[str, StringConstraints(max_length=128)] = ""
+    utm_source: Short = ""
+    utm_medium: Short = ""
+    utm_campaign: Short = ""
+    utm_content: Short = ""
+    utm_term: Short = ""
+    note: Annotated[str, StringConstraints(max_length=10_000)] = ""
+    fields: dict[Annotated[str, StringConstraints(max_length=100)], FieldValue] = Field(
+        default_factory=dict, max_length=100
+    )
+
+    def submission(self) -> Submission:
+        return Submission(
+            full_name=self.full_name, phone=self.phone, email=self.email, source=self.source,
+            campaign=self.campaign, external_id=self.external_id, note=self.note,
+            fields=self.fields, utm={k: getattr(self, k) for k in UTM_FIELDS},
+        )
+
+
+class BulkIn(Strict):
+    leads: list[dict[str, Any]] = Field(max_length=1000)
+
+
+class StageIn(Strict):
+    stage: Annotated[str, StringConstraints(max_length=40)]
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class LeadQuery(Schema):
+    stage: str = ""
+    owner: str = ""
+    source: str = ""
+    campaign: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    q: Annotated[str, StringConstraints(max_length=200)] = ""
+    reached: str = ""
+    open: bool | None = None
+    page: int = Field(1, ge=1, le=100_000)
+    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
+
+    def to_filter(self) -> LeadFilter:
+        return LeadFilter(**self.model_dump(exclude={"page", "page_size"}))
+
+
+class OwnerOut(Schema):
+    id: int
+    name: str
+
+
+class QualityOut(Schema):
+    phone_e164: str
+    phone_valid: bool
+    email_valid: bool
+    issues: list[str]
+
+
+class CapturedOut(Schema):
+    id: int
+    contact_id: int
+    created: bool
+    duplicate_of: int | None
+    returning: bool
+    stage: str
+    owner: OwnerOut | None
+    quality: QualityOut
+    created_at: datetime
+
+
+def local(lead_or_ws, moment: datetime | None) -> str | None:
+    workspace = getattr(lead_or_ws, "workspace", lead_or_ws)
+    return moment.astimezone(ZoneInfo(workspace.time_zone)).isoformat() if moment else None
+
+
+def owner_out(member) -> dict | None:
+    return {"id": member.id, "name": member.full_name} if member else None
+
+
+def captured_out(captured: Captured) -> dict:
+    lead = captured.lead
+    return {
+        "id": lead.pk, "contact_id": lead.contact_id, "created": captured.created,
+        "duplicate_of": captured.duplicate_of, "returning": captured.returning,
+        "stage": lead.stage.key, "owner": owner_out(lead.owner), "quality": captured.quality,
+        "created_at": local(lead, lead.created_at),
+    }
+
+
+def contact_out(contact) -> dict:
+    return {
+        "id": contact.id, "full_name": contact.full_name, "phone": contact.phone_raw,
+        "phone_e164": contact.phone_e164, "phone_valid": contact.phone_valid,
+        "email": contact.email, "email_valid": contact.email_valid,
+    }
+
+
+def lead_out(lead: Lead) -> dict:
+    return {
+        "id": lead.pk, "contact": contact_out(lead.contact), "stage": lead.stage.key,
+        "stage_name": lead.stage.name, "category": lead.stage.category, "is_open": lead.is_open,
+        "owner": owner_out(lead.owner), "source": lead.source.key if lead.source else "",
+        "campaign": lead.campaign.key if lead.campaign else "", "returning": lead.returning,
+        "call_attempts": lead.call_attempts, "created_at": local(lead, lead.created_at),
+        "assigned_at": local(lead, lead.assigned_at),
+        "first_contact_at": local(lead, lead.first_contact_at),
+        "closed_at": local(lead, lead.closed_at),
+    }
+
+
+def lead_detail_out(lead: Lead) -> dict:
+    touches = lead.touches.select_related("source", "campaign").order_by("received_at", "id")
+    return {
+        **lead_out(lead),
+        "external_id": lead.external_id, "fields": lead.fields, "note": lead.note,
+        "utm": {k: getattr(lead, k) for k in UTM_FIELDS},
+        "touches": [
+            {"id": t.id, "kind": t.kind, "source": t.source.key if t.source else "",
+             "campaign": t.campaign.key if t.campaign else "", "external_id": t.external_id,
+             "utm": t.utm, "fields": t.fields, "raw": t.raw,
+             "received_at": local(lead, t.received_at)}
+            for t in touches
+        ],
+        "activities": [
+            {"id": a.id, "kind": a.kind, "outcome": a.outcome, "duration_s": a.duration_s,
+             "attempt": a.attempt, "body": a.body, "member": owner_out(a.member),
+             "at": local(lead, a.at)}
+            for a in activity_list(lead=lead)
+        ],
+        "stage_history": [
+            {"from": e.from_stage.key if e.from_stage else None,
+             "to": e.to_stage.key if e.to_stage else None, "member": owner_out(e.actor),
+             "by": e.actor_label, "reason": e.reason, "at": local(lead, e.at)}
+            for e in stage_history(lead=lead)
+        ],
+    }
+
+
+@router.post("/leads", response={200: CapturedOut, 201: CapturedOut})
+def create_lead(request: HttpRequest, payload: LeadIn):
+    actor = request.auth
+
+    def produce() -> tuple[int, dict]:
+        captured = lead_capture(workspace=actor.workspace, actor=actor,
+                                submission=payload.submission(), raw=payload.model_dump())
+        return (201 if captured.created else 200), captured_out(captured)
+
+    return idempotent(
+        workspace=actor.workspace, key=request.headers.get("Idempotency-Key", ""),
+        payload=payload.model_dump(), produce=produce,
+    )
+
+
+def _bulk_item(actor, index: int, body: dict) -> dict:
+    try:
+        lead_in = LeadIn.model_validate(body)
+        captured = lead_capture(workspace=actor.workspace, actor=actor,
+                                submission=lead_in.submission(), raw=lead_in.model_dump())
+    except ValueError as exc:  # pydantic.ValidationError
+        fields = {".".join(map(str, e["loc"])) or "body": [e["msg"]] for e in exc.errors()}
+        error = ValidationFailed("The lead is not valid.", fields=fields)
+        return {"index": index, "status": 422, "error": error.as_dict()["error"]}
+    except ValidationFailed as exc:
+        return {"index": index, "status": 422, "error": exc.as_dict()["error"]}
+    status = 201 if captured.created else 200
+    return {"index": index, "status": status, "lead": captured_out(captured)}
+
+
+@router.post("/leads/bulk")
+def create_leads_bulk(request: HttpRequest, payload: BulkIn):
+    actor = request.auth
+    actor.require(actor.captures_leads)
+    return {"results": [_bulk_item(actor, i, body) for i, body in enumerate(payload.leads)]}
+
+
+@router.get("/leads")
+def list_leads(request: HttpRequest, query: Query[LeadQuery]):
+    actor = request.auth
+    leads = lead_list(workspace=actor.workspace, fetched_by=actor, filters=query.to_filter())
+    start = (query.page - 1) * query.page_size
+    return {
+        "items": [lead_out(lead) for lead in leads[start : start + query.page_size]],
+        "total": leads.count(), "page": query.page, "page_size": query.page_size,
+    }
+
+
+@router.get("/leads/{lead_id}")
+def get_lead(request: HttpRequest, lead_id: int):
+    actor = request.auth
+    return lead_detail_out(lead_get(workspace=actor.workspace, fetched_by=actor, lead_id=lead_id))
+
+
+@router.post("/leads/{lead_id}/stage")
+def change_stage(request: HttpRequest, lead_id: int, payload: StageIn):
+    actor = request.auth
+    lead = lead_get(workspace=actor.workspace, fetched_by=actor, lead_id=lead_id)
+    return lead_out(lead_change_stage(lead=lead, actor=actor, stage_key=payload.stage,
+                                      reason=payload.reason))
+
+
+@router.get("/stages", tags=["workspace"])
+def list_stages(request: HttpRequest, archived: bool = False):
+    actor = request.auth
+    return [
+        {"key": s.key, "name": s.name, "name_vi": s.name_vi, "name_en": s.name_en,
+         "category": s.category, "position": s.position, "archived": s.archived,
+         "outcomes": s.outcomes}
+        for s in stage_list(workspace=actor.workspace, fetched_by=actor, archived=archived)
+    ]

@@ -1,0 +1,121 @@
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q, QuerySet
+
+from leadloop.contacts.normalize import fold
+from leadloop.core.access import Actor
+from leadloop.core.errors import NotFound
+from leadloop.core.models import Workspace
+from leadloop.pipeline.models import Lead, LeadEvent, Stage
+
+
+@dataclass(frozen=True)
+class LeadFilter:
+    stage: str = ""
+    owner: str = ""  # member id, "me" or "none"
+    source: str = ""
+    campaign: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    q: str = ""
+    reached: str = ""  # leads that reached this stage or a later one (funnel drill-down)
+    open: bool | None = None
+
+    def as_query(self) -> dict:
+        """The non-empty filters as query parameters (for `leads_url` and pagination links)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value not in ("", None):
+                out[f.name] = str(value).lower() if isinstance(value, bool) else str(value)
+        return out
+
+
+def day_start(workspace: Workspace, day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(workspace.time_zone))
+
+
+def stage_list(*, workspace: Workspace, fetched_by: Actor, archived: bool = False):
+    stages = Stage.objects.filter(workspace=workspace)
+    return stages if archived else stages.filter(archived=False)
+
+
+def _visible(workspace: Workspace, fetched_by: Actor) -> QuerySet[Lead]:
+    leads = Lead.objects.filter(workspace=workspace)
+    if not fetched_by.sees_all_leads:
+        leads = leads.filter(owner_id=fetched_by.member_id) if fetched_by.member else leads.none()
+    return leads
+
+
+def _by_owner(leads: QuerySet[Lead], owner: str, fetched_by: Actor) -> QuerySet[Lead]:
+    if owner == "me":
+        return leads.filter(owner_id=fetched_by.member_id)
+    if owner == "none":
+        return leads.filter(owner__isnull=True)
+    return leads.filter(owner_id=int(owner)) if owner.isdigit() else leads.none()
+
+
+def _search(leads: QuerySet[Lead], q: str) -> QuerySet[Lead]:
+    terms = fold(q).split()
+    compact = "".join(ch for ch in q if ch not in " .-()+")
+    if len(compact) >= 3 and compact.isdigit():  # a phone number, in any written form
+        return leads.filter(contact__search_key__contains=compact.lstrip("0")[-9:] or compact)
+    for term in terms[:8]:
+        leads = leads.filter(contact__search_key__contains=term)
+    return leads
+
+
+def lead_filter(leads: QuerySet[Lead], workspace: Workspace, flt: LeadFilter, fetched_by: Actor):
+    if flt.stage:
+        leads = leads.filter(stage__key=flt.stage)
+    if flt.owner:
+        leads = _by_owner(leads, flt.owner, fetched_by)
+    if flt.source:
+        leads = leads.filter(source__key=flt.source)
+    if flt.campaign:
+        leads = leads.filter(campaign__key=flt.campaign)
+    if flt.created_from:
+        leads = leads.filter(created_at__gte=day_start(workspace, flt.created_from))
+    if flt.created_to:
+        leads = leads.filter(
+            created_at__lt=day_start(workspace, flt.created_to + timedelta(days=1))
+        )
+    if flt.q.strip():
+        leads = _search(leads, flt.q)
+    if flt.reached:
+        reached = Stage.objects.filter(workspace=workspace, key=flt.reached).first()
+        leads = (
+            leads.filter(furthest_stage__position__gte=reached.position) if reached else leads.none()
+        )
+    if flt.open is not None:
+        leads = leads.filter(is_open=flt.open)
+    return leads
+
+
+def lead_list(
+    *, workspace: Workspace, fetched_by: Actor, filters: LeadFilter | None = None
+) -> QuerySet[Lead]:
+    leads = lead_filter(_visible(workspace, fetched_by), workspace, filters or LeadFilter(),
+                        fetched_by)
+    return leads.select_related("contact", "stage", "owner", "source", "campaign").order_by(
+        "-created_at", "-id"
+    )
+
+
+def lead_get(*, workspace: Workspace, fetched_by: Actor, lead_id: int) -> Lead:
+    lead = lead_list(workspace=workspace, fetched_by=fetched_by).filter(id=lead_id).first()
+    if lead is None:
+        raise NotFound("Lead not found.")
+    return lead
+
+
+def lead_timeline(*, lead: Lead) -> QuerySet[LeadEvent]:
+    return lead.events.select_related(
+        "actor", "from_stage", "to_stage", "from_owner", "to_owner"
+    ).order_by("-at", "-id")
+
+
+def stage_history(*, lead: Lead) -> QuerySet[LeadEvent]:
+    return lead_timeline(lead=lead).filter(kind=LeadEvent.Kind.STAGE).order_by("at", "id")

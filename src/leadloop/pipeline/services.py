@@ -1,0 +1,141 @@
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from leadloop.contacts.normalize import fold
+from leadloop.core import clock
+from leadloop.core.access import Actor
+from leadloop.core.errors import Conflict, NotFound, ValidationFailed
+from leadloop.core.models import Workspace
+from leadloop.core.services import audit_record
+from leadloop.pipeline.models import EXIT_CATEGORIES, Category, Lead, LeadEvent, Stage
+from leadloop.pipeline.presets import PRESETS
+
+
+def event_record(*, lead: Lead, actor: Actor, kind: str, **fields) -> LeadEvent:
+    return LeadEvent.objects.create(
+        workspace_id=lead.workspace_id, lead=lead, kind=kind, actor=actor.member,
+        actor_label=actor.label, at=clock.now(), **fields,
+    )
+
+
+@transaction.atomic
+def stage_preset_apply(*, workspace: Workspace, actor: Actor, preset: str) -> list[Stage]:
+    actor.require(actor.administers)
+    if preset not in PRESETS:
+        raise ValidationFailed(_("Unknown preset."), fields={"preset": [preset]})
+    if Stage.objects.filter(workspace=workspace).exists():
+        raise Conflict(_("This workspace already has stages."))
+    return Stage.objects.bulk_create(
+        Stage(workspace=workspace, key=key, name_vi=vi, name_en=en, category=category,
+              position=position, outcomes=outcomes)
+        for position, (key, vi, en, category, outcomes) in enumerate(PRESETS[preset])
+    )
+
+
+def _check_stage_fields(name_vi: str, name_en: str, category: str) -> None:
+    errors = {}
+    if not name_vi.strip():
+        errors["name_vi"] = [_("This field is required.")]
+    if category not in Category.values:
+        errors["category"] = [_("Unknown category.")]
+    if len(name_vi) > 100 or len(name_en) > 100:
+        errors["name_vi"] = [_("At most 100 characters.")]
+    if errors:
+        raise ValidationFailed(_("The stage is not valid."), fields=errors)
+
+
+@transaction.atomic
+def stage_create(
+    *, workspace: Workspace, actor: Actor, name_vi: str, name_en: str = "", category: str
+) -> Stage:
+    actor.require(actor.administers)
+    _check_stage_fields(name_vi, name_en, category)
+    key = slugify(fold(name_en or name_vi))[:40] or "stage"
+    if Stage.objects.filter(workspace=workspace, key=key).exists():
+        raise Conflict(_("A stage with this name exists."), fields={"name_vi": [name_vi]})
+    last = Stage.objects.filter(workspace=workspace).aggregate(m=Max("position"))["m"]
+    stage = Stage.objects.create(
+        workspace=workspace, key=key, name_vi=name_vi.strip(), name_en=name_en.strip() or
+        name_vi.strip(), category=category, position=(last or 0) + 1,
+    )
+    audit_record(actor=actor, action="stage.create", obj=stage)
+    return stage
+
+
+@transaction.atomic
+def stage_update(
+    *, stage: Stage, actor: Actor, name_vi: str, name_en: str, category: str, archived: bool
+) -> Stage:
+    actor.require(actor.administers)
+    _check_stage_fields(name_vi, name_en, category)
+    if archived and stage.category == Category.NEW:
+        active_new = Stage.objects.filter(
+            workspace_id=stage.workspace_id, category=Category.NEW, archived=False
+        ).exclude(pk=stage.pk)
+        if not active_new.exists():
+            raise ValidationFailed(_("Keep at least one active stage of category New."))
+    stage.name_vi, stage.name_en = name_vi.strip(), name_en.strip() or name_vi.strip()
+    stage.category, stage.archived = category, archived
+    stage.save()
+    audit_record(actor=actor, action="stage.update", obj=stage,
+                 data={"category": category, "archived": archived})
+    return stage
+
+
+@transaction.atomic
+def stage_reorder(*, workspace: Workspace, actor: Actor, keys: list[str]) -> None:
+    actor.require(actor.administers)
+    stages = {s.key: s for s in Stage.objects.filter(workspace=workspace)}
+    if sorted(keys) != sorted(stages):
+        raise ValidationFailed(_("Give every stage exactly once."), fields={"keys": keys})
+    for position, key in enumerate(keys):
+        stages[key].position = position
+    Stage.objects.bulk_update(stages.values(), ["position"])
+    audit_record(actor=actor, action="stage.reorder", obj=workspace, data={"keys": keys})
+
+
+def entry_stage(workspace: Workspace) -> Stage:
+    stage = Stage.objects.filter(workspace=workspace, category=Category.NEW, archived=False).first()
+    if stage is None:
+        raise ValidationFailed(_("The workspace has no active stage of category New."))
+    return stage
+
+
+def _furthest(lead: Lead, stage: Stage) -> Stage | None:
+    if stage.category in EXIT_CATEGORIES:
+        return lead.furthest_stage
+    current = lead.furthest_stage
+    return stage if current is None or stage.position >= current.position else current
+
+
+def lead_can_work(lead: Lead, actor: Actor) -> bool:
+    return actor.works_leads and (actor.sees_all_leads or lead.owner_id == actor.member_id)
+
+
+@transaction.atomic
+def lead_change_stage(*, lead: Lead, actor: Actor, stage_key: str, reason: str = "") -> Lead:
+    actor.require(lead_can_work(lead, actor))
+    stage = Stage.objects.filter(workspace_id=lead.workspace_id, key=stage_key).first()
+    if stage is None:
+        raise NotFound(_("Unknown stage."), fields={"stage": [stage_key]})
+    if stage.archived:
+        raise ValidationFailed(_("This stage is archived."), fields={"stage": [stage_key]})
+    if stage.pk == lead.stage_id:
+        return lead
+    previous = lead.stage
+    lead.stage, lead.furthest_stage = stage, _furthest(lead, stage)
+    lead.is_open = not stage.closes
+    lead.closed_at = clock.now() if stage.closes else None
+    try:
+        with transaction.atomic():
+            lead.save(update_fields=["stage", "furthest_stage", "is_open", "closed_at"])
+    except IntegrityError:
+        raise Conflict(
+            _("This contact already has another open lead; close it before reopening this one."),
+            code="open_lead_exists",
+        ) from None
+    event_record(lead=lead, actor=actor, kind=LeadEvent.Kind.STAGE, from_stage=previous,
+                 to_stage=stage, reason=reason[:500])
+    return lead

@@ -1,0 +1,55 @@
+from datetime import date
+from typing import Literal
+from urllib.parse import urlencode
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from leadloop.pipeline.selectors import LeadFilter
+from leadloop.reports import selectors
+
+router = Router(tags=["reports"])
+
+
+class ReportQuery(Schema):
+    date_from: date | None = Field(None, alias="from")
+    date_to: date | None = Field(None, alias="to")
+    source: str = ""
+    campaign: str = ""
+
+    def resolve(self, workspace) -> dict:
+        default_from, default_to = selectors.default_range(workspace)
+        return {
+            "date_from": self.date_from or default_from,
+            "date_to": self.date_to or default_to,
+            "base": LeadFilter(source=self.source, campaign=self.campaign),
+        }
+
+
+class StagesQuery(ReportQuery):
+    by: Literal["day", "week", "month"] = "day"
+
+
+def _row_out(row: dict) -> dict:
+    out = {k: v for k, v in row.items() if k != "filter"}
+    out["leads_url"] = "/api/v1/leads?" + urlencode(row["filter"].as_query())
+    return out
+
+
+@router.get("/reports/stages")
+def stages_report(request: HttpRequest, query: Query[StagesQuery]):
+    actor = request.auth
+    args = query.resolve(actor.workspace)
+    rows = selectors.stages_by_period(
+        workspace=actor.workspace, fetched_by=actor, by=query.by, **args
+    )
+    return {"from": args["date_from"], "to": args["date_to"], "by": query.by,
+            "rows": [_row_out(r) for r in rows]}
+
+
+@router.get("/reports/funnel")
+def funnel_report(request: HttpRequest, query: Query[ReportQuery]):
+    actor = request.auth
+    args = query.resolve(actor.workspace)
+    rows = selectors.funnel(workspace=actor.workspace, fetched_by=actor, **args)
+    return {"from": args["date_from"], "to": args["date_to"], "rows": [_row_out(r) for r in rows]}

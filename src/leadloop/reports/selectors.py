@@ -1,0 +1,106 @@
+"""Read models behind the charts. Each row carries the LeadFilter that lists exactly its leads."""
+
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count
+from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
+
+from leadloop.core import clock
+from leadloop.core.access import Actor
+from leadloop.core.errors import ValidationFailed
+from leadloop.core.models import Workspace
+from leadloop.pipeline.models import EXIT_CATEGORIES
+from leadloop.pipeline.selectors import LeadFilter, lead_list, stage_list
+
+TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
+MAX_DAYS = 3 * 366
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date  # inclusive
+
+
+def default_range(workspace: Workspace, days: int = 30) -> tuple[date, date]:
+    today = clock.now().astimezone(ZoneInfo(workspace.time_zone)).date()
+    return today - timedelta(days=days - 1), today
+
+
+def _check_range(date_from: date, date_to: date) -> None:
+    if date_to < date_from:
+        raise ValidationFailed("`to` is before `from`.", fields={"to": ["before from"]})
+    if (date_to - date_from).days > MAX_DAYS:
+        raise ValidationFailed("The range is longer than three years.", fields={"from": [""]})
+
+
+def _period_of(start: date, by: str, date_from: date, date_to: date) -> Period:
+    if by == "day":
+        end = start
+    elif by == "week":
+        end = start + timedelta(days=6)
+    else:
+        end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return Period(max(start, date_from), min(end, date_to))
+
+
+def stages_by_period(
+    *, workspace: Workspace, fetched_by: Actor, date_from: date, date_to: date, by: str = "day",
+    base: LeadFilter | None = None,
+) -> list[dict]:
+    """Lead counts by current stage and creation period (workspace time zone)."""
+    if by not in TRUNC:
+        raise ValidationFailed("`by` is day, week or month.", fields={"by": [by]})
+    _check_range(date_from, date_to)
+    flt = replace(base or LeadFilter(), created_from=date_from, created_to=date_to)
+    leads = lead_list(workspace=workspace, fetched_by=fetched_by, filters=flt).order_by()
+    tz = ZoneInfo(workspace.time_zone)
+    grouped = (
+        leads.annotate(period=TRUNC[by]("created_at", tzinfo=tz))
+        .values("period", "stage__key")
+        .annotate(count=Count("id"))
+        .order_by("period", "stage__key")
+    )
+    stages = {s.key: s for s in stage_list(workspace=workspace, fetched_by=fetched_by,
+                                           archived=True)}
+    rows = []
+    for row in grouped:
+        start = row["period"].astimezone(tz).date() if hasattr(row["period"], "astimezone") \
+            else row["period"]
+        period = _period_of(start, by, date_from, date_to)
+        stage = stages[row["stage__key"]]
+        rows.append({
+            "period": period.start, "period_end": period.end, "stage": stage.key,
+            "stage_name": stage.name, "category": stage.category, "position": stage.position,
+            "count": row["count"],
+            "filter": replace(flt, stage=stage.key, created_from=period.start,
+                              created_to=period.end),
+        })
+    return rows
+
+
+def funnel(
+    *, workspace: Workspace, fetched_by: Actor, date_from: date, date_to: date,
+    base: LeadFilter | None = None,
+) -> list[dict]:
+    """Leads that reached each progress stage (or a later one), with drop-off between steps."""
+    _check_range(date_from, date_to)
+    flt = replace(base or LeadFilter(), created_from=date_from, created_to=date_to)
+    leads = lead_list(workspace=workspace, fetched_by=fetched_by, filters=flt).order_by()
+    reached = dict(
+        leads.values_list("furthest_stage__position").annotate(n=Count("id")).order_by()
+    )
+    steps = [s for s in stage_list(workspace=workspace, fetched_by=fetched_by)
+             if s.category not in EXIT_CATEGORIES]
+    rows, previous = [], None
+    for stage in steps:
+        count = sum(n for pos, n in reached.items() if pos is not None and pos >= stage.position)
+        drop = round(1 - count / previous, 4) if previous else 0.0
+        rows.append({
+            "stage": stage.key, "stage_name": stage.name, "category": stage.category,
+            "count": count, "drop_off": drop, "filter": replace(flt, reached=stage.key),
+        })
+        previous = count
+    return rows

@@ -1,0 +1,2 @@
+def navigation(request) -> dict:
+    return {"member": getattr(request, "member", None)}

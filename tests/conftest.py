@@ -1,0 +1,95 @@
+"""Shared fixtures: a workspace with one member of each role, tokens, and API clients."""
+
+import json
+import os
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from leadloop.core.access import Actor
+from leadloop.core.services import member_create, token_create, workspace_create
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    """Tests talk plain HTTP to the test server: no HTTPS redirect, no secure-only cookies."""
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = "postgres" in os.environ.get("DATABASE_URL", "")
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip)
+
+
+class ApiClient:
+    """A JSON client for /api/v1 with a bearer token."""
+
+    def __init__(self, key: str):
+        self.client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    def get(self, path: str, **params):
+        return self.client.get(f"/api/v1{path}", params)
+
+    def post(self, path: str, body=None, *, raw: str | bytes | None = None, **headers):
+        data = raw if raw is not None else json.dumps(body if body is not None else {})
+        return self.client.post(
+            f"/api/v1{path}", data=data, content_type="application/json", headers=headers
+        )
+
+
+class Team:
+    """A workspace with an admin, a manager, a marketer and two sales reps."""
+
+    def __init__(self, slug: str):
+        self.workspace = workspace_create(slug=slug, name=slug.title())
+        system = Actor.system(self.workspace)
+        self.members = {}
+        for role, name in [("admin", "Admin"), ("manager", "Quản Lý"), ("marketer", "Marketer"),
+                           ("sales", "Sales Một"), ("sales2", "Sales Hai")]:
+            self.members[role] = member_create(
+                workspace=self.workspace, actor=system, email=f"{role}@{slug}.test",
+                full_name=name, role=role.rstrip("2"), team="Sales" if "sales" in role else None,
+                password=PASSWORD,
+            )
+        self.actors = {role: Actor.of(m) for role, m in self.members.items()}
+
+    def api(self, role: str) -> ApiClient:
+        member = self.members[role]
+        _token, key = token_create(
+            workspace=self.workspace, actor=Actor.system(self.workspace), name=role,
+            role=member.role, member=member,
+        )
+        return ApiClient(key)
+
+    def browser_client(self, role: str) -> Client:
+        client = Client()
+        client.force_login(self.members[role].user)
+        return client
+
+
+@pytest.fixture
+def team(db) -> Team:
+    return Team("acme")
+
+
+@pytest.fixture
+def other_team(db) -> Team:
+    return Team("rival")
+
+
+@pytest.fixture
+def admin_api(team) -> ApiClient:
+    return team.api("admin")
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
