@@ -14,11 +14,13 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture(autouse=True)
-def _plain_http(settings):
-    """Tests talk plain HTTP to the test server: no HTTPS redirect, no secure-only cookies."""
+def _test_settings(settings):
+    """Plain HTTP to the test server (no HTTPS redirect, no secure-only cookies), and a cheap
+    password hash: Argon2 is slow on purpose and every fixture member gets a password."""
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -52,11 +54,20 @@ class Team:
         self.workspace = workspace_create(slug=slug, name=slug.title())
         system = Actor.system(self.workspace)
         self.members = {}
-        for role, name in [("admin", "Admin"), ("manager", "Quản Lý"), ("marketer", "Marketer"),
-                           ("sales", "Sales Một"), ("sales2", "Sales Hai")]:
+        for role, name in [
+            ("admin", "Admin"),
+            ("manager", "Quản Lý"),
+            ("marketer", "Marketer"),
+            ("sales", "Sales Một"),
+            ("sales2", "Sales Hai"),
+        ]:
             self.members[role] = member_create(
-                workspace=self.workspace, actor=system, email=f"{role}@{slug}.test",
-                full_name=name, role=role.rstrip("2"), team="Sales" if "sales" in role else None,
+                workspace=self.workspace,
+                actor=system,
+                email=f"{role}@{slug}.test",
+                full_name=name,
+                role=role.rstrip("2"),
+                team="Sales" if "sales" in role else None,
                 password=PASSWORD,
             )
         self.actors = {role: Actor.of(m) for role, m in self.members.items()}
@@ -64,8 +75,11 @@ class Team:
     def api(self, role: str) -> ApiClient:
         member = self.members[role]
         _token, key = token_create(
-            workspace=self.workspace, actor=Actor.system(self.workspace), name=role,
-            role=member.role, member=member,
+            workspace=self.workspace,
+            actor=Actor.system(self.workspace),
+            name=role,
+            role=member.role,
+            member=member,
         )
         return ApiClient(key)
 

@@ -1,7 +1,7 @@
 from typing import Annotated
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict, StringConstraints
 
 from leadloop.activities.models import Kind
@@ -25,8 +25,15 @@ def log_activity(request: HttpRequest, lead_id: int, payload: ActivityIn):
     lead = lead_get(workspace=actor.workspace, fetched_by=actor, lead_id=lead_id)
     logged = activity_log(lead=lead, actor=actor, **payload.model_dump())
     activity, stage = logged.activity, logged.suggested_stage
-    return 201, {
-        "id": activity.id, "kind": activity.kind, "outcome": activity.outcome,
-        "duration_s": activity.duration_s, "attempt": activity.attempt, "body": activity.body,
-        "suggested_stage": stage.key if stage else None,
-    }
+    return Status(
+        201,
+        {
+            "id": activity.id,
+            "kind": activity.kind,
+            "outcome": activity.outcome,
+            "duration_s": activity.duration_s,
+            "attempt": activity.attempt,
+            "body": activity.body,
+            "suggested_stage": stage.key if stage else None,
+        },
+    )

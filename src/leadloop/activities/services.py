@@ -60,9 +60,20 @@ def activity_log(
         updates["first_contact_at"] = now
     Lead.objects.filter(pk=lead.pk).update(**updates)
     activity = Activity.objects.create(
-        workspace_id=lead.workspace_id, lead=lead, member=actor.member, kind=kind,
-        outcome=outcome, duration_s=duration_s, attempt=attempt, body=body, at=now,
+        workspace_id=lead.workspace_id,
+        lead=lead,
+        member=actor.member,
+        kind=kind,
+        outcome=outcome,
+        duration_s=duration_s,
+        attempt=attempt,
+        body=body,
+        at=now,
     )
-    event_record(lead=lead, actor=actor, kind=LeadEvent.Kind.ACTIVITY,
-                 data={"activity_id": activity.pk, "kind": kind, "outcome": outcome})
+    event_record(
+        lead=lead,
+        actor=actor,
+        kind=LeadEvent.Kind.ACTIVITY,
+        data={"activity_id": activity.pk, "kind": kind, "outcome": outcome},
+    )
     return Logged(activity, suggested_stage(lead=lead, outcome=outcome))

@@ -2,7 +2,7 @@ from datetime import date
 from typing import Annotated
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict, StringConstraints
 
 from leadloop.campaigns.models import Campaign
@@ -33,9 +33,13 @@ class CampaignOut(Schema):
 
 def campaign_out(campaign: Campaign) -> dict:
     return {
-        "id": campaign.id, "key": campaign.key, "name": campaign.name,
-        "source": campaign.source.key if campaign.source else "", "budget": campaign.budget,
-        "starts_on": campaign.starts_on, "ends_on": campaign.ends_on,
+        "id": campaign.id,
+        "key": campaign.key,
+        "name": campaign.name,
+        "source": campaign.source.key if campaign.source else "",
+        "budget": campaign.budget,
+        "starts_on": campaign.starts_on,
+        "ends_on": campaign.ends_on,
     }
 
 
@@ -49,4 +53,4 @@ def list_campaigns(request: HttpRequest):
 def create_campaign(request: HttpRequest, payload: CampaignIn):
     actor = request.auth
     campaign = campaign_create(workspace=actor.workspace, actor=actor, **payload.model_dump())
-    return 201, campaign_out(campaign)
+    return Status(201, campaign_out(campaign))

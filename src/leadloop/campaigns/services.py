@@ -33,7 +33,9 @@ def source_for(*, workspace: Workspace, name: str) -> Source | None:
     key = key_of(name or "", 64)
     if not key:
         return None
-    return _get_or_create(Source, workspace=workspace, key=key, defaults={"name": name.strip()[:100]})
+    return _get_or_create(
+        Source, workspace=workspace, key=key, defaults={"name": name.strip()[:100]}
+    )
 
 
 def campaign_for(*, workspace: Workspace, name: str, source: Source | None) -> Campaign | None:
@@ -41,7 +43,9 @@ def campaign_for(*, workspace: Workspace, name: str, source: Source | None) -> C
     if not key:
         return None
     return _get_or_create(
-        Campaign, workspace=workspace, key=key,
+        Campaign,
+        workspace=workspace,
+        key=key,
         defaults={"name": name.strip()[:200], "source": source, "created_at": clock.now()},
     )
 
@@ -68,9 +72,14 @@ def campaign_create(
     if Campaign.objects.filter(workspace=workspace, key=key).exists():
         raise Conflict(_("A campaign with this name exists."), fields={"name": [name]})
     campaign = Campaign.objects.create(
-        workspace=workspace, key=key, name=name.strip()[:200],
-        source=source_for(workspace=workspace, name=source), budget=budget,
-        starts_on=starts_on, ends_on=ends_on, created_at=clock.now(),
+        workspace=workspace,
+        key=key,
+        name=name.strip()[:200],
+        source=source_for(workspace=workspace, name=source),
+        budget=budget,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        created_at=clock.now(),
     )
     audit_record(actor=actor, action="campaign.create", obj=campaign)
     return campaign

@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import DataError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -31,13 +32,21 @@ class TokenAuth(HttpBearer):
         now = clock.now()
         if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=5):
             type(found).objects.filter(pk=found.pk).update(last_used_at=now)
-        return Actor(workspace=found.workspace, role=found.role, member=found.member,
-                     label=f"token:{found.name}")
+        return Actor(
+            workspace=found.workspace,
+            role=found.role,
+            member=found.member,
+            label=f"token:{found.name}",
+        )
 
 
 api = NinjaAPI(
-    title="LeadLoop API", version="1", urls_namespace="api", auth=TokenAuth(),
-    docs_url="/docs", openapi_url="/openapi.json",
+    title="LeadLoop API",
+    version="1",
+    urls_namespace="api",
+    auth=TokenAuth(),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
 )
 
 
@@ -66,6 +75,14 @@ def _validation_error(request, exc: ValidationError):
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request, exc):
     return error_response(request, TooLarge("The request body is too large."))
+
+
+@api.exception_handler(DataError)
+def _data_error(request, exc):
+    # bad input the database refuses (a NUL character on PostgreSQL, a number out of range)
+    return error_response(
+        request, ValidationFailed("The request holds a value that cannot be stored.")
+    )
 
 
 @api.exception_handler(AuthenticationError)

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "leadloop.config.middleware.MachineErrorMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -85,7 +86,11 @@ TEMPLATES = [
 
 def _databases() -> dict:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'leadloop.sqlite3'}"
-    db = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    # No persistent connections: under ASGI each request runs in its own thread (asgiref's
+    # ThreadSensitiveContext), so with CONN_MAX_AGE > 0 every request thread leaves a connection
+    # open until PostgreSQL refuses more ("too many clients", 500s under load; see
+    # docs/performance.md). Django's advice for ASGI is CONN_MAX_AGE = 0; a pool is the next step.
+    db = dj_database_url.parse(url, conn_max_age=0)
     if db["ENGINE"] == "django.db.backends.sqlite3":
         db["CONN_MAX_AGE"] = 0
         db["OPTIONS"] = {
@@ -149,7 +154,12 @@ if not DEBUG and os.environ.get("LEADLOOP_HTTPS", "1") != "0":
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    HUEY = {"huey_class": "huey.RedisHuey", "name": "leadloop", "url": REDIS_URL, "immediate": False}
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": "leadloop",
+        "url": REDIS_URL,
+        "immediate": False,
+    }
 else:
     HUEY = {
         "huey_class": "huey.SqliteHuey",

@@ -21,16 +21,17 @@ PRE_2018_MOBILE_PREFIXES = {
     "199": "59",  # Gmobile
 }
 
-# Allocated mobile prefixes (the two digits after the trunk 0), by original carrier.
-MOBILE_PREFIXES = frozenset(
-    (
-        "32 33 34 35 36 37 38 39 86 96 97 98"  # Viettel
-        " 81 82 83 84 85 88 91 94"  # VinaPhone
-        " 70 76 77 78 79 89 90 93"  # MobiFone
-        " 52 56 58 92"  # Vietnamobile
-        " 59 99 87 55"  # Gmobile, iTel, Wintel
-    ).split()
-)
+# Mobile prefixes (the two digits after the trunk 0) by original allocation.
+MOBILE_PREFIXES_BY_CARRIER = {
+    "Viettel": "32 33 34 35 36 37 38 39 86 96 97 98",
+    "VinaPhone": "81 82 83 84 85 88 91 94",
+    "MobiFone": "70 76 77 78 79 89 90 93",
+    "Vietnamobile": "52 56 58 92",
+    "Gmobile": "59 99",
+    "iTel": "87",
+    "Wintel": "55",
+}
+MOBILE_PREFIXES = frozenset(" ".join(MOBILE_PREFIXES_BY_CARRIER.values()).split())
 
 EMAIL_RE = re.compile(
     r"(?!\.)(?!.*\.\.)[a-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}(?<!\.)"
@@ -43,9 +44,9 @@ NOT_ASCII_DIGIT_RE = re.compile(r"[^0-9]")
 @dataclass(frozen=True)
 class Phone:
     raw: str  # the input, stripped
-    e164: str  # '+84912345678', or '' when nothing parseable
+    e164: str  # '+84912345678'; '' when unparseable or an invalid foreign number
     valid: bool
-    national: str  # '0912345678' for VN; national significant number for foreign numbers
+    national: str  # '0912345678' for VN, national significant number for foreign, else ''
 
 
 def normalize_phone(raw: str | None, region: str = "VN") -> Phone:

@@ -3,7 +3,13 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from leadloop.contacts.models import Contact, PossibleDuplicate
-from leadloop.contacts.normalize import Phone, fold, normalize_email, normalize_name, normalize_phone
+from leadloop.contacts.normalize import (
+    Phone,
+    fold,
+    normalize_email,
+    normalize_name,
+    normalize_phone,
+)
 from leadloop.contacts.normalize import quality_issues as _quality_issues
 from leadloop.core import clock
 from leadloop.core.models import Workspace
@@ -68,7 +74,9 @@ def _fill_gaps(contact: Contact, who: Identity, email_taken: bool) -> None:
         changed += ["phone_raw", "phone_e164", "phone_valid"]
     if changed:
         contact.search_key = Identity(
-            contact.full_name, normalize_phone(contact.phone_raw), contact.email,
+            contact.full_name,
+            normalize_phone(contact.phone_raw),
+            contact.email,
             contact.email_valid,
         ).search_key()
         try:
@@ -102,9 +110,13 @@ def contact_resolve(*, workspace: Workspace, who: Identity) -> tuple[Contact, bo
         by_phone, by_email = _matches(workspace, who)
         if by_phone and by_email and by_phone.pk != by_email.pk:
             PossibleDuplicate.objects.get_or_create(
-                contact=by_phone, other=by_email,
-                defaults={"workspace": workspace, "reason": "phone_email_split",
-                          "created_at": clock.now()},
+                contact=by_phone,
+                other=by_email,
+                defaults={
+                    "workspace": workspace,
+                    "reason": "phone_email_split",
+                    "created_at": clock.now(),
+                },
             )
         found = by_phone or by_email
         if found:

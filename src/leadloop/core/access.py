@@ -17,8 +17,9 @@ class Actor:
 
     @classmethod
     def of(cls, member: Member) -> "Actor":
-        return cls(workspace=member.workspace, role=member.role, member=member,
-                   label=member.full_name)
+        return cls(
+            workspace=member.workspace, role=member.role, member=member, label=member.full_name
+        )
 
     @classmethod
     def system(cls, workspace: Workspace, label: str = "system") -> "Actor":

@@ -1,7 +1,7 @@
 from typing import Annotated
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict, StringConstraints
 
 from leadloop.core.models import Member, Role
@@ -33,9 +33,13 @@ class MemberOut(Schema):
 
 def member_out(member: Member) -> dict:
     return {
-        "id": member.id, "email": member.user.email, "full_name": member.full_name,
-        "role": member.role, "team": member.team.name if member.team else "",
-        "capacity": member.capacity, "active": member.active,
+        "id": member.id,
+        "email": member.user.email,
+        "full_name": member.full_name,
+        "role": member.role,
+        "team": member.team.name if member.team else "",
+        "capacity": member.capacity,
+        "active": member.active,
     }
 
 
@@ -49,4 +53,4 @@ def list_members(request: HttpRequest):
 def create_member(request: HttpRequest, payload: MemberIn):
     actor = request.auth
     member = member_create(workspace=actor.workspace, actor=actor, **payload.model_dump())
-    return 201, member_out(member)
+    return Status(201, member_out(member))

@@ -32,8 +32,12 @@ def workspace_create(*, slug: str, name: str = "", preset: str = "telesales") ->
     from leadloop.pipeline.services import stage_preset_apply
 
     clean = slugify(slug)
-    if not clean or clean != slug:
-        raise ValidationFailed(_("Use lower-case letters, digits and dashes."), fields={"slug": [slug]})
+    if not clean or clean != slug or len(slug) > 50:
+        raise ValidationFailed(
+            _("Use lower-case letters, digits and dashes."), fields={"slug": [slug]}
+        )
+    if len(name) > 200:  # the column's size: longer fails on PostgreSQL
+        raise ValidationFailed(_("At most 200 characters."), fields={"name": [name[:50]]})
     if Workspace.objects.filter(slug=slug).exists():
         raise Conflict(_("Workspace %(slug)s already exists.") % {"slug": slug})
     workspace = Workspace.objects.create(slug=slug, name=name or slug, created_at=clock.now())
@@ -89,13 +93,15 @@ def member_create(
         errors["email"] = [_("Enter a valid e-mail address.")]
     if not full_name:
         errors["full_name"] = [_("This field is required.")]
+    elif len(full_name) > 200:  # the column's size: longer fails on PostgreSQL
+        errors["full_name"] = [_("At most 200 characters.")]
     if role not in Role.values:
         errors["role"] = [_("Unknown role.")]
     if errors:
         raise ValidationFailed(_("The member is not valid."), fields=errors)
     user_model = get_user_model()
     user, created = user_model.objects.get_or_create(username=email, defaults={"email": email})
-    if created or password:
+    if created:  # an existing user (a member elsewhere) keeps their password: no takeover
         if password:
             user.set_password(password)
         else:
@@ -128,8 +134,12 @@ def member_update(*, member: Member, actor: Actor, **changes) -> Member:
         if field in changes:
             setattr(member, field, changes[field])
     member.save()
-    audit_record(actor=actor, action="member.update", obj=member,
-                 data={k: str(v) for k, v in changes.items()})
+    audit_record(
+        actor=actor,
+        action="member.update",
+        obj=member,
+        data={k: str(v) for k, v in changes.items()},
+    )
     return member
 
 
@@ -145,11 +155,18 @@ def token_create(
     actor.require(actor.administers)
     if role not in Role.values:
         raise ValidationFailed(_("Unknown role."), fields={"role": [role]})
+    if member is not None and member.workspace_id != workspace.pk:  # never act across tenants
+        raise ValidationFailed(_("Unknown member."), fields={"member": [str(member.pk)]})
     prefix = secrets.token_hex(5)
     key = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     token = ApiToken.objects.create(
-        workspace=workspace, name=name[:100], role=role, member=member, prefix=prefix,
-        key_hash=_hash_key(key), created_at=clock.now(),
+        workspace=workspace,
+        name=name[:100],
+        role=role,
+        member=member,
+        prefix=prefix,
+        key_hash=_hash_key(key),
+        created_at=clock.now(),
     )
     audit_record(actor=actor, action="token.create", obj=token, data={"role": role})
     return token, key

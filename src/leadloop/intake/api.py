@@ -1,7 +1,7 @@
 from typing import Annotated
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import ConfigDict, StringConstraints
 
 from leadloop.intake.models import Channel
@@ -30,5 +30,13 @@ def create_channel(request: HttpRequest, payload: ChannelIn):
     actor = request.auth
     channel = channel_create(workspace=actor.workspace, actor=actor, **payload.model_dump())
     url = request.build_absolute_uri(channel_inbound_path(channel))
-    return 201, {"id": channel.id, "kind": channel.kind, "name": channel.name,
-                 "key": channel.key, "inbound_url": url}
+    return Status(
+        201,
+        {
+            "id": channel.id,
+            "kind": channel.kind,
+            "name": channel.name,
+            "key": channel.key,
+            "inbound_url": url,
+        },
+    )

@@ -25,7 +25,8 @@ def flatten(data) -> dict[str, str]:
     flat = {}
     for name, value in list(items)[: MAX_FIELDS + len(IGNORED)]:
         text = ", ".join(map(str, value)) if isinstance(value, list) else str(value or "")
-        flat[str(name)[:100]] = text[:MAX_VALUE]
+        # NUL cannot be stored (PostgreSQL text and jsonb refuse it): drop it
+        flat[str(name).replace("\x00", "")[:100]] = text.replace("\x00", "")[:MAX_VALUE]
     return flat
 
 
@@ -38,12 +39,14 @@ def submission_from_form(data: dict[str, str], *, default_source: str) -> Submis
                 taken.add(name)
                 break
     utm = {k: data.get(k, "")[:200] for k in UTM_FIELDS}
-    rest = {
-        k: v for k, v in data.items() if k not in taken and k not in IGNORED and k not in utm
-    }
+    rest = {k: v for k, v in data.items() if k not in taken and k not in IGNORED and k not in utm}
     return Submission(
-        full_name=picked.get("full_name", "")[:200], phone=picked.get("phone", "")[:64],
-        email=picked.get("email", "")[:254], source=data.get("source", "")[:100] or default_source,
+        full_name=picked.get("full_name", "")[:200],
+        phone=picked.get("phone", "")[:64],
+        email=picked.get("email", "")[:254],
+        source=data.get("source", "")[:100] or default_source,
         campaign=(picked.get("campaign") or utm["utm_campaign"])[:200],
-        note=picked.get("note", ""), fields=dict(list(rest.items())[:MAX_FIELDS]), utm=utm,
+        note=picked.get("note", ""),
+        fields=dict(list(rest.items())[:MAX_FIELDS]),
+        utm=utm,
     )

@@ -38,7 +38,9 @@ def _payload(request: HttpRequest) -> dict:
         try:
             data = json.loads(request.body or b"{}")
         except (ValueError, UnicodeDecodeError):
-            raise ApplicationError(_("The body is not valid JSON."), code="malformed_json") from None
+            raise ApplicationError(
+                _("The body is not valid JSON."), code="malformed_json"
+            ) from None
         if not isinstance(data, dict):
             raise ApplicationError(_("Send a JSON object."), code="malformed_json")
         return flatten(data)
@@ -46,16 +48,16 @@ def _payload(request: HttpRequest) -> dict:
 
 
 def _wants_json(request: HttpRequest) -> bool:
-    return request.content_type == "application/json" or "json" in request.headers.get(
-        "Accept", ""
-    )
+    return request.content_type == "application/json" or "json" in request.headers.get("Accept", "")
 
 
 @csrf_exempt
 def form_hook(request: HttpRequest, workspace: str, form_key: str) -> HttpResponse:
-    channel = Channel.objects.select_related("workspace").filter(
-        workspace__slug=workspace, key=form_key, kind=Channel.Kind.FORM, active=True
-    ).first()
+    channel = (
+        Channel.objects.select_related("workspace")
+        .filter(workspace__slug=workspace, key=form_key, kind=Channel.Kind.FORM, active=True)
+        .first()
+    )
     if channel is None:
         return _error(NotFound(_("Unknown form.")), {})
     headers = _cors_headers(channel, request.headers.get("Origin", ""))
@@ -72,7 +74,9 @@ def form_hook(request: HttpRequest, workspace: str, form_key: str) -> HttpRespon
                 workspace=channel.workspace,
                 actor=Actor.system(channel.workspace, f"form:{channel.name}"),
                 submission=submission_from_form(data, default_source="website"),
-                kind=Touch.Kind.FORM, channel=channel, raw=data,
+                kind=Touch.Kind.FORM,
+                channel=channel,
+                raw=data,
             )
     except ApplicationError as exc:
         return _error(exc, headers)
@@ -81,5 +85,6 @@ def form_hook(request: HttpRequest, workspace: str, form_key: str) -> HttpRespon
     if url := channel.settings.get("redirect_url"):
         return redirect(url)
     response = render(request, "intake/thanks.html", {"channel": channel})
-    response.headers.update(headers)
+    for name, value in headers.items():  # ResponseHeaders has no update()
+        response.headers[name] = value
     return response

@@ -6,8 +6,12 @@ from leadloop.pipeline.models import Lead
 
 def notification_create(*, member: Member, kind: str, lead: Lead | None, message: str):
     return Notification.objects.create(
-        workspace_id=member.workspace_id, member=member, kind=kind, lead=lead,
-        message=message[:300], created_at=clock.now(),
+        workspace_id=member.workspace_id,
+        member=member,
+        kind=kind,
+        lead=lead,
+        message=message[:300],
+        created_at=clock.now(),
     )
 
 

@@ -2,13 +2,21 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from django.db import DataError
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict, StringConstraints
 
 from leadloop.activities.selectors import activity_list
 from leadloop.core.errors import ValidationFailed
-from leadloop.intake.services import UTM_FIELDS, Captured, Submission, idempotent, lead_capture
+from leadloop.intake.services import (
+    UTM_FIELDS,
+    Captured,
+    Submission,
+    idempotent,
+    lead_capture,
+    leads_capture_bulk,
+)
 from leadloop.pipeline.models import Lead
 from leadloop.pipeline.selectors import LeadFilter, lead_get, lead_list, stage_history, stage_list
 from leadloop.pipeline.services import lead_change_stage
@@ -42,14 +50,20 @@ class LeadIn(Strict):
 
     def submission(self) -> Submission:
         return Submission(
-            full_name=self.full_name, phone=self.phone, email=self.email, source=self.source,
-            campaign=self.campaign, external_id=self.external_id, note=self.note,
-            fields=self.fields, utm={k: getattr(self, k) for k in UTM_FIELDS},
+            full_name=self.full_name,
+            phone=self.phone,
+            email=self.email,
+            source=self.source,
+            campaign=self.campaign,
+            external_id=self.external_id,
+            note=self.note,
+            fields=self.fields,
+            utm={k: getattr(self, k) for k in UTM_FIELDS},
         )
 
 
 class BulkIn(Strict):
-    leads: list[dict[str, Any]] = Field(max_length=1000)
+    leads: list[Any] = Field(max_length=1000)  # a non-object item fails alone, as a 422 result
 
 
 class StageIn(Strict):
@@ -110,28 +124,44 @@ def owner_out(member) -> dict | None:
 def captured_out(captured: Captured) -> dict:
     lead = captured.lead
     return {
-        "id": lead.pk, "contact_id": lead.contact_id, "created": captured.created,
-        "duplicate_of": captured.duplicate_of, "returning": captured.returning,
-        "stage": lead.stage.key, "owner": owner_out(lead.owner), "quality": captured.quality,
+        "id": lead.pk,
+        "contact_id": lead.contact_id,
+        "created": captured.created,
+        "duplicate_of": captured.duplicate_of,
+        "returning": captured.returning,
+        "stage": lead.stage.key,
+        "owner": owner_out(lead.owner),
+        "quality": captured.quality,
         "created_at": local(lead, lead.created_at),
     }
 
 
 def contact_out(contact) -> dict:
     return {
-        "id": contact.id, "full_name": contact.full_name, "phone": contact.phone_raw,
-        "phone_e164": contact.phone_e164, "phone_valid": contact.phone_valid,
-        "email": contact.email, "email_valid": contact.email_valid,
+        "id": contact.id,
+        "full_name": contact.full_name,
+        "phone": contact.phone_raw,
+        "phone_e164": contact.phone_e164,
+        "phone_valid": contact.phone_valid,
+        "email": contact.email,
+        "email_valid": contact.email_valid,
     }
 
 
 def lead_out(lead: Lead) -> dict:
     return {
-        "id": lead.pk, "contact": contact_out(lead.contact), "stage": lead.stage.key,
-        "stage_name": lead.stage.name, "category": lead.stage.category, "is_open": lead.is_open,
-        "owner": owner_out(lead.owner), "source": lead.source.key if lead.source else "",
-        "campaign": lead.campaign.key if lead.campaign else "", "returning": lead.returning,
-        "call_attempts": lead.call_attempts, "created_at": local(lead, lead.created_at),
+        "id": lead.pk,
+        "contact": contact_out(lead.contact),
+        "stage": lead.stage.key,
+        "stage_name": lead.stage.name,
+        "category": lead.stage.category,
+        "is_open": lead.is_open,
+        "owner": owner_out(lead.owner),
+        "source": lead.source.key if lead.source else "",
+        "campaign": lead.campaign.key if lead.campaign else "",
+        "returning": lead.returning,
+        "call_attempts": lead.call_attempts,
+        "created_at": local(lead, lead.created_at),
         "assigned_at": local(lead, lead.assigned_at),
         "first_contact_at": local(lead, lead.first_contact_at),
         "closed_at": local(lead, lead.closed_at),
@@ -142,25 +172,46 @@ def lead_detail_out(lead: Lead) -> dict:
     touches = lead.touches.select_related("source", "campaign").order_by("received_at", "id")
     return {
         **lead_out(lead),
-        "external_id": lead.external_id, "fields": lead.fields, "note": lead.note,
+        "external_id": lead.external_id,
+        "fields": lead.fields,
+        "note": lead.note,
         "utm": {k: getattr(lead, k) for k in UTM_FIELDS},
         "touches": [
-            {"id": t.id, "kind": t.kind, "source": t.source.key if t.source else "",
-             "campaign": t.campaign.key if t.campaign else "", "external_id": t.external_id,
-             "utm": t.utm, "fields": t.fields, "raw": t.raw,
-             "received_at": local(lead, t.received_at)}
+            {
+                "id": t.id,
+                "kind": t.kind,
+                "source": t.source.key if t.source else "",
+                "campaign": t.campaign.key if t.campaign else "",
+                "external_id": t.external_id,
+                "utm": t.utm,
+                "fields": t.fields,
+                "raw": t.raw,
+                "received_at": local(lead, t.received_at),
+            }
             for t in touches
         ],
         "activities": [
-            {"id": a.id, "kind": a.kind, "outcome": a.outcome, "duration_s": a.duration_s,
-             "attempt": a.attempt, "body": a.body, "member": owner_out(a.member),
-             "at": local(lead, a.at)}
+            {
+                "id": a.id,
+                "kind": a.kind,
+                "outcome": a.outcome,
+                "duration_s": a.duration_s,
+                "attempt": a.attempt,
+                "body": a.body,
+                "member": owner_out(a.member),
+                "at": local(lead, a.at),
+            }
             for a in activity_list(lead=lead)
         ],
         "stage_history": [
-            {"from": e.from_stage.key if e.from_stage else None,
-             "to": e.to_stage.key if e.to_stage else None, "member": owner_out(e.actor),
-             "by": e.actor_label, "reason": e.reason, "at": local(lead, e.at)}
+            {
+                "from": e.from_stage.key if e.from_stage else None,
+                "to": e.to_stage.key if e.to_stage else None,
+                "member": owner_out(e.actor),
+                "by": e.actor_label,
+                "reason": e.reason,
+                "at": local(lead, e.at),
+            }
             for e in stage_history(lead=lead)
         ],
     }
@@ -171,36 +222,59 @@ def create_lead(request: HttpRequest, payload: LeadIn):
     actor = request.auth
 
     def produce() -> tuple[int, dict]:
-        captured = lead_capture(workspace=actor.workspace, actor=actor,
-                                submission=payload.submission(), raw=payload.model_dump())
+        captured = lead_capture(
+            workspace=actor.workspace,
+            actor=actor,
+            submission=payload.submission(),
+            raw=payload.model_dump(),
+        )
         return (201 if captured.created else 200), captured_out(captured)
 
-    return idempotent(
-        workspace=actor.workspace, key=request.headers.get("Idempotency-Key", ""),
-        payload=payload.model_dump(), produce=produce,
+    return Status(
+        *idempotent(
+            workspace=actor.workspace,
+            key=request.headers.get("Idempotency-Key", ""),
+            payload=payload.model_dump(),
+            produce=produce,
+        )
     )
 
 
-def _bulk_item(actor, index: int, body: dict) -> dict:
+def _bulk_error(index: int, error: ValidationFailed) -> dict:
+    return {"index": index, "status": 422, "error": error.as_dict()["error"]}
+
+
+def _bulk_parse(index: int, body) -> LeadIn | dict:
     try:
-        lead_in = LeadIn.model_validate(body)
-        captured = lead_capture(workspace=actor.workspace, actor=actor,
-                                submission=lead_in.submission(), raw=lead_in.model_dump())
+        return LeadIn.model_validate(body)
     except ValueError as exc:  # pydantic.ValidationError
         fields = {".".join(map(str, e["loc"])) or "body": [e["msg"]] for e in exc.errors()}
-        error = ValidationFailed("The lead is not valid.", fields=fields)
-        return {"index": index, "status": 422, "error": error.as_dict()["error"]}
-    except ValidationFailed as exc:
-        return {"index": index, "status": 422, "error": exc.as_dict()["error"]}
-    status = 201 if captured.created else 200
-    return {"index": index, "status": status, "lead": captured_out(captured)}
+        return _bulk_error(index, ValidationFailed("The lead is not valid.", fields=fields))
+
+
+def _bulk_result(index: int, outcome) -> dict:
+    if isinstance(outcome, ValidationFailed):
+        return _bulk_error(index, outcome)
+    if isinstance(outcome, DataError):  # a value the database refuses (NUL on PostgreSQL)
+        return _bulk_error(index, ValidationFailed("The lead holds a value that cannot be stored."))
+    status = 201 if outcome.created else 200
+    return {"index": index, "status": status, "lead": captured_out(outcome)}
 
 
 @router.post("/leads/bulk")
 def create_leads_bulk(request: HttpRequest, payload: BulkIn):
     actor = request.auth
     actor.require(actor.captures_leads)
-    return {"results": [_bulk_item(actor, i, body) for i, body in enumerate(payload.leads)]}
+    results = [_bulk_parse(i, body) for i, body in enumerate(payload.leads)]
+    valid = [(i, lead_in) for i, lead_in in enumerate(results) if isinstance(lead_in, LeadIn)]
+    outcomes = leads_capture_bulk(  # set-based, with the outcome of one capture after another
+        workspace=actor.workspace,
+        actor=actor,
+        submissions=[(lead_in.submission(), lead_in.model_dump()) for _i, lead_in in valid],
+    )
+    for (index, _lead_in), outcome in zip(valid, outcomes, strict=True):
+        results[index] = _bulk_result(index, outcome)
+    return {"results": results}
 
 
 @router.get("/leads")
@@ -210,7 +284,9 @@ def list_leads(request: HttpRequest, query: Query[LeadQuery]):
     start = (query.page - 1) * query.page_size
     return {
         "items": [lead_out(lead) for lead in leads[start : start + query.page_size]],
-        "total": leads.count(), "page": query.page, "page_size": query.page_size,
+        "total": leads.count(),
+        "page": query.page,
+        "page_size": query.page_size,
     }
 
 
@@ -224,16 +300,24 @@ def get_lead(request: HttpRequest, lead_id: int):
 def change_stage(request: HttpRequest, lead_id: int, payload: StageIn):
     actor = request.auth
     lead = lead_get(workspace=actor.workspace, fetched_by=actor, lead_id=lead_id)
-    return lead_out(lead_change_stage(lead=lead, actor=actor, stage_key=payload.stage,
-                                      reason=payload.reason))
+    return lead_out(
+        lead_change_stage(lead=lead, actor=actor, stage_key=payload.stage, reason=payload.reason)
+    )
 
 
 @router.get("/stages", tags=["workspace"])
 def list_stages(request: HttpRequest, archived: bool = False):
     actor = request.auth
     return [
-        {"key": s.key, "name": s.name, "name_vi": s.name_vi, "name_en": s.name_en,
-         "category": s.category, "position": s.position, "archived": s.archived,
-         "outcomes": s.outcomes}
+        {
+            "key": s.key,
+            "name": s.name,
+            "name_vi": s.name_vi,
+            "name_en": s.name_en,
+            "category": s.category,
+            "position": s.position,
+            "archived": s.archived,
+            "outcomes": s.outcomes,
+        }
         for s in stage_list(workspace=actor.workspace, fetched_by=actor, archived=archived)
     ]

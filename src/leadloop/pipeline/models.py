@@ -112,17 +112,22 @@ class LeadEvent(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    actor = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+    actor = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_label = models.CharField(max_length=200, blank=True)
-    from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
-    to_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
-    from_owner = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
-    to_owner = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
+    from_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_owner = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_owner = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reason = models.CharField(max_length=500, blank=True)
     data = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField()

@@ -2,9 +2,9 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from leadloop.contacts.normalize import fold
+from leadloop.contacts.normalize import fold, normalize_phone
 from leadloop.core.access import Actor
 from leadloop.core.errors import NotFound
 from leadloop.core.models import Workspace
@@ -22,6 +22,7 @@ class LeadFilter:
     q: str = ""
     reached: str = ""  # leads that reached this stage or a later one (funnel drill-down)
     open: bool | None = None
+    contacted: bool | None = None  # first contact made (the dashboard's "not contacted yet")
 
     def as_query(self) -> dict:
         """The non-empty filters as query parameters (for `leads_url` and pagination links)."""
@@ -51,17 +52,20 @@ def _visible(workspace: Workspace, fetched_by: Actor) -> QuerySet[Lead]:
 
 def _by_owner(leads: QuerySet[Lead], owner: str, fetched_by: Actor) -> QuerySet[Lead]:
     if owner == "me":
-        return leads.filter(owner_id=fetched_by.member_id)
+        return leads.filter(owner_id=fetched_by.member_id) if fetched_by.member else leads.none()
     if owner == "none":
         return leads.filter(owner__isnull=True)
-    return leads.filter(owner_id=int(owner)) if owner.isdigit() else leads.none()
+    is_id = owner.isascii() and owner.isdigit() and len(owner) <= 18  # fits a 64-bit key
+    return leads.filter(owner_id=int(owner)) if is_id else leads.none()
 
 
 def _search(leads: QuerySet[Lead], q: str) -> QuerySet[Lead]:
     terms = fold(q).split()
     compact = "".join(ch for ch in q if ch not in " .-()+")
     if len(compact) >= 3 and compact.isdigit():  # a phone number, in any written form
-        return leads.filter(contact__search_key__contains=compact.lstrip("0")[-9:] or compact)
+        phone = normalize_phone(q)  # a full number is matched as stored (0162… → 032…)
+        digits = phone.national if phone.valid else compact
+        return leads.filter(contact__search_key__contains=digits.lstrip("0")[-9:] or compact)
     for term in terms[:8]:
         leads = leads.filter(contact__search_key__contains=term)
     return leads
@@ -87,21 +91,25 @@ def lead_filter(leads: QuerySet[Lead], workspace: Workspace, flt: LeadFilter, fe
     if flt.reached:
         reached = Stage.objects.filter(workspace=workspace, key=flt.reached).first()
         leads = (
-            leads.filter(furthest_stage__position__gte=reached.position) if reached else leads.none()
+            leads.filter(furthest_stage__position__gte=reached.position)
+            if reached
+            else leads.none()
         )
     if flt.open is not None:
         leads = leads.filter(is_open=flt.open)
+    if flt.contacted is not None:
+        leads = leads.filter(first_contact_at__isnull=not flt.contacted)
     return leads
 
 
 def lead_list(
     *, workspace: Workspace, fetched_by: Actor, filters: LeadFilter | None = None
 ) -> QuerySet[Lead]:
-    leads = lead_filter(_visible(workspace, fetched_by), workspace, filters or LeadFilter(),
-                        fetched_by)
-    return leads.select_related("contact", "stage", "owner", "source", "campaign").order_by(
-        "-created_at", "-id"
+    leads = lead_filter(
+        _visible(workspace, fetched_by), workspace, filters or LeadFilter(), fetched_by
     )
+    related = ("workspace", "contact", "stage", "owner", "source", "campaign")  # no N+1
+    return leads.select_related(*related).order_by("-created_at", "-id")
 
 
 def lead_get(*, workspace: Workspace, fetched_by: Actor, lead_id: int) -> Lead:

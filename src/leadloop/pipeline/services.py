@@ -15,8 +15,13 @@ from leadloop.pipeline.presets import PRESETS
 
 def event_record(*, lead: Lead, actor: Actor, kind: str, **fields) -> LeadEvent:
     return LeadEvent.objects.create(
-        workspace_id=lead.workspace_id, lead=lead, kind=kind, actor=actor.member,
-        actor_label=actor.label, at=clock.now(), **fields,
+        workspace_id=lead.workspace_id,
+        lead=lead,
+        kind=kind,
+        actor=actor.member,
+        actor_label=actor.label,
+        at=clock.now(),
+        **fields,
     )
 
 
@@ -28,8 +33,15 @@ def stage_preset_apply(*, workspace: Workspace, actor: Actor, preset: str) -> li
     if Stage.objects.filter(workspace=workspace).exists():
         raise Conflict(_("This workspace already has stages."))
     return Stage.objects.bulk_create(
-        Stage(workspace=workspace, key=key, name_vi=vi, name_en=en, category=category,
-              position=position, outcomes=outcomes)
+        Stage(
+            workspace=workspace,
+            key=key,
+            name_vi=vi,
+            name_en=en,
+            category=category,
+            position=position,
+            outcomes=outcomes,
+        )
         for position, (key, vi, en, category, outcomes) in enumerate(PRESETS[preset])
     )
 
@@ -57,8 +69,12 @@ def stage_create(
         raise Conflict(_("A stage with this name exists."), fields={"name_vi": [name_vi]})
     last = Stage.objects.filter(workspace=workspace).aggregate(m=Max("position"))["m"]
     stage = Stage.objects.create(
-        workspace=workspace, key=key, name_vi=name_vi.strip(), name_en=name_en.strip() or
-        name_vi.strip(), category=category, position=(last or 0) + 1,
+        workspace=workspace,
+        key=key,
+        name_vi=name_vi.strip(),
+        name_en=name_en.strip() or name_vi.strip(),
+        category=category,
+        position=(last or 0) + 1,
     )
     audit_record(actor=actor, action="stage.create", obj=stage)
     return stage
@@ -79,8 +95,12 @@ def stage_update(
     stage.name_vi, stage.name_en = name_vi.strip(), name_en.strip() or name_vi.strip()
     stage.category, stage.archived = category, archived
     stage.save()
-    audit_record(actor=actor, action="stage.update", obj=stage,
-                 data={"category": category, "archived": archived})
+    audit_record(
+        actor=actor,
+        action="stage.update",
+        obj=stage,
+        data={"category": category, "archived": archived},
+    )
     return stage
 
 
@@ -136,6 +156,12 @@ def lead_change_stage(*, lead: Lead, actor: Actor, stage_key: str, reason: str =
             _("This contact already has another open lead; close it before reopening this one."),
             code="open_lead_exists",
         ) from None
-    event_record(lead=lead, actor=actor, kind=LeadEvent.Kind.STAGE, from_stage=previous,
-                 to_stage=stage, reason=reason[:500])
+    event_record(
+        lead=lead,
+        actor=actor,
+        kind=LeadEvent.Kind.STAGE,
+        from_stage=previous,
+        to_stage=stage,
+        reason=reason[:500],
+    )
     return lead

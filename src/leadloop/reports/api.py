@@ -43,8 +43,12 @@ def stages_report(request: HttpRequest, query: Query[StagesQuery]):
     rows = selectors.stages_by_period(
         workspace=actor.workspace, fetched_by=actor, by=query.by, **args
     )
-    return {"from": args["date_from"], "to": args["date_to"], "by": query.by,
-            "rows": [_row_out(r) for r in rows]}
+    return {
+        "from": args["date_from"],
+        "to": args["date_to"],
+        "by": query.by,
+        "rows": [_row_out(r) for r in rows],
+    }
 
 
 @router.get("/reports/funnel")

@@ -47,7 +47,12 @@ def _period_of(start: date, by: str, date_from: date, date_to: date) -> Period:
 
 
 def stages_by_period(
-    *, workspace: Workspace, fetched_by: Actor, date_from: date, date_to: date, by: str = "day",
+    *,
+    workspace: Workspace,
+    fetched_by: Actor,
+    date_from: date,
+    date_to: date,
+    by: str = "day",
     base: LeadFilter | None = None,
 ) -> list[dict]:
     """Lead counts by current stage and creation period (workspace time zone)."""
@@ -63,44 +68,85 @@ def stages_by_period(
         .annotate(count=Count("id"))
         .order_by("period", "stage__key")
     )
-    stages = {s.key: s for s in stage_list(workspace=workspace, fetched_by=fetched_by,
-                                           archived=True)}
+    stages = {
+        s.key: s for s in stage_list(workspace=workspace, fetched_by=fetched_by, archived=True)
+    }
     rows = []
     for row in grouped:
-        start = row["period"].astimezone(tz).date() if hasattr(row["period"], "astimezone") \
+        start = (
+            row["period"].astimezone(tz).date()
+            if hasattr(row["period"], "astimezone")
             else row["period"]
+        )
         period = _period_of(start, by, date_from, date_to)
         stage = stages[row["stage__key"]]
-        rows.append({
-            "period": period.start, "period_end": period.end, "stage": stage.key,
-            "stage_name": stage.name, "category": stage.category, "position": stage.position,
-            "count": row["count"],
-            "filter": replace(flt, stage=stage.key, created_from=period.start,
-                              created_to=period.end),
-        })
+        rows.append(
+            {
+                "period": period.start,
+                "period_end": period.end,
+                "stage": stage.key,
+                "stage_name": stage.name,
+                "category": stage.category,
+                "position": stage.position,
+                "count": row["count"],
+                "filter": replace(
+                    flt, stage=stage.key, created_from=period.start, created_to=period.end
+                ),
+            }
+        )
     return rows
 
 
 def funnel(
-    *, workspace: Workspace, fetched_by: Actor, date_from: date, date_to: date,
+    *,
+    workspace: Workspace,
+    fetched_by: Actor,
+    date_from: date,
+    date_to: date,
     base: LeadFilter | None = None,
 ) -> list[dict]:
     """Leads that reached each progress stage (or a later one), with drop-off between steps."""
     _check_range(date_from, date_to)
     flt = replace(base or LeadFilter(), created_from=date_from, created_to=date_to)
     leads = lead_list(workspace=workspace, fetched_by=fetched_by, filters=flt).order_by()
-    reached = dict(
-        leads.values_list("furthest_stage__position").annotate(n=Count("id")).order_by()
-    )
-    steps = [s for s in stage_list(workspace=workspace, fetched_by=fetched_by)
-             if s.category not in EXIT_CATEGORIES]
+    reached = dict(leads.values_list("furthest_stage__position").annotate(n=Count("id")).order_by())
+    steps = [
+        s
+        for s in stage_list(workspace=workspace, fetched_by=fetched_by)
+        if s.category not in EXIT_CATEGORIES
+    ]
     rows, previous = [], None
     for stage in steps:
         count = sum(n for pos, n in reached.items() if pos is not None and pos >= stage.position)
         drop = round(1 - count / previous, 4) if previous else 0.0
-        rows.append({
-            "stage": stage.key, "stage_name": stage.name, "category": stage.category,
-            "count": count, "drop_off": drop, "filter": replace(flt, reached=stage.key),
-        })
+        rows.append(
+            {
+                "stage": stage.key,
+                "stage_name": stage.name,
+                "category": stage.category,
+                "count": count,
+                "drop_off": drop,
+                "filter": replace(flt, reached=stage.key),
+            }
+        )
         previous = count
     return rows
+
+
+def dashboard_counts(*, workspace: Workspace, fetched_by: Actor) -> list[dict]:
+    """The dashboard's headline numbers, each with the LeadFilter that lists exactly its leads."""
+    _first, today = default_range(workspace, days=1)
+    filters = {
+        "today": LeadFilter(created_from=today, created_to=today),
+        "week": LeadFilter(created_from=today - timedelta(days=today.weekday()), created_to=today),
+        "open": LeadFilter(open=True),
+        "not_contacted": LeadFilter(open=True, contacted=False),
+    }
+    return [
+        {
+            "key": key,
+            "filter": flt,
+            "count": lead_list(workspace=workspace, fetched_by=fetched_by, filters=flt).count(),
+        }
+        for key, flt in filters.items()
+    ]

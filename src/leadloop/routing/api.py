@@ -21,5 +21,6 @@ class AssignIn(Schema):
 def assign(request: HttpRequest, lead_id: int, payload: AssignIn):
     actor = request.auth
     lead = lead_get(workspace=actor.workspace, fetched_by=actor, lead_id=lead_id)
-    return lead_out(lead_assign(lead=lead, actor=actor, owner_id=payload.owner_id,
-                                reason=payload.reason))
+    return lead_out(
+        lead_assign(lead=lead, actor=actor, owner_id=payload.owner_id, reason=payload.reason)
+    )

@@ -16,10 +16,18 @@ def _set_owner(lead: Lead, owner: Member, actor: Actor, reason: str) -> Lead:
     previous = lead.owner
     lead.owner, lead.assigned_at = owner, clock.now()
     lead.save(update_fields=["owner", "assigned_at"])
-    event_record(lead=lead, actor=actor, kind=LeadEvent.Kind.ASSIGNED, from_owner=previous,
-                 to_owner=owner, reason=reason)
+    event_record(
+        lead=lead,
+        actor=actor,
+        kind=LeadEvent.Kind.ASSIGNED,
+        from_owner=previous,
+        to_owner=owner,
+        reason=reason,
+    )
     notification_create(
-        member=owner, kind="lead_assigned", lead=lead,
+        member=owner,
+        kind="lead_assigned",
+        lead=lead,
         message=_("New lead for you: %(name)s") % {"name": lead.contact.full_name or lead.pk},
     )
     return lead
@@ -48,8 +56,9 @@ def lead_assign(*, lead: Lead, actor: Actor, owner_id: int, reason: str = "") ->
     actor.require(actor.assigns_leads, _("Only managers and admins can assign leads."))
     owner = Member.objects.filter(workspace_id=lead.workspace_id, id=owner_id).first()
     if owner is None or owner.role not in (Role.SALES, Role.MANAGER, Role.ADMIN):
-        raise ValidationFailed(_("Choose a sales member of this workspace."),
-                               fields={"owner_id": [str(owner_id)]})
+        raise ValidationFailed(
+            _("Choose a sales member of this workspace."), fields={"owner_id": [str(owner_id)]}
+        )
     if not owner.active:
         raise ValidationFailed(_("This member is inactive."), fields={"owner_id": [str(owner_id)]})
     if owner.pk == lead.owner_id:

@@ -1,5 +1,7 @@
+from zoneinfo import ZoneInfo
+
 from django.conf import settings
-from django.utils import translation
+from django.utils import timezone, translation
 
 from leadloop.core.access import Actor
 from leadloop.core.selectors import memberships_of
@@ -22,7 +24,8 @@ def _language(request, member) -> str:
 
 
 class MemberMiddleware:
-    """Sets request.member and request.actor for a signed-in member, and the page language."""
+    """Sets request.member and request.actor for a signed-in member, the page language and the
+    workspace's time zone (pages show times as the workspace's reports count days)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -40,6 +43,11 @@ class MemberMiddleware:
         language = _language(request, request.member)
         translation.activate(language)
         request.LANGUAGE_CODE = language
-        response = self.get_response(request)
+        if request.member:
+            timezone.activate(ZoneInfo(request.member.workspace.time_zone))
+        try:
+            response = self.get_response(request)
+        finally:
+            timezone.deactivate()
         response.headers.setdefault("Content-Language", language)
         return response

@@ -5,32 +5,72 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0001_initial'),
-        ('pipeline', '0001_initial'),
+        ("core", "0001_initial"),
+        ("pipeline", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Activity',
+            name="Activity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('call', 'Call'), ('note', 'Note'), ('email', 'E-mail'), ('sms', 'SMS'), ('meeting', 'Meeting'), ('task', 'Task')], max_length=10)),
-                ('outcome', models.CharField(blank=True, max_length=40)),
-                ('duration_s', models.PositiveIntegerField(default=0)),
-                ('attempt', models.PositiveIntegerField(blank=True, null=True)),
-                ('body', models.TextField(blank=True)),
-                ('at', models.DateTimeField()),
-                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='pipeline.lead')),
-                ('member', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='core.member')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("call", "Call"),
+                            ("note", "Note"),
+                            ("email", "E-mail"),
+                            ("sms", "SMS"),
+                            ("meeting", "Meeting"),
+                            ("task", "Task"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("outcome", models.CharField(blank=True, max_length=40)),
+                ("duration_s", models.PositiveIntegerField(default=0)),
+                ("attempt", models.PositiveIntegerField(blank=True, null=True)),
+                ("body", models.TextField(blank=True)),
+                ("at", models.DateTimeField()),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activities",
+                        to="pipeline.lead",
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="core.member",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="core.workspace"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['lead', 'at'], name='activities__lead_id_daf755_idx'), models.Index(fields=['workspace', 'at'], name='activities__workspa_22e5af_idx')],
+                "ordering": ["-at", "-id"],
+                "indexes": [
+                    models.Index(fields=["lead", "at"], name="activities__lead_id_daf755_idx"),
+                    models.Index(fields=["workspace", "at"], name="activities__workspa_22e5af_idx"),
+                ],
             },
         ),
     ]

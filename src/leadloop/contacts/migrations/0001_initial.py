@@ -5,54 +5,101 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0001_initial'),
+        ("core", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('full_name', models.CharField(blank=True, max_length=200)),
-                ('phone_raw', models.CharField(blank=True, max_length=64)),
-                ('phone_e164', models.CharField(blank=True, max_length=20)),
-                ('phone_valid', models.BooleanField(default=False)),
-                ('email', models.CharField(blank=True, max_length=254)),
-                ('email_valid', models.BooleanField(default=False)),
-                ('search_key', models.CharField(blank=True, max_length=600)),
-                ('created_at', models.DateTimeField()),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("full_name", models.CharField(blank=True, max_length=200)),
+                ("phone_raw", models.CharField(blank=True, max_length=64)),
+                ("phone_e164", models.CharField(blank=True, max_length=20)),
+                ("phone_valid", models.BooleanField(default=False)),
+                ("email", models.CharField(blank=True, max_length=254)),
+                ("email_valid", models.BooleanField(default=False)),
+                ("search_key", models.CharField(blank=True, max_length=600)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contacts",
+                        to="core.workspace",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PossibleDuplicate',
+            name="PossibleDuplicate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField()),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.contact')),
-                ('other', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.contact')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "other",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="core.workspace"
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['workspace', 'phone_e164'], name='contacts_co_workspa_21a919_idx'),
+            model_name="contact",
+            index=models.Index(
+                fields=["workspace", "phone_e164"], name="contacts_co_workspa_21a919_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.UniqueConstraint(condition=models.Q(('phone_valid', True)), fields=('workspace', 'phone_e164'), name='contact_unique_valid_phone'),
+            model_name="contact",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("phone_valid", True)),
+                fields=("workspace", "phone_e164"),
+                name="contact_unique_valid_phone",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.UniqueConstraint(condition=models.Q(('email_valid', True)), fields=('workspace', 'email'), name='contact_unique_valid_email'),
+            model_name="contact",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("email_valid", True)),
+                fields=("workspace", "email"),
+                name="contact_unique_valid_email",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='possibleduplicate',
-            constraint=models.UniqueConstraint(fields=('contact', 'other'), name='possible_duplicate_pair'),
+            model_name="possibleduplicate",
+            constraint=models.UniqueConstraint(
+                fields=("contact", "other"), name="possible_duplicate_pair"
+            ),
         ),
     ]

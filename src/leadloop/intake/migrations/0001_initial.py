@@ -5,68 +5,177 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0001_initial'),
-        ('contacts', '0001_initial'),
-        ('core', '0001_initial'),
-        ('pipeline', '0001_initial'),
+        ("campaigns", "0001_initial"),
+        ("contacts", "0001_initial"),
+        ("core", "0001_initial"),
+        ("pipeline", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Channel',
+            name="Channel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('facebook', 'Facebook'), ('google', 'Google Ads'), ('tiktok', 'TikTok'), ('zalo', 'Zalo OA'), ('form', 'Website form')], max_length=10)),
-                ('name', models.CharField(max_length=100)),
-                ('key', models.CharField(max_length=32, unique=True)),
-                ('settings', models.JSONField(blank=True, default=dict)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField()),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='channels', to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("facebook", "Facebook"),
+                            ("google", "Google Ads"),
+                            ("tiktok", "TikTok"),
+                            ("zalo", "Zalo OA"),
+                            ("form", "Website form"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("key", models.CharField(max_length=32, unique=True)),
+                ("settings", models.JSONField(blank=True, default=dict)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="channels",
+                        to="core.workspace",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='IdempotencyRecord',
+            name="IdempotencyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('request_hash', models.CharField(max_length=64)),
-                ('status', models.PositiveSmallIntegerField()),
-                ('body', models.JSONField()),
-                ('created_at', models.DateTimeField()),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=255)),
+                ("request_hash", models.CharField(max_length=64)),
+                ("status", models.PositiveSmallIntegerField()),
+                ("body", models.JSONField()),
+                ("created_at", models.DateTimeField()),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="core.workspace"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['created_at'], name='intake_idem_created_77f9f5_idx')],
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'key'), name='idempotency_unique_key')],
+                "indexes": [
+                    models.Index(fields=["created_at"], name="intake_idem_created_77f9f5_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("workspace", "key"), name="idempotency_unique_key"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Touch',
+            name="Touch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('api', 'API'), ('form', 'Website form'), ('import', 'Import'), ('webhook', 'Webhook'), ('manual', 'Entered by hand')], max_length=10)),
-                ('external_id', models.CharField(blank=True, max_length=128)),
-                ('dedupe_key', models.CharField(blank=True, max_length=200)),
-                ('utm', models.JSONField(blank=True, default=dict)),
-                ('fields', models.JSONField(blank=True, default=dict)),
-                ('raw', models.JSONField(blank=True, default=dict)),
-                ('received_at', models.DateTimeField()),
-                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='campaigns.campaign')),
-                ('channel', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='intake.channel')),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='touches', to='contacts.contact')),
-                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='touches', to='pipeline.lead')),
-                ('source', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='campaigns.source')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("api", "API"),
+                            ("form", "Website form"),
+                            ("import", "Import"),
+                            ("webhook", "Webhook"),
+                            ("manual", "Entered by hand"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("external_id", models.CharField(blank=True, max_length=128)),
+                ("dedupe_key", models.CharField(blank=True, max_length=200)),
+                ("utm", models.JSONField(blank=True, default=dict)),
+                ("fields", models.JSONField(blank=True, default=dict)),
+                ("raw", models.JSONField(blank=True, default=dict)),
+                ("received_at", models.DateTimeField()),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="intake.channel",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="touches",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="touches",
+                        to="pipeline.lead",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="campaigns.source",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="core.workspace"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
-                'indexes': [models.Index(fields=['lead', 'received_at'], name='intake_touc_lead_id_bfaf19_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('dedupe_key', ''), _negated=True), fields=('workspace', 'dedupe_key'), name='touch_unique_external_id')],
+                "ordering": ["-received_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["lead", "received_at"], name="intake_touc_lead_id_bfaf19_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("dedupe_key", ""), _negated=True),
+                        fields=("workspace", "dedupe_key"),
+                        name="touch_unique_external_id",
+                    )
+                ],
             },
         ),
     ]

@@ -5,122 +5,295 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0001_initial'),
-        ('contacts', '0001_initial'),
-        ('core', '0001_initial'),
+        ("campaigns", "0001_initial"),
+        ("contacts", "0001_initial"),
+        ("core", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Lead',
+            name="Lead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('is_open', models.BooleanField(default=True)),
-                ('returning', models.BooleanField(default=False)),
-                ('external_id', models.CharField(blank=True, max_length=128)),
-                ('fields', models.JSONField(blank=True, default=dict)),
-                ('note', models.TextField(blank=True)),
-                ('utm_source', models.CharField(blank=True, max_length=200)),
-                ('utm_medium', models.CharField(blank=True, max_length=200)),
-                ('utm_campaign', models.CharField(blank=True, max_length=200)),
-                ('utm_content', models.CharField(blank=True, max_length=200)),
-                ('utm_term', models.CharField(blank=True, max_length=200)),
-                ('score', models.IntegerField(default=0)),
-                ('call_attempts', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField()),
-                ('assigned_at', models.DateTimeField(blank=True, null=True)),
-                ('first_contact_at', models.DateTimeField(blank=True, null=True)),
-                ('last_activity_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='campaigns.campaign')),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='leads', to='contacts.contact')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='leads', to='core.member')),
-                ('source', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='campaigns.source')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='leads', to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("is_open", models.BooleanField(default=True)),
+                ("returning", models.BooleanField(default=False)),
+                ("external_id", models.CharField(blank=True, max_length=128)),
+                ("fields", models.JSONField(blank=True, default=dict)),
+                ("note", models.TextField(blank=True)),
+                ("utm_source", models.CharField(blank=True, max_length=200)),
+                ("utm_medium", models.CharField(blank=True, max_length=200)),
+                ("utm_campaign", models.CharField(blank=True, max_length=200)),
+                ("utm_content", models.CharField(blank=True, max_length=200)),
+                ("utm_term", models.CharField(blank=True, max_length=200)),
+                ("score", models.IntegerField(default=0)),
+                ("call_attempts", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField()),
+                ("assigned_at", models.DateTimeField(blank=True, null=True)),
+                ("first_contact_at", models.DateTimeField(blank=True, null=True)),
+                ("last_activity_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="leads",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="leads",
+                        to="core.member",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="campaigns.source",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="leads",
+                        to="core.workspace",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Stage',
+            name="Stage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=40)),
-                ('name_vi', models.CharField(max_length=100)),
-                ('name_en', models.CharField(max_length=100)),
-                ('category', models.CharField(choices=[('new', 'New'), ('working', 'Working'), ('qualified', 'Qualified'), ('won', 'Won'), ('lost', 'Lost'), ('invalid', 'Invalid')], max_length=10)),
-                ('position', models.PositiveIntegerField()),
-                ('archived', models.BooleanField(default=False)),
-                ('outcomes', models.JSONField(blank=True, default=list, help_text='Call outcomes it suggests')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stages', to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(max_length=40)),
+                ("name_vi", models.CharField(max_length=100)),
+                ("name_en", models.CharField(max_length=100)),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("working", "Working"),
+                            ("qualified", "Qualified"),
+                            ("won", "Won"),
+                            ("lost", "Lost"),
+                            ("invalid", "Invalid"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                ("archived", models.BooleanField(default=False)),
+                (
+                    "outcomes",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Call outcomes it suggests"
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="stages",
+                        to="core.workspace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='LeadEvent',
+            name="LeadEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('created', 'Created'), ('touch', 'New submission'), ('assigned', 'Assigned'), ('stage', 'Stage changed'), ('activity', 'Activity')], max_length=10)),
-                ('actor_label', models.CharField(blank=True, max_length=200)),
-                ('reason', models.CharField(blank=True, max_length=500)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('at', models.DateTimeField()),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.member')),
-                ('from_owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.member')),
-                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='pipeline.lead')),
-                ('to_owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.member')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='core.workspace')),
-                ('from_stage', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='pipeline.stage')),
-                ('to_stage', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='pipeline.stage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("created", "Created"),
+                            ("touch", "New submission"),
+                            ("assigned", "Assigned"),
+                            ("stage", "Stage changed"),
+                            ("activity", "Activity"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("actor_label", models.CharField(blank=True, max_length=200)),
+                ("reason", models.CharField(blank=True, max_length=500)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("at", models.DateTimeField()),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="core.member",
+                    ),
+                ),
+                (
+                    "from_owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="core.member",
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="pipeline.lead",
+                    ),
+                ),
+                (
+                    "to_owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="core.member",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="core.workspace"
+                    ),
+                ),
+                (
+                    "from_stage",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="pipeline.stage",
+                    ),
+                ),
+                (
+                    "to_stage",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="pipeline.stage",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.AddField(
-            model_name='lead',
-            name='furthest_stage',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='pipeline.stage'),
+            model_name="lead",
+            name="furthest_stage",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="pipeline.stage",
+            ),
         ),
         migrations.AddField(
-            model_name='lead',
-            name='stage',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='leads', to='pipeline.stage'),
+            model_name="lead",
+            name="stage",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="leads",
+                to="pipeline.stage",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stage',
-            constraint=models.UniqueConstraint(fields=('workspace', 'key'), name='stage_unique_key'),
+            model_name="stage",
+            constraint=models.UniqueConstraint(
+                fields=("workspace", "key"), name="stage_unique_key"
+            ),
         ),
         migrations.AddIndex(
-            model_name='leadevent',
-            index=models.Index(fields=['lead', 'at'], name='pipeline_le_lead_id_f9a6ec_idx'),
+            model_name="leadevent",
+            index=models.Index(fields=["lead", "at"], name="pipeline_le_lead_id_f9a6ec_idx"),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['workspace', 'created_at'], name='pipeline_le_workspa_b6ac33_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["workspace", "created_at"], name="pipeline_le_workspa_b6ac33_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['workspace', 'owner', 'is_open'], name='pipeline_le_workspa_af032b_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["workspace", "owner", "is_open"], name="pipeline_le_workspa_af032b_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['workspace', 'stage', 'created_at'], name='pipeline_le_workspa_80a567_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["workspace", "stage", "created_at"], name="pipeline_le_workspa_80a567_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['workspace', 'source'], name='pipeline_le_workspa_ebab4b_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["workspace", "source"], name="pipeline_le_workspa_ebab4b_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='lead',
-            index=models.Index(fields=['workspace', 'campaign'], name='pipeline_le_workspa_e35c8a_idx'),
+            model_name="lead",
+            index=models.Index(
+                fields=["workspace", "campaign"], name="pipeline_le_workspa_e35c8a_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_open', True)), fields=('contact',), name='lead_one_open_per_contact'),
+            model_name="lead",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_open", True)),
+                fields=("contact",),
+                name="lead_one_open_per_contact",
+            ),
         ),
     ]

@@ -22,8 +22,13 @@ class Command(BaseCommand):
         self.stdout.write(f"LeadLoop on http://{host}:{port}/  (Ctrl-C stops)")
         try:
             uvicorn.run(
-                "leadloop.config.asgi:application", host=host, port=port, workers=workers,
-                log_level="warning", lifespan="off", access_log=False,
+                "leadloop.config.asgi:application",
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
             )
         finally:
             if worker:

@@ -28,7 +28,10 @@ class Command(BaseCommand):
                 raise CommandError(f"no member {member!r} in {workspace}")
         try:
             _token, key = token_create(
-                workspace=found, actor=Actor.system(found, "cli"), name=name, role=role,
+                workspace=found,
+                actor=Actor.system(found, "cli"),
+                name=name,
+                role=role,
                 member=acting,
             )
         except ApplicationError as exc:

@@ -1,0 +1,28 @@
+from django.http import JsonResponse
+
+from leadloop.core.errors import ApplicationError
+
+MACHINE_PREFIXES = ("/api/", "/hooks/")
+SHAPED = {
+    404: ApplicationError("Not found.", code="not_found"),
+    405: ApplicationError("This method is not allowed here.", code="method_not_allowed"),
+}
+
+
+class MachineErrorMiddleware:
+    """API and webhook clients get the JSON error shape for unknown paths and wrong methods too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        error = SHAPED.get(response.status_code)
+        if error is None or not request.path.startswith(MACHINE_PREFIXES):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        shaped = JsonResponse(error.as_dict(), status=response.status_code)
+        if allow := response.get("Allow"):
+            shaped["Allow"] = allow
+        return shaped

@@ -1,0 +1,231 @@
+from functools import partial
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from leadloop.core.errors import ApplicationError
+from leadloop.core.forms import (
+    MemberCreateForm,
+    MemberUpdateForm,
+    StageCreateForm,
+    StageUpdateForm,
+    TeamForm,
+    TokenForm,
+)
+from leadloop.core.models import Role
+from leadloop.core.selectors import member_get, member_list, team_list, token_list
+from leadloop.core.services import (
+    member_create,
+    member_update,
+    team_create,
+    token_create,
+    token_revoke,
+)
+from leadloop.pipeline.selectors import stage_list
+from leadloop.pipeline.services import stage_create, stage_reorder, stage_update
+from leadloop.web.pages import member_page, show_error
+
+
+def _team_choices(actor) -> list[tuple[int, str]]:
+    return [(t.id, t.name) for t in team_list(workspace=actor.workspace, fetched_by=actor)]
+
+
+def _member_form(member, team_choices, data=None) -> MemberUpdateForm:
+    initial = {
+        "full_name": member.full_name,
+        "role": member.role,
+        "team": member.team_id,
+        "capacity": member.capacity,
+        "active": member.active,
+        "language": member.language,
+    }
+    return MemberUpdateForm(
+        data, prefix=f"member-{member.pk}", initial=initial, team_choices=team_choices
+    )
+
+
+def _stage_form(stage, data=None) -> StageUpdateForm:
+    initial = {
+        "name_vi": stage.name_vi,
+        "name_en": stage.name_en,
+        "category": stage.category,
+        "archived": stage.archived,
+    }
+    return StageUpdateForm(data, prefix=f"stage-{stage.key}", initial=initial)
+
+
+def _admin_context(request, bound: dict) -> dict:
+    """The forms of the admin's settings page; `bound` holds a refused one with its errors."""
+    actor, teams = request.actor, _team_choices(request.actor)
+    members = member_list(workspace=actor.workspace, fetched_by=actor)
+    stages = stage_list(workspace=actor.workspace, fetched_by=actor, archived=True)
+    return {
+        "members": [(m, bound.get(("member", m.pk)) or _member_form(m, teams)) for m in members],
+        "stages": [(s, bound.get(("stage", s.key)) or _stage_form(s)) for s in stages],
+        "teams": team_list(workspace=actor.workspace, fetched_by=actor),
+        "tokens": token_list(workspace=actor.workspace, fetched_by=actor),
+        "member_form": bound.get("member") or MemberCreateForm(team_choices=teams),
+        "team_form": bound.get("team") or TeamForm(),
+        "stage_form": bound.get("stage") or StageCreateForm(),
+        "token_form": bound.get("token") or TokenForm(members=members),
+    }
+
+
+def settings_page(request, *, status: int = 200, new_key: str = "", bound: dict | None = None):
+    """Admins manage everything here; managers may look at the members."""
+    actor = request.actor
+    actor.require(
+        actor.role in (Role.ADMIN, Role.MANAGER),
+        _("Only admins and managers can open the settings."),
+    )
+    if actor.administers:
+        context = _admin_context(request, bound or {})
+    else:
+        members = member_list(workspace=actor.workspace, fetched_by=actor)
+        context = {"members": [(m, None) for m in members]}
+    return render(request, "core/settings.html", {**context, "new_key": new_key}, status=status)
+
+
+def _submit(request, form, action, *, done: str, section: str, bound_as):
+    """Run `action` with the form's data; success goes back to the section, a refusal shows."""
+    if form.is_valid():
+        try:
+            action(**form.cleaned_data)
+        except ApplicationError as exc:
+            show_error(form, exc)
+        else:
+            messages.success(request, done)
+            return redirect(f"{reverse('settings')}#{section}")
+    return settings_page(request, status=400, bound={bound_as: form})
+
+
+@member_page
+def settings_index(request):
+    return settings_page(request)
+
+
+@require_POST
+@member_page
+def member_add(request):
+    actor = request.actor
+    form = MemberCreateForm(request.POST, team_choices=_team_choices(actor))
+    action = partial(member_create, workspace=actor.workspace, actor=actor)
+    return _submit(
+        request, form, action, done=_("Member added."), section="members", bound_as="member"
+    )
+
+
+@require_POST
+@member_page
+def member_edit(request, member_id: int):
+    actor = request.actor
+    member = member_get(workspace=actor.workspace, fetched_by=actor, member_id=member_id)
+    form = _member_form(member, _team_choices(actor), request.POST)
+    action = partial(member_update, member=member, actor=actor)
+    return _submit(
+        request,
+        form,
+        action,
+        done=_("Member saved."),
+        section="members",
+        bound_as=("member", member.pk),
+    )
+
+
+@require_POST
+@member_page
+def team_add(request):
+    actor = request.actor
+    action = partial(team_create, workspace=actor.workspace, actor=actor)
+    return _submit(
+        request,
+        TeamForm(request.POST),
+        action,
+        done=_("Team added."),
+        section="teams",
+        bound_as="team",
+    )
+
+
+@require_POST
+@member_page
+def stage_add(request):
+    actor = request.actor
+    action = partial(stage_create, workspace=actor.workspace, actor=actor)
+    return _submit(
+        request,
+        StageCreateForm(request.POST),
+        action,
+        done=_("Stage added."),
+        section="stages",
+        bound_as="stage",
+    )
+
+
+def _stage_of(request, key: str):
+    actor = request.actor
+    return get_object_or_404(
+        stage_list(workspace=actor.workspace, fetched_by=actor, archived=True), key=key
+    )
+
+
+@require_POST
+@member_page
+def stage_edit(request, key: str):
+    stage = _stage_of(request, key)
+    action = partial(stage_update, stage=stage, actor=request.actor)
+    return _submit(
+        request,
+        _stage_form(stage, request.POST),
+        action,
+        done=_("Stage saved."),
+        section="stages",
+        bound_as=("stage", stage.key),
+    )
+
+
+def _moved(keys: list[str], key: str, step: int) -> list[str]:
+    """The stage order with `key` swapped with its neighbour (step -1: up, +1: down)."""
+    i = keys.index(key)
+    j = min(max(i + step, 0), len(keys) - 1)
+    keys[i], keys[j] = keys[j], keys[i]
+    return keys
+
+
+@require_POST
+@member_page
+def stage_move(request, key: str):
+    actor = request.actor
+    stage = _stage_of(request, key)
+    keys = [s.key for s in stage_list(workspace=actor.workspace, fetched_by=actor, archived=True)]
+    step = -1 if request.POST.get("direction") == "up" else 1
+    stage_reorder(workspace=actor.workspace, actor=actor, keys=_moved(keys, stage.key, step))
+    return redirect(f"{reverse('settings')}#stages")
+
+
+@require_POST
+@member_page
+def token_add(request):
+    actor = request.actor
+    form = TokenForm(request.POST, members=member_list(workspace=actor.workspace, fetched_by=actor))
+    if form.is_valid():
+        try:
+            _token, key = token_create(workspace=actor.workspace, actor=actor, **form.cleaned_data)
+        except ApplicationError as exc:
+            show_error(form, exc)
+        else:  # the key is shown once, in this answer only (never stored in the session)
+            return settings_page(request, new_key=key)
+    return settings_page(request, status=400, bound={"token": form})
+
+
+@require_POST
+@member_page
+def token_remove(request, token_id: int):
+    actor = request.actor
+    token = get_object_or_404(token_list(workspace=actor.workspace, fetched_by=actor), pk=token_id)
+    token_revoke(token=token, actor=actor)
+    messages.success(request, _("Token revoked."))
+    return redirect(f"{reverse('settings')}#tokens")

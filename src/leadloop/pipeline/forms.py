@@ -1,0 +1,131 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from leadloop.campaigns.selectors import campaign_list, source_list
+from leadloop.core.access import Actor
+from leadloop.core.selectors import member_list, sales_members
+from leadloop.intake.services import Submission
+from leadloop.pipeline.selectors import LeadFilter, stage_list
+from leadloop.web.forms import DateInput, keyed_choices
+
+
+class LeadFilterForm(forms.Form):
+    """The lead list's filters; the field names are LeadFilter's."""
+
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Name, phone or e-mail")}),
+    )
+    stage = forms.ChoiceField(label=_("Stage"), required=False)
+    owner = forms.ChoiceField(label=_("Owner"), required=False)
+    source = forms.ChoiceField(label=_("Source"), required=False)
+    campaign = forms.ChoiceField(label=_("Campaign"), required=False)
+    created_from = forms.DateField(label=_("Created from"), required=False, widget=DateInput())
+    created_to = forms.DateField(label=_("Created to"), required=False, widget=DateInput())
+    reached = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+    open = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
+    contacted = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, data, *, actor: Actor):
+        super().__init__(data)
+        workspace = actor.workspace
+        self.fields["stage"].choices = keyed_choices(
+            stage_list(workspace=workspace, fetched_by=actor, archived=True), _("All stages")
+        )
+        self.fields["source"].choices = keyed_choices(
+            source_list(workspace=workspace, fetched_by=actor), _("All sources")
+        )
+        self.fields["campaign"].choices = keyed_choices(
+            campaign_list(workspace=workspace, fetched_by=actor), _("All campaigns")
+        )
+        if actor.sees_all_leads:
+            members = member_list(workspace=workspace, fetched_by=actor)
+            self.fields["owner"].choices = [
+                ("", _("Everyone")),
+                ("me", _("Me")),
+                ("none", _("Unassigned")),
+                *((str(m.id), m.full_name) for m in members),
+            ]
+        else:
+            del self.fields["owner"]  # a sales rep's list holds only their own leads
+
+    def lead_filter(self) -> LeadFilter:
+        return LeadFilter(**self.cleaned_data)
+
+    def hidden_filters(self) -> list[str]:
+        """Labels of the drill-down filters that have no visible field (from reports, dashboard)."""
+        data = self.cleaned_data if self.is_valid() else {}
+        labels = []
+        if data.get("reached"):
+            stage = dict(self.fields["stage"].choices).get(data["reached"], data["reached"])
+            labels.append(_("Reached %(stage)s or a later stage") % {"stage": stage})
+        if data.get("open") is not None:
+            labels.append(_("Open leads") if data["open"] else _("Closed leads"))
+        if data.get("contacted") is not None:
+            labels.append(_("Contacted") if data["contacted"] else _("Not contacted yet"))
+        return labels
+
+
+class StageForm(forms.Form):
+    prefix = "stage"
+    stage = forms.ChoiceField(label=_("Stage"))
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=500)
+
+    def __init__(self, *args, actor: Actor, current: str = "", suggested: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(s.key, s.name) for s in stage_list(workspace=actor.workspace, fetched_by=actor)]
+        self.fields["stage"].choices = choices
+        keys = {key for key, _name in choices}
+        self.fields["stage"].initial = suggested if suggested in keys else current
+
+
+class AssignForm(forms.Form):
+    prefix = "assign"
+    owner_id = forms.TypedChoiceField(label=_("Owner"), coerce=int)
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=500)
+
+    def __init__(self, *args, actor: Actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        reps = sales_members(workspace=actor.workspace)
+        self.fields["owner_id"].choices = [(m.id, m.full_name) for m in reps]
+
+
+class NewLeadForm(forms.Form):
+    full_name = forms.CharField(label=_("Full name"), required=False, max_length=200)
+    phone = forms.CharField(
+        label=_("Phone"),
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "off"}),
+    )
+    email = forms.CharField(
+        label=_("E-mail"),
+        required=False,
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+    source = forms.CharField(
+        label=_("Source"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"list": "sources"}),
+    )
+    campaign = forms.CharField(
+        label=_("Campaign"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"list": "campaigns"}),
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, actor: Actor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known_sources = source_list(workspace=actor.workspace, fetched_by=actor)
+        self.known_campaigns = campaign_list(workspace=actor.workspace, fetched_by=actor)
+
+    def submission(self) -> Submission:
+        return Submission(**self.cleaned_data)

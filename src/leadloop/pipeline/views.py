@@ -1,0 +1,157 @@
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from leadloop.activities.forms import CallForm, NoteForm
+from leadloop.activities.selectors import activity_list
+from leadloop.contacts.services import Identity
+from leadloop.core.errors import ApplicationError
+from leadloop.intake.models import Touch
+from leadloop.intake.selectors import touch_list
+from leadloop.intake.services import Captured, lead_capture
+from leadloop.pipeline.forms import AssignForm, LeadFilterForm, NewLeadForm, StageForm
+from leadloop.pipeline.models import Lead
+from leadloop.pipeline.selectors import lead_get, lead_list, lead_timeline
+from leadloop.pipeline.services import lead_can_work, lead_change_stage
+from leadloop.routing.services import lead_assign
+from leadloop.web.pages import htmx_render, member_page, paginate, show_error
+
+
+@member_page
+def lead_index(request):
+    actor = request.actor
+    form = LeadFilterForm(request.GET, actor=actor)
+    leads = (
+        lead_list(workspace=actor.workspace, fetched_by=actor, filters=form.lead_filter())
+        if form.is_valid()
+        else []
+    )
+    context = {"form": form, "page": paginate(request, leads)}
+    return htmx_render(request, "pipeline/lead_list.html", "pipeline/_lead_results.html", context)
+
+
+def lead_of(request, lead_id: int) -> Lead:
+    return lead_get(workspace=request.actor.workspace, fetched_by=request.actor, lead_id=lead_id)
+
+
+def _quality_issues(lead: Lead) -> list[str]:
+    contact = lead.contact
+    who = Identity.clean(name=contact.full_name, phone=contact.phone_raw, email=contact.email)
+    return who.quality()["issues"]
+
+
+def _timeline(lead: Lead) -> list[tuple]:
+    """The lead's events, newest first, each with its activity (a call's outcome, a note's text)."""
+    activities = {a.pk: a for a in activity_list(lead=lead)}
+    return [
+        (event, activities.get(event.data.get("activity_id"))) for event in lead_timeline(lead=lead)
+    ]
+
+
+def lead_page(request, lead: Lead, *, status: int = 200, **bound_forms):
+    """The lead page; `bound_forms` (a refused submission with its errors) replace blank forms."""
+    actor = request.actor
+    context = {
+        "lead": lead,
+        "quality_issues": _quality_issues(lead),
+        "touches": touch_list(lead=lead),
+        "timeline": _timeline(lead),
+        "can_work": lead_can_work(lead, actor),
+        "stage_form": StageForm(
+            actor=actor, current=lead.stage.key, suggested=request.GET.get("suggest", "")
+        ),
+        "call_form": CallForm(),
+        "note_form": NoteForm(),
+        "assign_form": AssignForm(actor=actor, initial={"owner_id": lead.owner_id})
+        if actor.assigns_leads
+        else None,
+        **bound_forms,
+    }
+    return render(request, "pipeline/lead_detail.html", context, status=status)
+
+
+@member_page
+def lead_detail(request, lead_id: int):
+    return lead_page(request, lead_of(request, lead_id))
+
+
+@require_POST
+@member_page
+def lead_stage(request, lead_id: int):
+    lead = lead_of(request, lead_id)
+    form = StageForm(request.POST, actor=request.actor)
+    if form.is_valid():
+        try:
+            lead_change_stage(
+                lead=lead,
+                actor=request.actor,
+                stage_key=form.cleaned_data["stage"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ApplicationError as exc:
+            show_error(form, exc)
+        else:
+            messages.success(request, _("Stage changed to %(stage)s.") % {"stage": lead.stage})
+            return redirect("lead-detail", lead.pk)
+    return lead_page(request, lead, status=400, stage_form=form)
+
+
+@require_POST
+@member_page
+def lead_reassign(request, lead_id: int):
+    lead = lead_of(request, lead_id)
+    form = AssignForm(request.POST, actor=request.actor)
+    if form.is_valid():
+        try:
+            lead_assign(
+                lead=lead,
+                actor=request.actor,
+                owner_id=form.cleaned_data["owner_id"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ApplicationError as exc:
+            show_error(form, exc)
+        else:
+            messages.success(request, _("Lead assigned to %(owner)s.") % {"owner": lead.owner})
+            return redirect("lead-detail", lead.pk)
+    return lead_page(request, lead, status=400, assign_form=form)
+
+
+def _captured_message(captured: Captured) -> str:
+    if not captured.created:
+        return _("Joined existing lead #%(id)s.") % {"id": captured.lead.pk}
+    if captured.returning:
+        return _("Returning customer: new lead #%(id)s opened.") % {"id": captured.lead.pk}
+    return _("Lead #%(id)s created.") % {"id": captured.lead.pk}
+
+
+def _open_captured(request, lead: Lead):
+    """The new lead's page, or the list when it went to another rep (a rep sees only their own)."""
+    actor = request.actor
+    if lead_list(workspace=actor.workspace, fetched_by=actor).filter(pk=lead.pk).exists():
+        return redirect("lead-detail", lead.pk)
+    messages.info(request, _("It is assigned to another member."))
+    return redirect("lead-list")
+
+
+@member_page
+def lead_new(request):
+    actor = request.actor
+    form = NewLeadForm(request.POST or None, actor=actor)
+    if form.is_bound and form.is_valid():
+        try:
+            captured = lead_capture(
+                workspace=actor.workspace,
+                actor=actor,
+                submission=form.submission(),
+                kind=Touch.Kind.MANUAL,
+                raw=form.cleaned_data,
+            )
+        except ApplicationError as exc:
+            show_error(form, exc)
+        else:
+            messages.success(request, _captured_message(captured))
+            return _open_captured(request, captured.lead)
+    status = 400 if form.errors else 200
+    return render(request, "pipeline/lead_new.html", {"form": form}, status=status)

@@ -1,0 +1,75 @@
+"""What every server-rendered page shares: access, error display, pagination, drill-down links."""
+
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+
+from leadloop.core.errors import ApplicationError, Forbidden, NotFound
+from leadloop.pipeline.selectors import LeadFilter
+
+PAGE_SIZE = 50
+
+
+def member_page(view):
+    """Signed-in members only; a service's Forbidden becomes the 403 page, NotFound a 404."""
+
+    @login_required
+    @wraps(view)
+    def page(request, *args, **kwargs):
+        if request.actor is None:
+            return render(request, "web/no_membership.html", status=403)
+        try:
+            return view(request, *args, **kwargs)
+        except Forbidden as exc:
+            return render(request, "web/forbidden.html", {"message": exc.message}, status=403)
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+        except ApplicationError as exc:
+            return render(request, "web/error.html", {"message": exc.message}, status=exc.status)
+
+    return page
+
+
+def show_error(form, exc: ApplicationError) -> None:
+    """Put a service's error on the form: its message on top, its field messages on the fields.
+
+    Forbidden is no input problem: it goes on to the 403 page. Some services list the offending
+    value under a field instead of a message; a value equal to the input is not repeated.
+    """
+    if isinstance(exc, Forbidden):
+        raise exc
+    form.add_error(None, exc.message)
+    for name, messages in exc.fields.items():
+        submitted = str(form.data.get(form.add_prefix(name), ""))
+        for message in messages:
+            if name in form.fields and message and message != submitted:
+                form.add_error(name, message)
+
+
+def paginate(request, items) -> Page:
+    return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def htmx_render(request, template: str, partial: str, context: dict, status: int = 200):
+    """The whole page, or only `partial` when HTMX asks for a swap.
+
+    A swap pushes the address without the form's empty fields, so it is short enough to share.
+    """
+    swap = request.htmx and not request.htmx.history_restore_request
+    response = render(request, partial if swap else template, context, status=status)
+    if swap:
+        filled = urlencode([(name, value) for name, value in request.GET.items() if value])
+        response["HX-Push-Url"] = f"{request.path}?{filled}" if filled else request.path
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def leads_url(flt: LeadFilter) -> str:
+    """The lead list showing exactly the leads a report number counted."""
+    return f"{reverse('lead-list')}?{urlencode(flt.as_query())}"

@@ -1,0 +1,57 @@
+"""Display helpers: labels for stored codes, drill-down links, pretty JSON, percentages."""
+
+import json
+
+from django import template
+from django.template.defaultfilters import floatformat
+from django.utils.translation import gettext_lazy as _
+
+from leadloop.activities.models import Outcome
+from leadloop.intake.models import Touch
+from leadloop.web.pages import leads_url as _leads_url
+
+register = template.Library()
+
+QUALITY_ISSUES = {
+    "name_missing": _("Name is missing"),
+    "name_has_digits": _("Name contains digits"),
+    "phone_missing": _("Phone number is missing"),
+    "phone_invalid": _("Phone number is not valid"),
+    "email_invalid": _("E-mail address is not valid"),
+}
+ASSIGN_REASONS = {"round_robin": _("automatic, round robin"), "manual": _("by hand")}
+
+
+@register.filter
+def leads_url(flt) -> str:
+    return _leads_url(flt)
+
+
+@register.filter
+def outcome_label(code: str) -> str:
+    return Outcome(code).label if code in Outcome.values else code
+
+
+@register.filter
+def touch_kind_label(code: str) -> str:
+    return Touch.Kind(code).label if code in Touch.Kind.values else code
+
+
+@register.filter
+def quality_label(code: str) -> str:
+    return QUALITY_ISSUES.get(code, code)
+
+
+@register.filter
+def assign_reason(code: str) -> str:
+    return ASSIGN_REASONS.get(code, code)
+
+
+@register.filter
+def pretty_json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+
+
+@register.filter
+def percent(fraction: float) -> str:
+    return f"{floatformat(fraction * 100, 1)} %"

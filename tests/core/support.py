@@ -1,0 +1,67 @@
+"""Helpers shared by the core-engine tests: times, captures through the service, error checks."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+from leadloop.core import clock
+from leadloop.core.access import Actor
+from leadloop.intake.services import Captured, Submission, lead_capture
+
+HCM = ZoneInfo("Asia/Ho_Chi_Minh")
+ISO_LOCAL = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?\+07:00$"
+
+
+def local(day: date, hour: int = 12, minute: int = 0) -> datetime:
+    """An aware moment on `day` in the workspace time zone (Asia/Ho_Chi_Minh)."""
+    return datetime.combine(day, time(hour, minute), tzinfo=HCM)
+
+
+@contextmanager
+def at(moment: datetime) -> Iterator[None]:
+    """Run the block with the clock set (approximately, to the millisecond) to `moment`."""
+    with clock.travel(moment - timezone.now()):
+        yield
+
+
+def phone(n: int) -> str:
+    """A valid, distinct Vietnamese mobile number (VinaPhone 091 prefix)."""
+    return f"091{n:07d}"
+
+
+def capture(team, role: str = "admin", **fields) -> Captured:
+    """Capture one submission through the service, acting as `role` of `team`."""
+    utm = {k: fields.pop(k) for k in list(fields) if k.startswith("utm_")}
+    actor = team.actors[role] if role in team.actors else Actor.system(team.workspace)
+    return lead_capture(
+        workspace=team.workspace,
+        actor=actor,
+        submission=Submission(**fields, utm=utm),
+        raw=dict(fields),
+    )
+
+
+def assert_error(response, status: int | None = None, code: str | None = None) -> dict:
+    """A 4xx JSON answer with the contract's error shape; returns the `error` object."""
+    assert response.status_code < 500, response.content[:500]
+    assert 400 <= response.status_code < 500, (response.status_code, response.content[:500])
+    if status is not None:
+        assert response.status_code == status, (response.status_code, response.content[:500])
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "message", "fields"}, error
+    assert isinstance(error["code"], str) and error["code"], error
+    assert error["code"] == error["code"].lower() and " " not in error["code"], error
+    assert isinstance(error["message"], str) and error["message"], error
+    assert isinstance(error["fields"], dict), error
+    for name, messages in error["fields"].items():
+        assert isinstance(name, str)
+        assert isinstance(messages, list) and all(isinstance(m, str) for m in messages), error
+    if code is not None:
+        assert error["code"] == code, error
+    return error

@@ -1,0 +1,70 @@
+"""A real Chromium (Debian's) against pytest-django's live server."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.test.utils import override_settings
+
+# Playwright's sync API runs an event loop in this thread; the test itself still talks to the
+# database synchronously (creating data through the services), which Django would refuse.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def server_url(live_server) -> str:
+    return live_server.url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plain_http_live_server():
+    """The live server speaks plain HTTP; its middleware is built with these settings."""
+    with override_settings(
+        SECURE_SSL_REDIRECT=False, SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False
+    ):
+        yield
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium):
+    context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def log_in(browser_page, server_url):
+    def as_member(email: str, password: str) -> None:
+        browser_page.goto(f"{server_url}/login/")
+        browser_page.get_by_label("E-mail").fill(email)
+        browser_page.get_by_label("Password").fill(password)
+        browser_page.get_by_role("button", name="Log in").click()
+        browser_page.wait_for_url(f"{server_url}/")
+
+    return as_member

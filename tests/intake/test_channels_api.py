@@ -1,0 +1,74 @@
+"""POST /api/v1/channels: the inbound URL, per-kind settings and validation."""
+
+import pytest
+from django.test import Client
+
+from leadloop.intake.models import Channel
+from leadloop.pipeline.models import Lead
+from tests.core.support import assert_error
+
+SETTINGS = {
+    "facebook": {"verify_token": "v", "app_secret": "s", "page_access_token": "t"},
+    "google": {"google_key": "k"},
+    "tiktok": {"app_secret": "s"},
+    "zalo": {"app_id": "1", "oa_secret_key": "k"},
+    "form": {"allowed_origins": ["https://shop.example.vn"]},
+}
+
+
+def test_form_channel_answers_201_with_an_inbound_url_that_works(team):
+    api = team.api("admin")
+    response = api.post(
+        "/channels", {"kind": "form", "name": "Landing", "settings": SETTINGS["form"]}
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert set(body) == {"id", "kind", "name", "key", "inbound_url"}
+    assert body["kind"] == "form" and body["name"] == "Landing"
+    assert body["inbound_url"] == f"http://testserver/hooks/acme/forms/{body['key']}"
+    channel = Channel.objects.get(pk=body["id"])
+    assert channel.workspace == team.workspace
+    assert channel.settings == SETTINGS["form"]
+    path = body["inbound_url"].removeprefix("http://testserver")
+    assert Client().post(path, {"sdt": "0912345678"}).status_code == 200
+    assert Lead.objects.get().touches.get().channel == channel
+
+
+@pytest.mark.parametrize("kind", ["facebook", "google", "tiktok", "zalo"])
+def test_provider_channels_get_their_provider_url(team, kind):
+    response = team.api("marketer").post(
+        "/channels", {"kind": kind, "name": kind.title(), "settings": SETTINGS[kind]}
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["inbound_url"] == f"http://testserver/hooks/acme/{kind}"
+
+
+@pytest.mark.parametrize(
+    ("kind", "given"),
+    [
+        ("form", {"app_secret": "x"}),
+        ("facebook", {"google_key": "x"}),
+        ("google", {"verify_token": "x"}),
+        ("zalo", {"app_secret": "x"}),
+        ("tiktok", {"allowed_origins": ["*"]}),
+    ],
+)
+def test_unknown_settings_for_the_kind_are_a_422(team, kind, given):
+    response = team.api("admin").post("/channels", {"kind": kind, "name": "x", "settings": given})
+    error = assert_error(response, 422)
+    assert "settings" in error["fields"]
+    assert not Channel.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101])
+def test_channel_name_is_required_and_bounded(team, name):
+    assert_error(team.api("admin").post("/channels", {"kind": "form", "name": name}), 422)
+
+
+def test_channel_keys_are_unique_and_unguessable(team):
+    api = team.api("admin")
+    keys = {
+        api.post("/channels", {"kind": "form", "name": f"F{i}"}).json()["key"] for i in range(5)
+    }
+    assert len(keys) == 5
+    assert all(len(key) >= 16 for key in keys)

@@ -1,0 +1,248 @@
+"""The website form hook /hooks/<workspace>/forms/<key>: capture, UTM, honeypot, CORS, errors."""
+
+import json
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from leadloop.campaigns.models import Campaign, Source
+from leadloop.intake.models import Channel, Touch
+from leadloop.intake.services import channel_create
+from leadloop.pipeline.models import Lead
+from tests.core.support import assert_error
+
+ORIGIN = "https://shop.example.vn"
+
+
+@pytest.fixture
+def form(team) -> Channel:
+    return channel_create(
+        workspace=team.workspace,
+        actor=team.actors["marketer"],
+        kind="form",
+        name="Landing Tết",
+        settings={"allowed_origins": [ORIGIN]},
+    )
+
+
+def url(channel: Channel, workspace: str | None = None) -> str:
+    return f"/hooks/{workspace or channel.workspace.slug}/forms/{channel.key}"
+
+
+def post_json(path: str, body, **headers):
+    data = body if isinstance(body, str) else json.dumps(body)
+    return Client().post(path, data=data, content_type="application/json", headers=headers)
+
+
+FORM = {
+    "ho_ten": "Nguyễn Thị Hoa",
+    "sdt": "0912 345 678",
+    "email": "hoa@example.com",
+    "ngan_sach": "3 tỷ",
+    "utm_source": "facebook",
+    "utm_medium": "cpc",
+    "utm_campaign": "Tết 2027",
+    "utm_content": "carousel",
+    "utm_term": "chung cu",
+}
+
+
+def test_urlencoded_post_creates_a_form_lead_and_keeps_the_raw_payload(form):
+    assert not Source.objects.filter(key="website").exists()
+    assert not Campaign.objects.filter(key="tet-2027").exists()
+    response = Client().post(url(form), FORM)
+    assert response.status_code == 200
+    lead = Lead.objects.get()
+    assert lead.workspace == form.workspace
+    assert lead.contact.full_name == "Nguyễn Thị Hoa"
+    assert lead.contact.phone_e164 == "+84912345678"
+    assert lead.contact.email == "hoa@example.com"
+    touch = Touch.objects.get()
+    assert touch.kind == "form"
+    assert touch.channel == form
+    assert touch.raw == FORM
+    assert touch.fields == {"ngan_sach": "3 tỷ"}
+    assert touch.utm == {k: v for k, v in FORM.items() if k.startswith("utm_")}
+    assert (lead.utm_source, lead.utm_medium, lead.utm_term) == ("facebook", "cpc", "chung cu")
+    # the source and the campaign are created on first use
+    assert lead.source == Source.objects.get(workspace=form.workspace, key="website")
+    assert lead.campaign == Campaign.objects.get(workspace=form.workspace, key="tet-2027")
+    assert lead.owner is not None and lead.owner.role == "sales"
+
+
+def test_json_post_creates_a_lead_and_answers_json(form):
+    body = {
+        "name": "Trần Văn Bình",
+        "phone": "+84 987 654 321",
+        "message": "Gọi sau 5h",
+        "campaign": "Hè 2026",
+        "source": "landing-he",
+        "extra": ["a", "b"],
+    }
+    response = post_json(url(form), body)
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
+    lead = Lead.objects.get()
+    assert lead.note == "Gọi sau 5h"
+    assert (lead.source.key, lead.campaign.key) == ("landing-he", "he-2026")
+    touch = Touch.objects.get()
+    assert touch.kind == "form"
+    assert touch.raw["name"] == "Trần Văn Bình"
+    assert touch.raw["extra"] == "a, b"
+
+
+def test_the_same_person_twice_is_one_lead_with_two_touches(form):
+    Client().post(url(form), FORM)
+    Client().post(url(form), {"ho_ten": "Hoa", "sdt": "+84912345678"})
+    assert Lead.objects.count() == 1
+    assert Touch.objects.count() == 2
+
+
+@pytest.mark.parametrize("trap", ["website", "_gotcha"])
+def test_honeypot_filled_answers_200_and_stores_nothing(form, trap):
+    response = Client().post(url(form), {**FORM, trap: "http://spam.example"})
+    assert response.status_code == 200
+    json_response = post_json(url(form), {**FORM, trap: "spam"})
+    assert json_response.status_code == 200
+    assert not Lead.objects.exists()
+    assert not Touch.objects.exists()
+
+
+def test_empty_honeypot_is_not_spam(form):
+    Client().post(url(form), {**FORM, "website": ""})
+    assert Lead.objects.count() == 1
+
+
+def test_preflight_from_an_allowed_origin_is_a_204_with_cors_headers(form):
+    response = Client().options(
+        url(form),
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert response.status_code == 204
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+    assert "POST" in response["Access-Control-Allow-Methods"]
+    assert "content-type" in response["Access-Control-Allow-Headers"].lower()
+    assert "Origin" in response["Vary"]
+
+
+def test_post_from_an_allowed_origin_carries_the_cors_header(form):
+    response = post_json(url(form), {"phone": "0912345678"}, Origin=ORIGIN)
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def test_another_origin_is_refused_on_preflight_and_post(form):
+    evil = "https://evil.example"
+    preflight = Client().options(url(form), headers={"Origin": evil})
+    assert_error(preflight, 403)
+    assert "Access-Control-Allow-Origin" not in preflight
+    post = post_json(url(form), {"phone": "0912345678"}, Origin=evil)
+    assert_error(post, 403)
+    assert not Lead.objects.exists()
+    # a look-alike of the allowed origin is another origin
+    assert_error(Client().options(url(form), headers={"Origin": ORIGIN + ".evil.example"}), 403)
+
+
+def test_a_wildcard_allows_any_origin(team):
+    channel = channel_create(
+        workspace=team.workspace,
+        actor=team.actors["admin"],
+        kind="form",
+        name="Open",
+        settings={"allowed_origins": ["*"]},
+    )
+    response = Client().options(url(channel), headers={"Origin": "https://anyone.example"})
+    assert response.status_code == 204
+    assert response["Access-Control-Allow-Origin"] == "https://anyone.example"
+
+
+def test_unknown_form_key_or_another_workspace_is_a_404(form, other_team):
+    assert_error(Client().post(f"/hooks/acme/forms/{form.key}x", FORM), 404)
+    assert_error(Client().post(url(form, workspace="rival"), FORM), 404)
+    assert_error(Client().post(url(form, workspace="nobody"), FORM), 404)
+    assert not Lead.objects.exists()
+
+
+def test_a_non_form_channel_key_is_not_a_form(team):
+    facebook = channel_create(
+        workspace=team.workspace,
+        actor=team.actors["admin"],
+        kind="facebook",
+        name="Page",
+        settings={"verify_token": "v"},
+    )
+    assert_error(Client().post(url(facebook), FORM), 404)
+
+
+@pytest.mark.parametrize("raw", ["{bad", "[1, 2]", '"text"', "42", '{"a": }'])
+def test_malformed_or_non_object_json_is_a_400_json(form, raw):
+    assert_error(post_json(url(form), raw), 400, "malformed_json")
+    assert not Lead.objects.exists()
+
+
+def test_a_submission_without_phone_or_email_is_a_422_json(form):
+    error = assert_error(post_json(url(form), {"name": "Chỉ tên"}), 422)
+    assert {"phone", "email"} <= set(error["fields"])
+    assert_error(Client().post(url(form), {"name": "Chỉ tên"}), 422)
+
+
+def test_get_is_refused(form):
+    response = Client().get(url(form))
+    assert_error(response)
+
+
+def test_redirect_url_setting_sends_the_browser_on(team):
+    channel = channel_create(
+        workspace=team.workspace,
+        actor=team.actors["admin"],
+        kind="form",
+        name="Redirecting",
+        settings={"redirect_url": "https://shop.example.vn/cam-on"},
+    )
+    response = Client().post(url(channel), FORM)
+    assert response.status_code == 302
+    assert response["Location"] == "https://shop.example.vn/cam-on"
+    assert Lead.objects.count() == 1
+
+
+def test_oversized_and_hostile_form_posts_are_4xx(form):
+    big = Client().post(
+        url(form), {"sdt": "0912345678", "note": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)}
+    )
+    assert 400 <= big.status_code < 500
+    many = Client().post(url(form), {f"f{i}": "v" for i in range(3000)})
+    assert 400 <= many.status_code < 500
+    big_json = post_json(
+        url(form), {"sdt": "0912345678", "x": "y" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)}
+    )
+    assert 400 <= big_json.status_code < 500
+    assert not Lead.objects.exists()
+
+
+def test_long_values_and_many_fields_are_capped_not_refused(form):
+    body = {
+        "sdt": "0912345678",
+        "ho_ten": "A" * 5000,
+        **{f"field_{i}": "v" * 3000 for i in range(80)},
+    }
+    response = Client().post(url(form), body)
+    assert response.status_code == 200
+    touch = Touch.objects.get()
+    assert len(touch.fields) <= 50
+    assert all(len(v) <= 2000 for v in touch.raw.values())
+    assert len(Lead.objects.get().contact.full_name) <= 200
+
+
+def test_nul_characters_in_a_form_are_dropped_not_a_5xx(form):
+    response = Client().post(url(form), {"sdt": "0912345678", "ho_ten": "Hoa\x00", "x\x00": "y"})
+    assert response.status_code == 200
+    response = post_json(url(form), {"sdt": "0912345679", "ho_ten": "Lan\x00"})
+    assert response.status_code == 200
+    names = sorted(lead.contact.full_name for lead in Lead.objects.all())
+    assert names == ["Hoa", "Lan"]
+    assert Touch.objects.filter(fields={"x": "y"}).exists()

@@ -1,0 +1,65 @@
+"""/: today's and this week's leads, open ones, the ones not contacted yet, notifications."""
+
+from datetime import timedelta
+
+from leadloop.activities.services import activity_log
+from leadloop.core import clock
+from leadloop.notifications.models import Notification
+from leadloop.web.pages import leads_url
+from tests.web.leads import browser, capture
+
+
+def counts(response) -> dict:
+    return {key: row["count"] for key, row in response.context["counts"].items()}
+
+
+def test_counts_for_a_manager_and_a_rep(team):
+    mine = capture(team, owner="sales")
+    capture(team, owner="sales2")
+    with clock.travel(timedelta(days=-8)):
+        capture(team, owner="sales")
+    activity_log(lead=mine, actor=team.actors["sales"], kind="call")
+    assert counts(team.browser_client("manager").get("/")) == {
+        "today": 2,
+        "week": 2,
+        "open": 3,
+        "not_contacted": 2,
+    }
+    assert counts(team.browser_client("sales").get("/")) == {
+        "today": 1,
+        "week": 1,
+        "open": 2,
+        "not_contacted": 1,
+    }
+
+
+def test_each_count_links_to_its_leads(team):
+    capture(team, owner="sales", full_name="Chưa gọi")
+    client = team.browser_client("sales")
+    row = client.get("/").context["counts"]["not_contacted"]
+    url = leads_url(row["filter"])
+    assert url == "/leads/?open=true&contacted=false"
+    assert url.replace("&", "&amp;") in client.get("/").content.decode()
+    listed = client.get(url).context["page"].object_list
+    assert [lead.contact.full_name for lead in listed] == ["Chưa gọi"]
+
+
+def test_unread_notifications_link_to_their_lead_and_can_be_marked_read(team):
+    lead = capture(team, owner="sales", full_name="Khách Mới")
+    client = browser(team, "sales")
+    html = client.get("/").content.decode()
+    assert f'href="/leads/{lead.pk}/"' in html
+    assert 'data-unread="1"' in html
+    assert client.post("/notifications/read/").url == "/"
+    assert not Notification.objects.filter(
+        member=team.members["sales"], read_at__isnull=True
+    ).exists()
+    assert 'data-unread="0"' in client.get("/").content.decode()
+
+
+def test_the_dashboard_queries_are_bounded(team, django_assert_max_num_queries):
+    for _n in range(15):
+        capture(team, owner="sales")
+    client = team.browser_client("sales")
+    with django_assert_max_num_queries(10):
+        client.get("/")

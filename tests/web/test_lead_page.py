@@ -1,0 +1,236 @@
+"""/leads/<id>/: what it shows, and the stage, call, note and reassign forms with their effects."""
+
+import pytest
+
+from leadloop.activities.models import Activity
+from leadloop.intake.services import Submission, lead_capture
+from leadloop.pipeline.services import lead_change_stage
+from tests.web.leads import browser, capture
+
+
+@pytest.fixture
+def lead(team):
+    return capture(
+        team,
+        owner="sales",
+        full_name="Nguyễn Văn An",
+        email="an@example.com",
+        source="facebook",
+        campaign="Tết 2027",
+        utm={"utm_source": "fb-ads"},
+        fields={"budget": "2 tỷ"},
+        note="Gọi buổi tối",
+    )
+
+
+@pytest.mark.parametrize("role", ["admin", "manager", "marketer", "sales"])
+def test_the_lead_page_renders_for_every_role_that_sees_it(team, lead, role):
+    response = browser(team, role).get(f"/leads/{lead.pk}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Nguyễn Văn An" in html
+    assert f'href="tel:{lead.contact.phone_e164}"' in html
+    assert 'href="mailto:an@example.com"' in html
+    assert "fb-ads" in html and "2 tỷ" in html and "Tết 2027" in html
+    assert "Gọi buổi tối" in html
+
+
+def test_forms_follow_the_role(team, lead):
+    sales = browser(team, "sales").get(f"/leads/{lead.pk}/").content.decode()
+    assert f'action="/leads/{lead.pk}/call/"' in sales
+    assert f'action="/leads/{lead.pk}/assign/"' not in sales
+    marketer = browser(team, "marketer").get(f"/leads/{lead.pk}/").content.decode()
+    assert f'action="/leads/{lead.pk}/call/"' not in marketer
+    manager = browser(team, "manager").get(f"/leads/{lead.pk}/").content.decode()
+    assert f'action="/leads/{lead.pk}/assign/"' in manager
+
+
+def test_quality_issues_come_from_the_stored_fields(team):
+    bad = capture(team, full_name="Lan 123", phone="0123", email="not-an-email")
+    html = browser(team, "manager").get(f"/leads/{bad.pk}/").content.decode()
+    assert "Name contains digits" in html
+    assert "Phone number is not valid" in html
+    assert "E-mail address is not valid" in html
+
+
+def test_touches_show_their_utm_and_raw_fields(team):
+    first = lead_capture(
+        workspace=team.workspace,
+        actor=team.actors["admin"],
+        raw={"ad": "A1"},
+        submission=Submission(phone="0912000111", source="facebook", utm={"utm_campaign": "xuan"}),
+    ).lead
+    lead_capture(
+        workspace=team.workspace,
+        actor=team.actors["admin"],
+        raw={"ad": "B2"},
+        submission=Submission(phone="0912 000 111", source="google"),
+    )
+    html = browser(team, "manager").get(f"/leads/{first.pk}/").content.decode()
+    assert "2 submissions" in html
+    assert "xuan" in html and "&quot;ad&quot;: &quot;A1&quot;" in html
+    assert "&quot;ad&quot;: &quot;B2&quot;" in html
+    assert "New submission (API)" in html
+
+
+def test_changing_the_stage(team, lead):
+    client = browser(team, "sales")
+    response = client.post(
+        f"/leads/{lead.pk}/stage/", {"stage-stage": "k2", "stage-reason": "wants a visit"}
+    )
+    assert response.status_code == 302
+    assert response.url == f"/leads/{lead.pk}/"
+    lead.refresh_from_db()
+    assert lead.stage.key == "k2"
+    html = client.get(response.url).content.decode()
+    assert "Stage changed to K2 – Thinking it over." in html
+    assert "Stage changed from New to K2 – Thinking it over" in html
+    assert "wants a visit" in html
+
+
+def test_an_unknown_stage_is_a_form_error(team, lead):
+    response = browser(team, "sales").post(f"/leads/{lead.pk}/stage/", {"stage-stage": "nope"})
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_a_service_refusal_shows_on_the_form(team, lead):
+    lead_change_stage(lead=lead, actor=team.actors["sales"], stage_key="k4-2")
+    capture(team, phone=lead.contact.phone_raw)  # the contact comes back: a new open lead
+    response = browser(team, "manager").post(f"/leads/{lead.pk}/stage/", {"stage-stage": "k3"})
+    assert response.status_code == 400
+    assert "already has another open lead" in response.content.decode()
+    lead.refresh_from_db()
+    assert lead.stage.key == "k4-2"
+
+
+def test_logging_a_call_suggests_the_stage(team, lead):
+    client = browser(team, "sales")
+    response = client.post(
+        f"/leads/{lead.pk}/call/",
+        {"call-outcome": "busy_callback", "call-minutes": "2", "call-body": "gọi lại 5h chiều"},
+    )
+    assert response.status_code == 302
+    assert response.url == f"/leads/{lead.pk}/?suggest=k3#stage"
+    call = Activity.objects.get(lead=lead)
+    assert (call.kind, call.outcome, call.duration_s, call.attempt) == (
+        "call",
+        "busy_callback",
+        120,
+        1,
+    )
+    page = client.get(f"/leads/{lead.pk}/?suggest=k3")
+    assert page.context["stage_form"]["stage"].value() == "k3"
+    html = page.content.decode()
+    assert '<option value="k3" selected>' in html
+    assert "Call logged. Suggested stage: K3 – Busy, call back." in html
+    assert "Busy, call back" in html and "gọi lại 5h chiều" in html and "attempt 1" in html
+    lead.refresh_from_db()
+    assert lead.first_contact_at is not None
+
+
+def test_a_call_without_outcome_and_a_note(team, lead):
+    client = browser(team, "sales")
+    assert client.post(f"/leads/{lead.pk}/call/", {"call-outcome": ""}).url == f"/leads/{lead.pk}/"
+    assert client.post(f"/leads/{lead.pk}/note/", {"note-body": "khách hỏi giá"}).status_code == 302
+    assert list(Activity.objects.filter(lead=lead).values_list("kind", flat=True)) == [
+        "note",
+        "call",
+    ]
+    assert "khách hỏi giá" in client.get(f"/leads/{lead.pk}/").content.decode()
+
+
+def test_an_empty_note_is_refused(team, lead):
+    response = browser(team, "sales").post(f"/leads/{lead.pk}/note/", {"note-body": ""})
+    assert response.status_code == 400
+    assert not Activity.objects.exists()
+
+
+def test_a_marketer_posting_a_call_gets_the_forbidden_page(team, lead):
+    response = browser(team, "marketer").post(f"/leads/{lead.pk}/call/", {"call-outcome": "bought"})
+    assert response.status_code == 403
+    assert "Your role does not allow this action." in response.content.decode()
+    assert not Activity.objects.exists()
+
+
+def test_a_manager_reassigns(team, lead):
+    sales2 = team.members["sales2"]
+    client = browser(team, "manager")
+    response = client.post(
+        f"/leads/{lead.pk}/assign/", {"assign-owner_id": str(sales2.pk), "assign-reason": "holiday"}
+    )
+    assert response.status_code == 302
+    lead.refresh_from_db()
+    assert lead.owner == sales2
+    html = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert "Reassigned from Sales Một to Sales Hai" in html and "holiday" in html
+
+
+def test_a_sales_rep_cannot_reassign(team, lead):
+    response = browser(team, "sales").post(
+        f"/leads/{lead.pk}/assign/", {"assign-owner_id": str(team.members["sales2"].pk)}
+    )
+    assert response.status_code == 403
+    assert "Only managers and admins can assign leads." in response.content.decode()
+    lead.refresh_from_db()
+    assert lead.owner == team.members["sales"]
+
+
+def test_actions_on_another_workspace_lead_are_not_found(team, other_team):
+    theirs = capture(other_team, owner="sales")
+    client = team.browser_client("admin")
+    assert client.post(f"/leads/{theirs.pk}/stage/", {"stage-stage": "k3"}).status_code == 404
+    assert client.post(f"/leads/{theirs.pk}/call/", {"call-outcome": ""}).status_code == 404
+    assert not Activity.objects.exists()
+
+
+def test_the_lead_page_queries_are_bounded(team, lead, django_assert_max_num_queries):
+    for _n in range(10):
+        browser(team, "sales").post(f"/leads/{lead.pk}/call/", {"call-outcome": "no_answer"})
+    client = browser(team, "manager")
+    with django_assert_max_num_queries(18):
+        client.get(f"/leads/{lead.pk}/")
+
+
+class TestNewLead:
+    def test_the_form_opens_a_lead(self, team):
+        client = browser(team, "marketer")
+        assert client.get("/leads/new/").status_code == 200
+        response = client.post(
+            "/leads/new/",
+            {
+                "full_name": "Phạm Thu",
+                "phone": "0987 654 321",
+                "source": "Hotline",
+                "note": "gọi đến",
+            },
+        )
+        lead = team.workspace.leads.get()
+        assert response.url == f"/leads/{lead.pk}/"
+        assert (lead.contact.full_name, lead.source.key, lead.note) == (
+            "Phạm Thu",
+            "hotline",
+            "gọi đến",
+        )
+        assert lead.touches.get().kind == "manual"
+        assert f"Lead #{lead.pk} created." in client.get(response.url).content.decode()
+
+    def test_a_known_contact_joins_its_open_lead(self, team):
+        lead = capture(team, phone="0987654321")
+        client = browser(team, "manager")
+        response = client.post("/leads/new/", {"phone": "+84 987 654 321"}, follow=True)
+        assert response.redirect_chain[-1][0] == f"/leads/{lead.pk}/"
+        assert f"Joined existing lead #{lead.pk}." in response.content.decode()
+        assert team.workspace.leads.count() == 1
+
+    def test_neither_phone_nor_email_is_refused(self, team):
+        response = browser(team, "manager").post("/leads/new/", {"full_name": "Ai đó"})
+        assert response.status_code == 400
+        assert "Give a phone number or an e-mail address." in response.content.decode()
+        assert not team.workspace.leads.exists()
+
+    def test_a_rep_whose_lead_goes_to_a_colleague_lands_on_the_list(self, team):
+        capture(team)  # round robin: the next new lead goes to sales2
+        response = browser(team, "sales").post("/leads/new/", {"phone": "0977000111"}, follow=True)
+        assert response.redirect_chain[-1][0] == "/leads/"
+        assert "It is assigned to another member." in response.content.decode()

@@ -1,0 +1,238 @@
+"""/settings/: members, teams, stages and API tokens; admins only, managers may look at members."""
+
+import pytest
+from django.test import Client
+
+from leadloop.core.models import ApiToken, Member
+from leadloop.pipeline.models import Stage
+from tests.conftest import PASSWORD, ApiClient
+from tests.web.leads import browser
+
+
+def stage_keys(team) -> list[str]:
+    return list(Stage.objects.filter(workspace=team.workspace).values_list("key", flat=True))
+
+
+def test_an_admin_sees_every_section(team):
+    response = browser(team, "admin").get("/settings/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    for section in ('id="members"', 'id="teams"', 'id="stages"', 'id="tokens"'):
+        assert section in html
+    assert "sales2@acme.test" in html
+
+
+def test_a_manager_sees_the_members_only(team):
+    response = browser(team, "manager").get("/settings/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "sales2@acme.test" in html
+    assert 'id="stages"' not in html and 'id="tokens"' not in html
+    assert "<form" not in html.split('id="members"')[1].split("</section>")[0]
+
+
+@pytest.mark.parametrize("role", ["marketer", "sales"])
+def test_others_get_the_forbidden_page(team, role):
+    response = browser(team, role).get("/settings/")
+    assert response.status_code == 403
+    assert "Only admins and managers can open the settings." in response.content.decode()
+
+
+def test_adding_a_member_who_then_logs_in(team):
+    response = browser(team, "admin").post(
+        "/settings/members/",
+        {
+            "new-member-email": "Moi@acme.test",
+            "new-member-full_name": "Nhân Viên Mới",
+            "new-member-role": "sales",
+            "new-member-team": str(team.workspace.teams.get(name="Sales").pk),
+            "new-member-capacity": "20",
+            "new-member-active": "on",
+            "new-member-password": PASSWORD,
+        },
+    )
+    assert response.status_code == 302
+    member = Member.objects.get(workspace=team.workspace, user__email="moi@acme.test")
+    assert (member.role, member.team.name, member.capacity) == ("sales", "Sales", 20)
+    client = Client()
+    assert client.post("/login/", {"username": "moi@acme.test", "password": PASSWORD}).url == "/"
+
+
+def test_adding_someone_twice_is_refused_on_the_form(team):
+    response = browser(team, "admin").post(
+        "/settings/members/",
+        {
+            "new-member-email": "sales@acme.test",
+            "new-member-full_name": "Again",
+            "new-member-role": "sales",
+            "new-member-capacity": "30",
+        },
+    )
+    assert response.status_code == 400
+    assert "This person is already a member." in response.content.decode()
+
+
+def test_adding_a_member_of_another_workspace_keeps_their_password(team, other_team):
+    browser(team, "admin").post(
+        "/settings/members/",
+        {
+            "new-member-email": "admin@rival.test",
+            "new-member-full_name": "Rival Admin",
+            "new-member-role": "sales",
+            "new-member-capacity": "30",
+            "new-member-password": "a-takeover-attempt-42",
+        },
+    )
+    assert (
+        Client().post("/login/", {"username": "admin@rival.test", "password": PASSWORD}).status_code
+        == 302
+    )
+    assert (
+        Client()
+        .post("/login/", {"username": "admin@rival.test", "password": "a-takeover-attempt-42"})
+        .status_code
+        == 200
+    )
+
+
+def test_a_manager_cannot_add_members(team):
+    response = browser(team, "manager").post(
+        "/settings/members/",
+        {
+            "new-member-email": "x@acme.test",
+            "new-member-full_name": "X",
+            "new-member-role": "admin",
+            "new-member-capacity": "30",
+        },
+    )
+    assert response.status_code == 403
+    assert not Member.objects.filter(user__email="x@acme.test").exists()
+
+
+def test_editing_a_member(team):
+    sales = team.members["sales"]
+    response = browser(team, "admin").post(
+        f"/settings/members/{sales.pk}/",
+        {
+            f"member-{sales.pk}-full_name": "Sales Một",
+            f"member-{sales.pk}-role": "manager",
+            f"member-{sales.pk}-team": "",
+            f"member-{sales.pk}-capacity": "5",
+            f"member-{sales.pk}-language": "en",
+        },
+    )
+    assert response.status_code == 302
+    sales.refresh_from_db()
+    assert (sales.role, sales.team, sales.capacity, sales.active, sales.language) == (
+        "manager",
+        None,
+        5,
+        False,
+        "en",
+    )
+
+
+def test_another_workspace_member_is_not_found(team, other_team):
+    theirs = other_team.members["sales"]
+    response = team.browser_client("admin").post(f"/settings/members/{theirs.pk}/", {})
+    assert response.status_code == 404
+
+
+def test_adding_a_team(team):
+    client = browser(team, "admin")
+    assert (
+        client.post(
+            "/settings/teams/", {"team-name": "Telesales HN", "team-kind": "sales"}
+        ).status_code
+        == 302
+    )
+    assert team.workspace.teams.filter(name="Telesales HN", kind="sales").exists()
+    again = client.post("/settings/teams/", {"team-name": "Telesales HN", "team-kind": "sales"})
+    assert again.status_code == 400
+    assert "A team with this name exists." in again.content.decode()
+
+
+def test_adding_renaming_and_archiving_a_stage(team):
+    client = browser(team, "admin")
+    response = client.post(
+        "/settings/stages/",
+        {
+            "new-stage-name_vi": "Hẹn gặp",
+            "new-stage-name_en": "Meeting set",
+            "new-stage-category": "qualified",
+        },
+    )
+    assert response.status_code == 302
+    assert stage_keys(team)[-1] == "meeting-set"
+    response = client.post(
+        "/settings/stages/meeting-set/",
+        {
+            "stage-meeting-set-name_vi": "Đã hẹn gặp",
+            "stage-meeting-set-name_en": "Meeting booked",
+            "stage-meeting-set-category": "qualified",
+            "stage-meeting-set-archived": "on",
+        },
+    )
+    assert response.status_code == 302
+    stage = Stage.objects.get(workspace=team.workspace, key="meeting-set")
+    assert (stage.name_vi, stage.name_en, stage.archived) == ("Đã hẹn gặp", "Meeting booked", True)
+
+
+def test_archiving_the_last_new_stage_is_refused(team):
+    response = browser(team, "admin").post(
+        "/settings/stages/new/",
+        {
+            "stage-new-name_vi": "Mới",
+            "stage-new-name_en": "New",
+            "stage-new-category": "new",
+            "stage-new-archived": "on",
+        },
+    )
+    assert response.status_code == 400
+    assert "Keep at least one active stage of category New." in response.content.decode()
+
+
+def test_moving_stages_up_and_down(team):
+    client = browser(team, "admin")
+    before = stage_keys(team)
+    client.post("/settings/stages/k2/move/", {"direction": "up"})
+    assert stage_keys(team) == [before[0], "k2", "k3", *before[3:]]
+    client.post("/settings/stages/k2/move/", {"direction": "down"})
+    assert stage_keys(team) == before
+    client.post(f"/settings/stages/{before[-1]}/move/", {"direction": "down"})
+    assert stage_keys(team) == before
+
+
+def test_a_manager_cannot_move_stages(team):
+    assert (
+        browser(team, "manager").post("/settings/stages/k2/move/", {"direction": "up"}).status_code
+        == 403
+    )
+
+
+def test_an_api_token_is_shown_once_and_works(team):
+    client = browser(team, "admin")
+    response = client.post("/settings/tokens/", {"token-name": "Zapier", "token-role": "marketer"})
+    assert response.status_code == 200
+    key = response.context["new_key"]
+    assert key in response.content.decode()
+    assert ApiClient(key).get("/stages").status_code == 200
+    assert key not in client.get("/settings/").content.decode()
+    token = ApiToken.objects.get(name="Zapier")
+    assert client.post(f"/settings/tokens/{token.pk}/revoke/").status_code == 302
+    assert ApiClient(key).get("/stages").status_code == 401
+
+
+def test_a_token_for_a_member(team):
+    sales = team.members["sales"]
+    browser(team, "admin").post(
+        "/settings/tokens/",
+        {"token-name": "phone app", "token-role": "sales", "token-member": str(sales.pk)},
+    )
+    assert ApiToken.objects.get(name="phone app").member == sales
+
+
+def test_the_settings_page_queries_are_bounded(team, django_assert_max_num_queries):
+    client = team.browser_client("admin")
+    with django_assert_max_num_queries(16):
+        client.get("/settings/")
