@@ -6,6 +6,7 @@ import os
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import override_settings
 
 from leadloop.core.access import Actor
 from leadloop.core.services import member_create, token_create, workspace_create
@@ -13,14 +14,19 @@ from leadloop.core.services import member_create, token_create, workspace_create
 PASSWORD = "correct-horse-battery-staple"
 
 
-@pytest.fixture(autouse=True)
-def _test_settings(settings):
-    """Plain HTTP to the test server (no HTTPS redirect, no secure-only cookies), and a cheap
-    password hash: Argon2 is slow on purpose and every fixture member gets a password."""
-    settings.SECURE_SSL_REDIRECT = False
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+@pytest.fixture(scope="session", autouse=True)
+def _test_settings():
+    """Plain HTTP to the test and live servers (no HTTPS redirect, no secure-only cookies), and a
+    cheap password hash: Argon2 is slow on purpose and every fixture member gets a password.
+    Session-wide, so a live server started by any test is built with these settings."""
+    with override_settings(
+        SECURE_SSL_REDIRECT=False,
+        SECURE_HSTS_SECONDS=0,
+        SESSION_COOKIE_SECURE=False,
+        CSRF_COOKIE_SECURE=False,
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+    ):
+        yield
 
 
 def pytest_collection_modifyitems(config, items):

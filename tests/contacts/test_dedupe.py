@@ -1,15 +1,22 @@
-"""Contact de-duplication through the service (contacts.services.contact_resolve)."""
+"""Contact de-duplication, through the capture service."""
 
 import pytest
 
 from leadloop.contacts.models import Contact, PossibleDuplicate
-from leadloop.contacts.services import Identity, contact_resolve
+from leadloop.core.access import Actor
+from leadloop.intake.services import Submission, lead_capture
 
 
 def resolve(workspace, name="", phone="", email=""):
-    return contact_resolve(
-        workspace=workspace, who=Identity.clean(name=name, phone=phone, email=email)
+    """Capture one submission; returns its stored contact and whether that contact is new."""
+    before = Contact.objects.filter(workspace=workspace).count()
+    captured = lead_capture(
+        workspace=workspace,
+        actor=Actor.system(workspace),
+        submission=Submission(full_name=name, phone=phone, email=email),
     )
+    created = Contact.objects.filter(workspace=workspace).count() > before
+    return Contact.objects.get(pk=captured.lead.contact_id), created
 
 
 @pytest.fixture

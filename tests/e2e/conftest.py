@@ -4,7 +4,6 @@ import os
 from pathlib import Path
 
 import pytest
-from django.test.utils import override_settings
 
 # Playwright's sync API runs an event loop in this thread; the test itself still talks to the
 # database synchronously (creating data through the services), which Django would refuse.
@@ -24,15 +23,6 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def server_url(live_server) -> str:
     return live_server.url
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _plain_http_live_server():
-    """The live server speaks plain HTTP; its middleware is built with these settings."""
-    with override_settings(
-        SECURE_SSL_REDIRECT=False, SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False
-    ):
-        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,6 @@
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-
-from leadloop.contacts.models import Contact, PossibleDuplicate
+from leadloop.contacts.models import Contact
 from leadloop.contacts.normalize import (
     Phone,
     fold,
@@ -47,47 +45,32 @@ class Identity:
         return " ".join(p for p in (fold(self.name), self.phone.national, self.email) if p)[:600]
 
 
-def _matches(workspace: Workspace, who: Identity) -> tuple[Contact | None, Contact | None]:
-    by_phone = by_email = None
-    if who.phone.valid:
-        by_phone = Contact.objects.filter(
-            workspace=workspace, phone_valid=True, phone_e164=who.phone.e164
-        ).first()
-    if who.email_valid:
-        by_email = Contact.objects.filter(
-            workspace=workspace, email_valid=True, email=who.email
-        ).first()
-    return by_phone, by_email
+def contacts_matching(*, workspace: Workspace, who: list[Identity]) -> list[Contact]:
+    """The contacts whose valid phone or valid e-mail is among the submissions'."""
+    phones = {w.phone.e164 for w in who if w.phone.valid}
+    emails = {w.email for w in who if w.email_valid}
+    found = {}
+    for chunk in _chunks(sorted(phones)):
+        for contact in Contact.objects.filter(
+            workspace=workspace, phone_valid=True, phone_e164__in=chunk
+        ):
+            found[contact.pk] = contact
+    for chunk in _chunks(sorted(emails)):
+        for contact in Contact.objects.filter(
+            workspace=workspace, email_valid=True, email__in=chunk
+        ):
+            found[contact.pk] = contact
+    return list(found.values())
 
 
-def _fill_gaps(contact: Contact, who: Identity, email_taken: bool) -> None:
-    changed = []
-    if not contact.full_name and who.name:
-        contact.full_name = who.name
-        changed.append("full_name")
-    if not contact.email and who.email and not email_taken:
-        contact.email, contact.email_valid = who.email, who.email_valid
-        changed += ["email", "email_valid"]
-    if not contact.phone_raw and who.phone.raw:
-        contact.phone_raw, contact.phone_e164 = who.phone.raw[:64], who.phone.e164
-        contact.phone_valid = who.phone.valid
-        changed += ["phone_raw", "phone_e164", "phone_valid"]
-    if changed:
-        contact.search_key = Identity(
-            contact.full_name,
-            normalize_phone(contact.phone_raw),
-            contact.email,
-            contact.email_valid,
-        ).search_key()
-        try:
-            with transaction.atomic():
-                contact.save(update_fields=[*changed, "search_key"])
-        except IntegrityError:  # another submission claimed that phone or e-mail meanwhile
-            contact.refresh_from_db()
+def _chunks(values: list, size: int = 500):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
-def _create(workspace: Workspace, who: Identity) -> Contact:
-    return Contact.objects.create(
+def contact_new(*, workspace: Workspace, who: Identity) -> Contact:
+    """An unsaved contact for a submission that matched nobody."""
+    return Contact(
         workspace=workspace,
         full_name=who.name[:200],
         phone_raw=who.phone.raw[:64],
@@ -100,31 +83,26 @@ def _create(workspace: Workspace, who: Identity) -> Contact:
     )
 
 
-def contact_resolve(*, workspace: Workspace, who: Identity) -> tuple[Contact, bool]:
-    """Find the submission's contact or create it; returns (contact, created).
-
-    The phone wins over the e-mail; when they point to different contacts the pair is flagged.
-    A concurrent creation of the same phone or e-mail loses on the unique constraint and retries.
-    """
-    for _attempt in range(3):
-        by_phone, by_email = _matches(workspace, who)
-        if by_phone and by_email and by_phone.pk != by_email.pk:
-            PossibleDuplicate.objects.get_or_create(
-                contact=by_phone,
-                other=by_email,
-                defaults={
-                    "workspace": workspace,
-                    "reason": "phone_email_split",
-                    "created_at": clock.now(),
-                },
-            )
-        found = by_phone or by_email
-        if found:
-            _fill_gaps(found, who, email_taken=by_email is not None and by_email != found)
-            return found, False
-        try:
-            with transaction.atomic():
-                return _create(workspace, who), True
-        except IntegrityError:
-            continue
-    raise RuntimeError("contact_resolve: could not settle a concurrent creation")
+def contact_fill_gaps(contact: Contact, who: Identity, *, email_taken: bool) -> set[str]:
+    """Complete a matched contact with what it lacks (in memory); returns the changed fields."""
+    changed = set()
+    if not contact.full_name and who.name:
+        contact.full_name = who.name[:200]
+        changed.add("full_name")
+    if not contact.email and who.email and not email_taken:
+        contact.email, contact.email_valid = who.email[:254], who.email_valid
+        changed |= {"email", "email_valid"}
+    if not contact.phone_raw and who.phone.raw:
+        contact.phone_raw, contact.phone_e164 = who.phone.raw[:64], who.phone.e164
+        contact.phone_valid = who.phone.valid
+        changed |= {"phone_raw", "phone_e164", "phone_valid"}
+    if changed:
+        stored = Identity(
+            contact.full_name,
+            normalize_phone(contact.phone_raw),
+            contact.email,
+            contact.email_valid,
+        )
+        contact.search_key = stored.search_key()
+        changed.add("search_key")
+    return changed

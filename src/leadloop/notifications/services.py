@@ -4,8 +4,9 @@ from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead
 
 
-def notification_create(*, member: Member, kind: str, lead: Lead | None, message: str):
-    return Notification.objects.create(
+def notification_new(*, member: Member, kind: str, lead: Lead | None, message: str):
+    """An unsaved notification (for bulk writes); `notification_create` saves one."""
+    return Notification(
         workspace_id=member.workspace_id,
         member=member,
         kind=kind,
@@ -13,6 +14,12 @@ def notification_create(*, member: Member, kind: str, lead: Lead | None, message
         message=message[:300],
         created_at=clock.now(),
     )
+
+
+def notification_create(*, member: Member, kind: str, lead: Lead | None, message: str):
+    notification = notification_new(member=member, kind=kind, lead=lead, message=message)
+    notification.save()
+    return notification
 
 
 def notifications_mark_read(*, member: Member) -> int:

@@ -2,20 +2,19 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from django.db import DataError
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict, StringConstraints
 
 from leadloop.activities.selectors import activity_list
-from leadloop.core.errors import ValidationFailed
+from leadloop.core.errors import ApplicationError, ValidationFailed
 from leadloop.intake.services import (
     UTM_FIELDS,
     Captured,
     Submission,
     idempotent,
     lead_capture,
-    leads_capture_bulk,
+    leads_capture,
 )
 from leadloop.pipeline.models import Lead
 from leadloop.pipeline.selectors import LeadFilter, lead_get, lead_list, stage_history, stage_list
@@ -240,8 +239,8 @@ def create_lead(request: HttpRequest, payload: LeadIn):
     )
 
 
-def _bulk_error(index: int, error: ValidationFailed) -> dict:
-    return {"index": index, "status": 422, "error": error.as_dict()["error"]}
+def _bulk_error(index: int, error: ApplicationError) -> dict:
+    return {"index": index, "status": error.status, "error": error.as_dict()["error"]}
 
 
 def _bulk_parse(index: int, body) -> LeadIn | dict:
@@ -253,10 +252,8 @@ def _bulk_parse(index: int, body) -> LeadIn | dict:
 
 
 def _bulk_result(index: int, outcome) -> dict:
-    if isinstance(outcome, ValidationFailed):
+    if isinstance(outcome, ApplicationError):
         return _bulk_error(index, outcome)
-    if isinstance(outcome, DataError):  # a value the database refuses (NUL on PostgreSQL)
-        return _bulk_error(index, ValidationFailed("The lead holds a value that cannot be stored."))
     status = 201 if outcome.created else 200
     return {"index": index, "status": status, "lead": captured_out(outcome)}
 
@@ -267,7 +264,7 @@ def create_leads_bulk(request: HttpRequest, payload: BulkIn):
     actor.require(actor.captures_leads)
     results = [_bulk_parse(i, body) for i, body in enumerate(payload.leads)]
     valid = [(i, lead_in) for i, lead_in in enumerate(results) if isinstance(lead_in, LeadIn)]
-    outcomes = leads_capture_bulk(  # set-based, with the outcome of one capture after another
+    outcomes = leads_capture(
         workspace=actor.workspace,
         actor=actor,
         submissions=[(lead_in.submission(), lead_in.model_dump()) for _i, lead_in in valid],

@@ -13,16 +13,23 @@ from leadloop.pipeline.models import EXIT_CATEGORIES, Category, Lead, LeadEvent,
 from leadloop.pipeline.presets import PRESETS
 
 
-def event_record(*, lead: Lead, actor: Actor, kind: str, **fields) -> LeadEvent:
-    return LeadEvent.objects.create(
+def event_new(*, lead: Lead, actor: Actor, kind: str, **fields) -> LeadEvent:
+    """An unsaved timeline row (for bulk writes); `event_record` saves one."""
+    fields.setdefault("at", clock.now())
+    return LeadEvent(
         workspace_id=lead.workspace_id,
         lead=lead,
         kind=kind,
         actor=actor.member,
         actor_label=actor.label,
-        at=clock.now(),
         **fields,
     )
+
+
+def event_record(*, lead: Lead, actor: Actor, kind: str, **fields) -> LeadEvent:
+    event = event_new(lead=lead, actor=actor, kind=kind, **fields)
+    event.save()
+    return event
 
 
 @transaction.atomic
