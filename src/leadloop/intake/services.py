@@ -19,9 +19,10 @@ from leadloop.core.errors import ApplicationError, Conflict, ValidationFailed
 from leadloop.core.models import Workspace
 from leadloop.core.services import audit_record
 from leadloop.intake.models import Channel, IdempotencyRecord, Touch
+from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
 from leadloop.pipeline.services import entry_stage, event_new
-from leadloop.routing.services import leads_assign_round_robin
+from leadloop.routing.services import assignment_new, round_robin_owners
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -258,10 +259,15 @@ class _Batch:
         ]
         PossibleDuplicate.objects.bulk_create(flagged, ignore_conflicts=True)
         self._check_plan()
+        owners = round_robin_owners(workspace=self.workspace, count=len(self.new_leads))
+        assigned = [
+            assignment_new(lead, owner, self.actor, "round_robin")
+            for lead, owner in zip(self.new_leads, owners, strict=False)
+        ]
         Lead.objects.bulk_create(self.new_leads)
         Touch.objects.bulk_create(self.touches)
-        LeadEvent.objects.bulk_create(self.events)
-        leads_assign_round_robin(workspace=self.workspace, leads=self.new_leads, actor=self.actor)
+        LeadEvent.objects.bulk_create([*self.events, *(event for event, _note in assigned)])
+        Notification.objects.bulk_create([note for _event, note in assigned])
 
     def _check_plan(self) -> None:
         """Lock the open leads the batch joins and check that no lead moved since the reading."""

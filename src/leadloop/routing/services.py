@@ -6,14 +6,13 @@ from leadloop.core.access import Actor
 from leadloop.core.errors import ValidationFailed
 from leadloop.core.models import Member, Role
 from leadloop.core.selectors import sales_members
-from leadloop.notifications.models import Notification
 from leadloop.notifications.services import notification_new
 from leadloop.pipeline.models import Lead, LeadEvent
 from leadloop.pipeline.services import event_new
 from leadloop.routing.models import RoundRobinCursor
 
 
-def _assignment(lead: Lead, owner: Member, actor: Actor, reason: str):
+def assignment_new(lead: Lead, owner: Member, actor: Actor, reason: str):
     """Give `lead` to `owner` in memory; returns its unsaved timeline row and notification."""
     previous = lead.owner
     lead.owner, lead.assigned_at = owner, clock.now()
@@ -25,7 +24,8 @@ def _assignment(lead: Lead, owner: Member, actor: Actor, reason: str):
         to_owner=owner,
         reason=reason,
     )
-    name = lead.contact.full_name or f"#{lead.pk}"
+    contact = lead.contact
+    name = contact.full_name or contact.phone_raw or contact.email
     notification = notification_new(
         member=owner,
         kind="lead_assigned",
@@ -35,30 +35,27 @@ def _assignment(lead: Lead, owner: Member, actor: Actor, reason: str):
     return event, notification
 
 
-def leads_assign_round_robin(*, workspace, leads: list[Lead], actor: Actor) -> None:
-    """Give each new lead, in order, to the next active sales member (by id, wrapping round).
+def round_robin_owners(*, workspace, count: int) -> list[Member]:
+    """The next `count` active sales members in turn (by id, wrapping round); [] when none.
 
-    The workspace's cursor row is locked meanwhile, so concurrent captures never pick alike.
+    The workspace's cursor row stays locked until the transaction ends, so concurrent captures
+    never hand out the same turn twice.
     """
-    if not leads:
-        return
-    cursor, _created = RoundRobinCursor.objects.get_or_create(workspace=workspace)
-    cursor = RoundRobinCursor.objects.select_for_update().get(pk=cursor.pk)
+    cursor = RoundRobinCursor.objects.select_for_update().filter(workspace=workspace).first()
+    if cursor is None:
+        RoundRobinCursor.objects.get_or_create(workspace=workspace)
+        cursor = RoundRobinCursor.objects.select_for_update().get(workspace=workspace)
     members = list(sales_members(workspace=workspace).order_by("id"))
-    if not members:
-        return
-    last, events, notifications = cursor.last_member_id or 0, [], []
-    for lead in leads:
+    if not members or count <= 0:
+        return []
+    owners, last = [], cursor.last_member_id or 0
+    for _turn in range(count):
         owner = next((m for m in members if m.id > last), members[0])
+        owners.append(owner)
         last = owner.id
-        event, notification = _assignment(lead, owner, actor, "round_robin")
-        events.append(event)
-        notifications.append(notification)
     cursor.last_member_id = last
     cursor.save(update_fields=["last_member"])
-    Lead.objects.bulk_update(leads, ["owner", "assigned_at"])
-    LeadEvent.objects.bulk_create(events)
-    Notification.objects.bulk_create(notifications)
+    return owners
 
 
 @transaction.atomic
@@ -73,7 +70,7 @@ def lead_assign(*, lead: Lead, actor: Actor, owner_id: int, reason: str = "") ->
         raise ValidationFailed(_("This member is inactive."), fields={"owner_id": [str(owner_id)]})
     if owner.pk == lead.owner_id:
         return lead
-    event, notification = _assignment(lead, owner, actor, reason[:500] or "manual")
+    event, notification = assignment_new(lead, owner, actor, reason[:500] or "manual")
     lead.save(update_fields=["owner", "assigned_at"])
     event.save()
     notification.save()
