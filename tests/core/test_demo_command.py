@@ -21,12 +21,6 @@ from leadloop.pipeline.models import Lead, LeadEvent
 LEADS = 120
 
 
-@pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    """Argon2 is slow on purpose; the logins are checked the same way with a fast hasher."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def run_demo(*args: str, leads: int = LEADS) -> str:
     out = io.StringIO()
     call_command("demo", "--leads", str(leads), *args, stdout=out)

@@ -86,13 +86,14 @@ TEMPLATES = [
 
 def _databases() -> dict:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'leadloop.sqlite3'}"
-    # No persistent connections: under ASGI each request runs in its own thread (asgiref's
-    # ThreadSensitiveContext), so with CONN_MAX_AGE > 0 every request thread leaves a connection
-    # open until PostgreSQL refuses more ("too many clients", 500s under load; see
-    # docs/performance.md). Django's advice for ASGI is CONN_MAX_AGE = 0; a pool is the next step.
+    # Under ASGI each request runs in its own thread, so persistent per-thread connections
+    # (CONN_MAX_AGE > 0) pile up until PostgreSQL refuses more: PostgreSQL gets a connection
+    # pool per process instead, SQLite opens its file per request (docs/performance.md).
     db = dj_database_url.parse(url, conn_max_age=0)
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        size = int(os.environ.get("LEADLOOP_DB_POOL_SIZE", "8"))
+        db["OPTIONS"] = {"pool": {"min_size": 1, "max_size": size, "timeout": 10}}
     if db["ENGINE"] == "django.db.backends.sqlite3":
-        db["CONN_MAX_AGE"] = 0
         db["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
