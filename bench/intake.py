@@ -405,6 +405,10 @@ def _describe(env: dict) -> dict:
     }
 
 
+def _postgres(value: float | None, unit: str) -> str:
+    return "" if value is None else f"PostgreSQL CPU {value} ms/{unit}; "
+
+
 def _print_single(r: SingleResult) -> None:
     print(
         f"\nsingle POST /api/v1/leads: target {r.target_rate:g}/s for {r.duration_s:g} s, "
@@ -415,7 +419,7 @@ def _print_single(r: SingleResult) -> None:
         f"mean {r.mean_ms}\n"
         f"  at most {r.behind_schedule_s} s behind schedule; machine CPU busy "
         f"{r.machine_cpu_busy:.0%}; server CPU {r.server_cpu_ms_per_request} ms/request; "
-        f"PostgreSQL CPU {r.db_cpu_ms_per_request} ms/request; client CPU {r.client_cpu_s} s\n"
+        f"{_postgres(r.db_cpu_ms_per_request, 'request')}client CPU {r.client_cpu_s} s\n"
         f"  budget ≥ {BUDGET_RATE}/s with p95 ≤ {BUDGET_P95_MS} ms: {r.verdict()}"
     )
 
@@ -426,8 +430,8 @@ def _print_bulk(r: BulkResult) -> None:
         f"{r.concurrency} at a time\n"
         f"  {r.leads} leads in {r.seconds} s = {r.leads_per_s} leads/s  "
         f"(batches {r.batch_seconds} s; statuses {r.statuses}; errors {r.errors or 0})\n"
-        f"  machine CPU busy {r.machine_cpu_busy:.0%}; server CPU {r.server_cpu_ms_per_lead} "
-        f"ms/lead; PostgreSQL CPU {r.db_cpu_ms_per_lead} ms/lead\n"
+        f"  machine CPU busy {r.machine_cpu_busy:.0%}; "
+        f"{_postgres(r.db_cpu_ms_per_lead, 'lead')}server CPU {r.server_cpu_ms_per_lead} ms/lead\n"
         f"  budget ≥ {BUDGET_BULK} leads/s: {r.verdict()}"
     )
 

@@ -296,6 +296,18 @@ def _play(workspace, actor, kind, channel, items) -> list[Captured]:
     return captured
 
 
+def _play_batch(workspace, actor, kind, channel, items) -> list[Captured] | None:
+    """The whole batch, planned again after a concurrent write; None when a submission fails."""
+    for _attempt in range(ATTEMPTS):
+        try:
+            return _play(workspace, actor, kind, channel, items)
+        except RETRYABLE:
+            continue
+        except (DataError, ApplicationError):
+            return None
+    return None
+
+
 def _play_alone(workspace, actor, kind, channel, item) -> Captured | ApplicationError:
     for attempt in range(ATTEMPTS):
         try:
@@ -321,8 +333,8 @@ def leads_capture(
     """Clean, de-duplicate and store (submission, raw payload) pairs as if one after another.
 
     One result per submission, in order: its Captured, or the error it alone met. The batch is
-    written in one transaction; when it meets a concurrent write or a bad value, each
-    submission is played again on its own, so one bad submission never blocks the others.
+    written in one transaction, planned again when it meets a concurrent write; when one
+    submission fails, each is played on its own, so a bad submission never blocks the others.
     """
     actor.require(actor.captures_leads)
     results: list = [None] * len(submissions)
@@ -333,9 +345,8 @@ def leads_capture(
             items.append((index, sub, raw or {}, who))
         else:
             results[index] = _no_channel()
-    try:
-        played = _play(workspace, actor, kind, channel, items)
-    except (*RETRYABLE, DataError, ApplicationError):
+    played = _play_batch(workspace, actor, kind, channel, items)
+    if played is None:
         played = [_play_alone(workspace, actor, kind, channel, item) for item in items]
     for (index, *_rest), outcome in zip(items, played, strict=True):
         results[index] = outcome
