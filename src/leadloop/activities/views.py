@@ -7,9 +7,8 @@ from django.views.decorators.http import require_POST
 
 from leadloop.activities.forms import CallForm, NoteForm
 from leadloop.activities.services import Logged, activity_log
-from leadloop.core.errors import ApplicationError
-from leadloop.pipeline.views import lead_of, lead_page
-from leadloop.web.pages import member_page, show_error
+from leadloop.pipeline.views import lead_form_post, lead_of
+from leadloop.web.pages import member_page
 
 FORMS = {"call": CallForm, "note": NoteForm}
 SAVED = {"call": gettext_lazy("Call logged."), "note": gettext_lazy("Note saved.")}
@@ -31,11 +30,9 @@ def _after_logging(request, logged: Logged):
 def lead_activity(request, lead_id: int, kind: str):
     lead = lead_of(request, lead_id)
     form = FORMS[kind](request.POST)
-    if form.is_valid():
-        try:
-            logged = activity_log(lead=lead, actor=request.actor, **form.activity())
-        except ApplicationError as exc:
-            show_error(form, exc)
-        else:
-            return _after_logging(request, logged)
-    return lead_page(request, lead, status=400, **{f"{kind}_form": form})
+
+    def act(_data):
+        logged = activity_log(lead=lead, actor=request.actor, **form.activity())
+        return _after_logging(request, logged)
+
+    return lead_form_post(request, lead, form, f"{kind}_form", act)

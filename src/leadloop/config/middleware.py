@@ -4,13 +4,17 @@ from leadloop.core.errors import ApplicationError
 
 MACHINE_PREFIXES = ("/api/", "/hooks/")
 SHAPED = {
+    400: ApplicationError(
+        "The request could not be read (too large or malformed).", code="bad_request"
+    ),
     404: ApplicationError("Not found.", code="not_found"),
     405: ApplicationError("This method is not allowed here.", code="method_not_allowed"),
 }
 
 
 class MachineErrorMiddleware:
-    """API and webhook clients get the JSON error shape for unknown paths and wrong methods too."""
+    """API and webhook clients get the JSON error shape for unknown paths, wrong methods and
+    requests Django refuses before any view (e.g. a form body over the size limit)."""
 
     def __init__(self, get_response):
         self.get_response = get_response

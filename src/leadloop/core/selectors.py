@@ -5,13 +5,6 @@ from leadloop.core.errors import NotFound
 from leadloop.core.models import ApiToken, Member, Role, Team, Workspace
 
 
-def workspace_get(*, slug: str) -> Workspace:
-    workspace = Workspace.objects.filter(slug=slug).first()
-    if workspace is None:
-        raise NotFound("Workspace not found.")
-    return workspace
-
-
 def member_list(*, workspace: Workspace, fetched_by: Actor) -> QuerySet[Member]:
     return Member.objects.filter(workspace=workspace).select_related("user", "team")
 

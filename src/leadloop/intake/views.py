@@ -1,12 +1,13 @@
 import json
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from leadloop.core.access import Actor
-from leadloop.core.errors import ApplicationError, Forbidden, NotFound
+from leadloop.core.errors import ApplicationError, Forbidden, NotFound, TooLarge
 from leadloop.intake.forms_intake import flatten, is_spam, submission_from_form
 from leadloop.intake.models import Channel, Touch
 from leadloop.intake.services import lead_capture
@@ -34,6 +35,13 @@ def _cors_headers(channel: Channel, origin: str) -> dict | None:
 
 
 def _payload(request: HttpRequest) -> dict:
+    try:
+        return _parsed(request)
+    except RequestDataTooBig:
+        raise TooLarge(_("The form data is too large.")) from None
+
+
+def _parsed(request: HttpRequest) -> dict:
     if request.content_type == "application/json":
         try:
             data = json.loads(request.body or b"{}")

@@ -5,7 +5,7 @@ from leadloop.pipeline.models import Lead
 
 
 def notification_new(*, member: Member, kind: str, lead: Lead | None, message: str):
-    """An unsaved notification (for bulk writes); `notification_create` saves one."""
+    """An unsaved notification; callers save it, alone or in bulk."""
     return Notification(
         workspace_id=member.workspace_id,
         member=member,
@@ -14,12 +14,6 @@ def notification_new(*, member: Member, kind: str, lead: Lead | None, message: s
         message=message[:300],
         created_at=clock.now(),
     )
-
-
-def notification_create(*, member: Member, kind: str, lead: Lead | None, message: str):
-    notification = notification_new(member=member, kind=kind, lead=lead, message=message)
-    notification.save()
-    return notification
 
 
 def notifications_mark_read(*, member: Member) -> int:

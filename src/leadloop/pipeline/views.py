@@ -76,46 +76,47 @@ def lead_detail(request, lead_id: int):
     return lead_page(request, lead_of(request, lead_id))
 
 
+def lead_form_post(request, lead: Lead, form, form_name: str, act):
+    """A form posted on the lead page: `act(cleaned_data)` calls the service and returns the
+    response; a refused form or a service error shows the lead page again with the form."""
+    if form.is_valid():
+        try:
+            return act(form.cleaned_data)
+        except ApplicationError as exc:
+            show_error(form, exc)
+    return lead_page(request, lead, status=400, **{form_name: form})
+
+
 @require_POST
 @member_page
 def lead_stage(request, lead_id: int):
     lead = lead_of(request, lead_id)
+
+    def act(data):
+        lead_change_stage(
+            lead=lead, actor=request.actor, stage_key=data["stage"], reason=data["reason"]
+        )
+        messages.success(request, _("Stage changed to %(stage)s.") % {"stage": lead.stage})
+        return redirect("lead-detail", lead.pk)
+
     form = StageForm(request.POST, actor=request.actor)
-    if form.is_valid():
-        try:
-            lead_change_stage(
-                lead=lead,
-                actor=request.actor,
-                stage_key=form.cleaned_data["stage"],
-                reason=form.cleaned_data["reason"],
-            )
-        except ApplicationError as exc:
-            show_error(form, exc)
-        else:
-            messages.success(request, _("Stage changed to %(stage)s.") % {"stage": lead.stage})
-            return redirect("lead-detail", lead.pk)
-    return lead_page(request, lead, status=400, stage_form=form)
+    return lead_form_post(request, lead, form, "stage_form", act)
 
 
 @require_POST
 @member_page
 def lead_reassign(request, lead_id: int):
     lead = lead_of(request, lead_id)
+
+    def act(data):
+        lead_assign(
+            lead=lead, actor=request.actor, owner_id=data["owner_id"], reason=data["reason"]
+        )
+        messages.success(request, _("Lead assigned to %(owner)s.") % {"owner": lead.owner})
+        return redirect("lead-detail", lead.pk)
+
     form = AssignForm(request.POST, actor=request.actor)
-    if form.is_valid():
-        try:
-            lead_assign(
-                lead=lead,
-                actor=request.actor,
-                owner_id=form.cleaned_data["owner_id"],
-                reason=form.cleaned_data["reason"],
-            )
-        except ApplicationError as exc:
-            show_error(form, exc)
-        else:
-            messages.success(request, _("Lead assigned to %(owner)s.") % {"owner": lead.owner})
-            return redirect("lead-detail", lead.pk)
-    return lead_page(request, lead, status=400, assign_form=form)
+    return lead_form_post(request, lead, form, "assign_form", act)
 
 
 def _captured_message(captured: Captured) -> str:
