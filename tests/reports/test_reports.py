@@ -372,3 +372,20 @@ def test_report_dates_are_local_dates(team, dataset):
     created = Lead.objects.order_by("created_at").first().created_at
     assert created.astimezone(HCM).date() == min(f["day"] for f in dataset)
     assert Counter(f["day"] for f in dataset)  # the data set spans many days
+
+
+def test_test_leads_are_left_out_of_reports_unless_asked_for(team):
+    real = capture(team, phone=phone(1), source="Google").lead
+    test = capture(team, phone=phone(2), source="Google", is_test=True).lead
+    assert test.is_test and not real.is_test
+    api = team.api("manager")
+    rows = api.get("/reports/stages").json()["rows"]
+    assert [(r["stage"], r["count"]) for r in rows] == [("new", 1)]
+    assert lead_ids(api, rows[0]["leads_url"]) == (1, {real.id})
+    funnel = api.get("/reports/funnel").json()["rows"]
+    assert funnel[0]["count"] == 1
+    assert lead_ids(api, funnel[0]["leads_url"]) == (1, {real.id})
+    asked = api.get("/reports/stages", test="true").json()["rows"]
+    assert [(r["stage"], r["count"]) for r in asked] == [("new", 1)]
+    assert lead_ids(api, asked[0]["leads_url"]) == (1, {test.id})
+    assert api.get("/leads").json()["total"] == 2  # the list shows both unless filtered

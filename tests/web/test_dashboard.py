@@ -38,7 +38,7 @@ def test_each_count_links_to_its_leads(team):
     client = team.browser_client("sales")
     row = client.get("/").context["counts"]["not_contacted"]
     url = leads_url(row["filter"])
-    assert url == "/leads/?open=true&contacted=false"
+    assert url == "/leads/?open=true&contacted=false&test=false"
     assert url.replace("&", "&amp;") in client.get("/").content.decode()
     listed = client.get(url).context["page"].object_list
     assert [lead.contact.full_name for lead in listed] == ["Chưa gọi"]

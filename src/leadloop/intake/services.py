@@ -44,6 +44,7 @@ class Submission:
     campaign: str = ""
     external_id: str = ""
     note: str = ""
+    is_test: bool = False  # a provider's test lead (Google's is_test)
     fields: dict = field(default_factory=dict)
     utm: dict = field(default_factory=dict)
 
@@ -191,6 +192,7 @@ class _Batch:
             stage=self.stage,
             furthest_stage=self.stage,
             returning=id(contact) in self.has_lead,
+            is_test=sub.is_test,
             external_id=sub.external_id,
             fields=sub.fields,
             note=sub.note,

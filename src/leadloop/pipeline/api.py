@@ -80,6 +80,8 @@ class LeadQuery(Schema):
     q: Annotated[str, StringConstraints(max_length=200)] = ""
     reached: str = ""
     open: bool | None = None
+    contacted: bool | None = None
+    test: bool | None = None
     page: int = Field(1, ge=1, le=100_000)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 

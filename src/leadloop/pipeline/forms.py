@@ -27,6 +27,7 @@ class LeadFilterForm(forms.Form):
     reached = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
     open = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
     contacted = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
+    test = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, data, *, actor: Actor):
         super().__init__(data)
@@ -65,6 +66,8 @@ class LeadFilterForm(forms.Form):
             labels.append(_("Open leads") if data["open"] else _("Closed leads"))
         if data.get("contacted") is not None:
             labels.append(_("Contacted") if data["contacted"] else _("Not contacted yet"))
+        if data.get("test") is not None:
+            labels.append(_("Test leads") if data["test"] else _("Real leads, tests left out"))
         return labels
 
 

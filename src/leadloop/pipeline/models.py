@@ -65,6 +65,7 @@ class Lead(models.Model):
     )
     is_open = models.BooleanField(default=True)
     returning = models.BooleanField(default=False)
+    is_test = models.BooleanField(default=False)  # a provider's test lead: left out of reports
     external_id = models.CharField(max_length=128, blank=True)
     fields = models.JSONField(default=dict, blank=True)
     note = models.TextField(blank=True)

@@ -23,6 +23,7 @@ class LeadFilter:
     reached: str = ""  # leads that reached this stage or a later one (funnel drill-down)
     open: bool | None = None
     contacted: bool | None = None  # first contact made (the dashboard's "not contacted yet")
+    test: bool | None = None  # providers' test leads; reports count only real ones (False)
 
     def as_query(self) -> dict:
         """The non-empty filters as query parameters (for `leads_url` and pagination links)."""
@@ -99,6 +100,8 @@ def lead_filter(leads: QuerySet[Lead], workspace: Workspace, flt: LeadFilter, fe
         leads = leads.filter(is_open=flt.open)
     if flt.contacted is not None:
         leads = leads.filter(first_contact_at__isnull=not flt.contacted)
+    if flt.test is not None:
+        leads = leads.filter(is_test=flt.test)
     return leads
 
 

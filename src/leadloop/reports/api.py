@@ -16,13 +16,14 @@ class ReportQuery(Schema):
     date_to: date | None = Field(None, alias="to")
     source: str = ""
     campaign: str = ""
+    test: bool = False  # true: the providers' test leads instead of the real ones
 
     def resolve(self, workspace) -> dict:
         default_from, default_to = selectors.default_range(workspace)
         return {
             "date_from": self.date_from or default_from,
             "date_to": self.date_to or default_to,
-            "base": LeadFilter(source=self.source, campaign=self.campaign),
+            "base": LeadFilter(source=self.source, campaign=self.campaign, test=self.test),
         }
 
 

@@ -46,6 +46,11 @@ def _period_of(start: date, by: str, date_from: date, date_to: date) -> Period:
     return Period(max(start, date_from), min(end, date_to))
 
 
+def _real(flt: LeadFilter) -> LeadFilter:
+    """Reports leave providers' test leads out unless the filter asks for them."""
+    return flt if flt.test is not None else replace(flt, test=False)
+
+
 def stages_by_period(
     *,
     workspace: Workspace,
@@ -59,7 +64,7 @@ def stages_by_period(
     if by not in TRUNC:
         raise ValidationFailed("`by` is day, week or month.", fields={"by": [by]})
     _check_range(date_from, date_to)
-    flt = replace(base or LeadFilter(), created_from=date_from, created_to=date_to)
+    flt = _real(replace(base or LeadFilter(), created_from=date_from, created_to=date_to))
     leads = lead_list(workspace=workspace, fetched_by=fetched_by, filters=flt).order_by()
     tz = ZoneInfo(workspace.time_zone)
     grouped = (
@@ -107,7 +112,7 @@ def funnel(
 ) -> list[dict]:
     """Leads that reached each progress stage (or a later one), with drop-off between steps."""
     _check_range(date_from, date_to)
-    flt = replace(base or LeadFilter(), created_from=date_from, created_to=date_to)
+    flt = _real(replace(base or LeadFilter(), created_from=date_from, created_to=date_to))
     leads = lead_list(workspace=workspace, fetched_by=fetched_by, filters=flt).order_by()
     reached = dict(leads.values_list("furthest_stage__position").annotate(n=Count("id")).order_by())
     steps = [
@@ -145,8 +150,10 @@ def dashboard_counts(*, workspace: Workspace, fetched_by: Actor) -> list[dict]:
     return [
         {
             "key": key,
-            "filter": flt,
-            "count": lead_list(workspace=workspace, fetched_by=fetched_by, filters=flt).count(),
+            "filter": _real(flt),
+            "count": lead_list(
+                workspace=workspace, fetched_by=fetched_by, filters=_real(flt)
+            ).count(),
         }
         for key, flt in filters.items()
     ]
