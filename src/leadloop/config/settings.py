@@ -153,6 +153,11 @@ if not DEBUG and os.environ.get("LEADLOOP_HTTPS", "1") != "0":
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# The Graph API that answers Facebook lead ids (a stand-in server in tests and benchmarks).
+LEADLOOP_FACEBOOK_GRAPH_URL = os.environ.get(
+    "LEADLOOP_FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v21.0"
+).rstrip("/")
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     HUEY = {

@@ -456,6 +456,10 @@ def channel_create(
         errors["name"] = [_("Between 1 and 100 characters.")]
     if errors:
         raise ValidationFailed(_("The channel is not valid."), fields=errors)
+    taken = Channel.objects.filter(workspace=workspace, kind=kind).exists()
+    if taken and kind != Channel.Kind.FORM:  # /hooks/<workspace>/<provider> finds it by kind
+        message = _("This workspace already has a channel of this kind.")
+        raise Conflict(message, code="channel_exists")
     channel = Channel.objects.create(
         workspace=workspace,
         kind=kind,

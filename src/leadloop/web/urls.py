@@ -10,5 +10,6 @@ urlpatterns = [
     path("leads/", include("leadloop.pipeline.urls")),
     path("leads/", include("leadloop.activities.urls")),
     path("reports/", include("leadloop.reports.urls")),
+    path("settings/inbox/", include("leadloop.intake.inbox_urls")),
     path("settings/", include("leadloop.core.urls")),
 ]
