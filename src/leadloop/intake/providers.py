@@ -95,7 +95,7 @@ def _sha256(secret: str, message: bytes) -> str:
 
 def same_text(expected: str, given: str) -> bool:
     """Constant-time comparison of two texts (bytes, so any character is safe to compare)."""
-    return bool(expected) and hmac.compare_digest(expected.encode(), given.strip().encode())
+    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
 
 
 def _refuse() -> Forbidden:

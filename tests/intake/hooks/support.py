@@ -8,9 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pytest
 from django.test import Client, TestCase
-from huey.contrib.djhuey import HUEY
 
 from leadloop.intake.models import Channel
 from leadloop.intake.services import channel_create
@@ -40,23 +38,10 @@ def make_channels(team) -> dict[str, Channel]:
     }
 
 
-@pytest.fixture
-def channels(team) -> dict[str, Channel]:
-    return make_channels(team)
-
-
-@pytest.fixture
-def huey_immediate():
-    """Tasks run as they are enqueued; delayed ones (retries) wait in HUEY's memory schedule."""
-    HUEY.immediate = True
-    HUEY.storage.flush_all()
-    yield HUEY
-    HUEY.storage.flush_all()
-    HUEY.immediate = False
-
-
 def body_of(payload) -> bytes:
-    return payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+    return (
+        payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+    )
 
 
 def sign(provider: str, body: bytes, secrets: dict | None = None) -> dict:
@@ -74,7 +59,9 @@ def sign(provider: str, body: bytes, secrets: dict | None = None) -> dict:
     return {}
 
 
-def post(provider: str, payload, *, workspace: str = "acme", headers: dict | None = None, signed=True):
+def post(
+    provider: str, payload, *, workspace: str = "acme", headers: dict | None = None, signed=True
+):
     """POST a delivery as the provider does; the tasks it enqueues on commit run (immediate)."""
     body = body_of(payload)
     sent = {**(sign(provider, body) if signed else {}), **(headers or {})}
@@ -103,7 +90,10 @@ def leadgen(*leads, page_id=111222333) -> dict:
         }
         for lead in leads
     ]
-    return {"object": "page", "entry": [{"id": str(page_id), "time": 1_795_000_000, "changes": changes}]}
+    return {
+        "object": "page",
+        "entry": [{"id": str(page_id), "time": 1_795_000_000, "changes": changes}],
+    }
 
 
 def graph_lead(leadgen_id, name="Nguyễn Thị Hoa", phone="0912 345 678", **extra) -> dict:
@@ -206,12 +196,3 @@ class GraphApi:
 
     def lead_reads(self) -> list[str]:
         return [path for path, _q in self.requests if path.count("/") == 2]
-
-
-@pytest.fixture
-def graph(settings):
-    api = GraphApi()
-    api.start()
-    settings.LEADLOOP_FACEBOOK_GRAPH_URL = api.url
-    yield api
-    api.stop()

@@ -12,12 +12,9 @@ from leadloop.intake.inbox import RETRY_DELAYS, delivery_process
 from leadloop.intake.models import Delivery, FacebookForm, Touch
 from leadloop.pipeline.models import Lead
 from tests.core.support import assert_error
-from tests.intake.hooks_support import (
+from tests.intake.hooks.support import (
     SECRETS,
     body_of,
-    channels,  # noqa: F401 (fixture)
-    graph,  # noqa: F401 (fixture)
-    huey_immediate,  # noqa: F401 (fixture)
     leadgen,
     make_channels,
     post,
@@ -65,14 +62,14 @@ def test_a_delivery_is_stored_raw_then_processed_into_a_lead(channels, graph):
     assert delivery.provider == "facebook" and delivery.channel == channels["facebook"]
     assert (delivery.status, delivery.attempts, delivery.error) == ("done", 1, "")
     lead = Lead.objects.get()
-    assert delivery.outcomes == [
-        {"ref": "1234567890123456", "outcome": "created", "lead": lead.pk}
-    ]
+    assert delivery.outcomes == [{"ref": "1234567890123456", "outcome": "created", "lead": lead.pk}]
     assert lead.contact.full_name == "Nguyễn Thị Hoa"
     assert lead.contact.phone_e164 == "+84912345678"
     assert lead.contact.email == "hoa@example.com"
     assert lead.source.key == "facebook"
-    assert lead.campaign == Campaign.objects.get(workspace=lead.workspace, name="Facebook form 5550001")
+    assert lead.campaign == Campaign.objects.get(
+        workspace=lead.workspace, name="Facebook form 5550001"
+    )
     assert lead.external_id == "1234567890123456"
     assert lead.fields["city"] == "Hà Nội"
     assert lead.fields["ngan_sach_du_kien"] == "2 tỷ"
