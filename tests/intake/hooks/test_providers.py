@@ -331,3 +331,8 @@ def test_malformed_json_and_huge_bodies_are_4xx(channels, provider):
     huge = b'{"x": "' + b"a" * (1024 * 1024) + b'"}'
     assert_error(post(provider, huge, signed=False), 413)
     assert not Delivery.objects.exists()
+
+
+def test_a_second_channel_of_a_provider_is_a_409(channels, team):
+    again = {"kind": "google", "name": "Again", "settings": {"google_key": "x"}}
+    assert_error(team.api("admin").post("/channels", again), 409, "channel_exists")
