@@ -32,6 +32,7 @@ from leadloop.intake.providers import (
     GraphError,
     Item,
     Provider,
+    graph_client,
     graph_form_leads,
     graph_lead,
     parse_json,
@@ -133,12 +134,15 @@ def _capture(channel: Channel, provider: Provider, items: list[Item], prior: dic
             first[item.ref] = n
             todo.append(n)
     needed = [n for n in todo if items[n].answers is None]
-    if needed:
-        with httpx.Client() as client, ThreadPoolExecutor(FETCHERS) as pool:
-            fetched = pool.map(partial(_fetch, client, channel), [items[n] for n in needed])
-            for n, result in zip(needed, fetched, strict=True):
-                if isinstance(result, GraphError):
-                    outcomes[n] = _failed(items[n].ref, str(result), retry=True)
+    fetch = partial(_fetch, graph_client(), channel)
+    if len(needed) > 1:
+        with ThreadPoolExecutor(FETCHERS) as pool:
+            fetched = list(pool.map(fetch, [items[n] for n in needed]))
+    else:
+        fetched = [fetch(items[n]) for n in needed]
+    for n, result in zip(needed, fetched, strict=True):
+        if isinstance(result, GraphError):
+            outcomes[n] = _failed(items[n].ref, str(result), retry=True)
     todo = [n for n in todo if outcomes[n] is None]
     results = leads_capture(
         workspace=workspace,
@@ -284,8 +288,7 @@ def facebook_reconcile(
         raise NotFound(_("This workspace has no Facebook channel."))
     channel.workspace = workspace
     forms = [form_id] if form_id else list(channel.facebook_forms.values_list("form_id", flat=True))
-    with httpx.Client() as client:
-        return [_reconcile_form(client, channel, form) for form in forms]
+    return [_reconcile_form(graph_client(), channel, form) for form in forms]
 
 
 def _reconcile_form(client: httpx.Client, channel: Channel, form_id: str) -> FormReconciled:
