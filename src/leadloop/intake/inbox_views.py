@@ -26,7 +26,7 @@ def inbox(request):
     )
     counts = delivery_status_counts(workspace=actor.workspace, fetched_by=actor)
     context = {
-        "page": paginate(request, deliveries.select_related("channel")),
+        "page": paginate(request, deliveries),
         "status": status,
         "provider": provider,
         "statuses": [(s, label, counts.get(s, 0)) for s, label in Delivery.Status.choices],

@@ -1,10 +1,9 @@
 """Fixtures of the webhook tests (helpers in support.py)."""
 
 import pytest
-from huey.contrib.djhuey import HUEY
 
 from leadloop.intake.models import Channel
-from tests.intake.hooks.support import GraphApi, make_channels
+from tests.intake.hooks.support import graph_api, immediate_huey, make_channels
 
 
 @pytest.fixture
@@ -14,18 +13,11 @@ def channels(team) -> dict[str, Channel]:
 
 @pytest.fixture
 def huey_immediate():
-    """Tasks run as they are enqueued; delayed ones (retries) wait in HUEY's memory schedule."""
-    HUEY.immediate = True
-    HUEY.storage.flush_all()
-    yield HUEY
-    HUEY.storage.flush_all()
-    HUEY.immediate = False
+    with immediate_huey() as huey:
+        yield huey
 
 
 @pytest.fixture
 def graph(settings):
-    api = GraphApi()
-    api.start()
-    settings.LEADLOOP_FACEBOOK_GRAPH_URL = api.url
-    yield api
-    api.stop()
+    with graph_api(settings) as api:
+        yield api

@@ -5,10 +5,12 @@ import hashlib
 import hmac
 import json
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.test import Client, TestCase
+from huey.contrib.djhuey import HUEY
 
 from leadloop.intake.models import Channel
 from leadloop.intake.services import channel_create
@@ -196,3 +198,72 @@ class GraphApi:
 
     def lead_reads(self) -> list[str]:
         return [path for path, _q in self.requests if path.count("/") == 2]
+
+
+@contextmanager
+def immediate_huey():
+    """Tasks run as they are enqueued; delayed ones (retries) wait in HUEY's memory schedule."""
+    HUEY.immediate = True
+    HUEY.storage.flush_all()
+    try:
+        yield HUEY
+    finally:
+        HUEY.storage.flush_all()
+        HUEY.immediate = False
+
+
+@contextmanager
+def graph_api(settings):
+    """A running stand-in Graph API, with LEADLOOP_FACEBOOK_GRAPH_URL pointing at it."""
+    api = GraphApi()
+    api.start()
+    settings.LEADLOOP_FACEBOOK_GRAPH_URL = api.url
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+def google(lead_id="TeSter-123-ABCDEFGHIJKLMNOPQRSTUVWXYZ", **overrides) -> dict:
+    return {
+        "lead_id": lead_id,
+        "api_version": "1.0",
+        "form_id": 40000000000,
+        "campaign_id": 12345678901,
+        "adgroup_id": 20000000000,
+        "creative_id": 30000000000,
+        "gcl_id": "Cj0KCQiA-gclid",
+        "google_key": SECRETS["google"]["google_key"],
+        "is_test": False,
+        "user_column_data": [
+            {"column_id": "FULL_NAME", "column_name": "Full Name", "string_value": "Lê Văn Tám"},
+            {"column_id": "PHONE_NUMBER", "string_value": "+84 912 345 678"},
+            {"column_id": "EMAIL", "string_value": "tam@example.com"},
+            {"column_id": "CITY", "string_value": "Đà Nẵng"},
+            {"column_id": "COMPANY_NAME", "string_value": "Công ty TNHH Ánh Dương"},
+            {"column_id": "JOB_TITLE", "string_value": "Giám đốc"},
+        ],
+        **overrides,
+    }
+
+
+def zalo(event="user_submit_info", sender="2468458835296117922", timestamp="1795000000123", **info):
+    payload = {
+        "app_id": SECRETS["zalo"]["app_id"],
+        "user_id_by_app": "5521772797175877300",
+        "event_name": event,
+        "timestamp": timestamp,
+        "sender": {"id": sender},
+        "recipient": {"id": "388613280878808645"},
+    }
+    if event == "user_submit_info":
+        payload["info"] = {
+            "name": "Hoàng Thị Lan",
+            "phone": "84912345679",
+            "address": "12 Nguyễn Trãi",
+            "ward": "Phường Bến Thành",
+            "district": "Quận 1",
+            "city": "Hồ Chí Minh",
+            **info,
+        }
+    return payload

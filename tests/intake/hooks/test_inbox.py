@@ -12,7 +12,7 @@ from leadloop.core.models import AuditLog
 from leadloop.intake.inbox import RETRY_DELAYS, delivery_process
 from leadloop.intake.models import Delivery, FacebookForm, Touch
 from leadloop.pipeline.models import Lead
-from tests.intake.hooks.support import leadgen, make_channels, post
+from tests.intake.hooks.support import google, leadgen, make_channels, post, zalo
 
 pytestmark = pytest.mark.usefixtures("huey_immediate")
 
@@ -59,8 +59,6 @@ def test_the_settings_page_links_to_the_inbox(team):
 
 
 def test_vietnamese_raw_bodies_show_as_text(team, channels):
-    from tests.intake.hooks.test_providers import zalo
-
     delivery_id = post("zalo", zalo(name="Trịnh Công Sơn")).json()["delivery"]
     detail = team.browser_client("admin").get(f"/settings/inbox/{delivery_id}/")
     assert "Trịnh Công Sơn" in detail.content.decode()
@@ -176,3 +174,12 @@ def test_reconciliation_during_an_outage_keeps_its_place(team, channels, graph):
 def test_reconciliation_needs_a_facebook_channel(team):
     with pytest.raises(CommandError, match="Facebook"):
         cli("facebook", "reconcile", "--workspace", "acme", "--form", "1")
+
+
+def test_the_inbox_page_queries_are_bounded(team, channels, django_assert_max_num_queries):
+    for n in range(30):
+        post("google", google(lead_id=f"lead-{n}"))
+    client = team.browser_client("admin")
+    client.get("/settings/inbox/")
+    with django_assert_max_num_queries(12):
+        assert client.get("/settings/inbox/").content.decode().count("/settings/inbox/") >= 30

@@ -12,37 +12,16 @@ from tests.core.support import assert_error
 from tests.intake.hooks.support import (
     SECRETS,
     body_of,
+    google,
     post,
     sign,
+    zalo,
 )
 
 pytestmark = pytest.mark.usefixtures("huey_immediate")
 
 
 # ---------------------------------------------------------------- Google
-
-
-def google(lead_id="TeSter-123-ABCDEFGHIJKLMNOPQRSTUVWXYZ", **overrides) -> dict:
-    return {
-        "lead_id": lead_id,
-        "api_version": "1.0",
-        "form_id": 40000000000,
-        "campaign_id": 12345678901,
-        "adgroup_id": 20000000000,
-        "creative_id": 30000000000,
-        "gcl_id": "Cj0KCQiA-gclid",
-        "google_key": SECRETS["google"]["google_key"],
-        "is_test": False,
-        "user_column_data": [
-            {"column_id": "FULL_NAME", "column_name": "Full Name", "string_value": "Lê Văn Tám"},
-            {"column_id": "PHONE_NUMBER", "string_value": "+84 912 345 678"},
-            {"column_id": "EMAIL", "string_value": "tam@example.com"},
-            {"column_id": "CITY", "string_value": "Đà Nẵng"},
-            {"column_id": "COMPANY_NAME", "string_value": "Công ty TNHH Ánh Dương"},
-            {"column_id": "JOB_TITLE", "string_value": "Giám đốc"},
-        ],
-        **overrides,
-    }
 
 
 def test_a_google_lead_is_stored_and_captured(channels):
@@ -216,28 +195,6 @@ def test_other_tiktok_notifications_are_stored_and_acknowledged(channels):
 
 
 # ---------------------------------------------------------------- Zalo
-
-
-def zalo(event="user_submit_info", sender="2468458835296117922", timestamp="1795000000123", **info):
-    payload = {
-        "app_id": SECRETS["zalo"]["app_id"],
-        "user_id_by_app": "5521772797175877300",
-        "event_name": event,
-        "timestamp": timestamp,
-        "sender": {"id": sender},
-        "recipient": {"id": "388613280878808645"},
-    }
-    if event == "user_submit_info":
-        payload["info"] = {
-            "name": "Hoàng Thị Lan",
-            "phone": "84912345679",
-            "address": "12 Nguyễn Trãi",
-            "ward": "Phường Bến Thành",
-            "district": "Quận 1",
-            "city": "Hồ Chí Minh",
-            **info,
-        }
-    return payload
 
 
 def test_a_zalo_user_submit_info_becomes_a_lead(channels):

@@ -10,8 +10,7 @@ from huey.storage import SqliteStorage
 
 from leadloop.intake.models import Delivery
 from leadloop.pipeline.models import Lead
-from tests.intake.hooks.support import body_of, make_channels, sign
-from tests.intake.hooks.test_providers import google, zalo
+from tests.intake.hooks.support import body_of, google, make_channels, sign, zalo
 
 
 @pytest.fixture
