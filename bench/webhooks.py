@@ -15,7 +15,7 @@ Each provider gets its own open-loop phase (delivery i is due at i / rate second
 pool of threads): the figures are the acknowledgement latency (p50/p95/p99/max), errors, then the
 seconds until the worker has made every lead (read through GET /api/v1/leads?source=...).
 A share of the deliveries (--redeliveries) repeats an earlier one, as Facebook does; they must
-not make leads.
+not make leads. --no-worker measures the acknowledgements alone (the deliveries wait, stored).
 
 Budget (issue): acknowledgement p99 ≤ 50 ms at 100 deliveries/s, Facebook and Google.
 """
@@ -221,7 +221,7 @@ def run_phase(args, url: str, slug: str, token: str, provider: str, payloads: Pa
         )
         phase.p99_ms, phase.max_ms = round(percentile(latencies, 99), 1), round(max(latencies), 1)
     phase.behind_schedule_s = round(max(lags, default=0.0), 2)
-    deadline = acknowledged + args.drain_timeout
+    deadline = acknowledged + (0 if args.no_worker else args.drain_timeout)
     while time.perf_counter() < deadline:
         phase.leads_made = leads_of(url, token, provider) - before
         if phase.leads_made >= phase.leads_expected:
@@ -244,6 +244,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--providers", default="facebook,google")
     parser.add_argument("--redeliveries", type=float, default=0.05, help="share of repeats")
     parser.add_argument("--drain-timeout", type=float, default=120, help="max wait for leads")
+    parser.add_argument("--no-worker", action="store_true", help="acknowledgements alone")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     return parser.parse_args()
@@ -280,9 +281,11 @@ def main() -> None:
     slug = f"whbench-{int(time.time())}"
     server.cli("workspace", "create", slug, "--name", "Webhook bench")
     token = server.cli("token", "create", "--workspace", slug, "--name", "bench").strip()
-    worker_log = (ROOT / "var" / "bench" / "worker.log").open("w")
-    worker = subprocess.Popen([*_leadloop(), "worker"], env=env, stdout=worker_log,
-                              stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    worker = None
+    if not args.no_worker:
+        worker_log = (ROOT / "var" / "bench" / "worker.log").open("w")
+        worker = subprocess.Popen([*_leadloop(), "worker"], env=env, stdout=worker_log,
+                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     phases = []
     try:
         server.start(token)
@@ -293,8 +296,9 @@ def main() -> None:
             print(json.dumps({**asdict(phase), "verdict": phase.verdict()}, ensure_ascii=False))
     finally:
         server.stop()
-        os.killpg(worker.pid, signal.SIGTERM)  # our own process group (start_new_session)
-        worker.wait(timeout=30)
+        if worker:
+            os.killpg(worker.pid, signal.SIGTERM)  # our own process group (start_new_session)
+            worker.wait(timeout=30)
         graph.server.shutdown()
     database = env["DATABASE_URL"].split("://", 1)[0]
     summary = {"database": database, "rate": args.rate, "phases": [asdict(p) for p in phases]}
