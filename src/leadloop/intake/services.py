@@ -27,12 +27,13 @@ from leadloop.routing.services import assignment_new, round_robin_owners
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 IDEMPOTENCY_TTL = timedelta(hours=24)
+SECRETS = {"verify_token", "app_secret", "page_access_token", "google_key", "oa_secret_key"}
 CHANNEL_SETTINGS = {
     "facebook": {"verify_token", "app_secret", "page_access_token"},
     "google": {"google_key"},
     "tiktok": {"app_secret"},
     "zalo": {"app_id", "oa_secret_key"},
-    "form": {"allowed_origins", "redirect_url", "consent_text"},
+    "form": {"allowed_origins", "redirect_url", "consent_text", "rate_limit"},
 }
 
 
@@ -46,6 +47,7 @@ class Submission:
     external_id: str = ""
     note: str = ""
     is_test: bool = False  # a provider's test lead (Google's is_test)
+    consent: dict = field(default_factory=dict)  # what the person agreed to, as shown to them
     fields: dict = field(default_factory=dict)
     utm: dict = field(default_factory=dict)
 
@@ -230,6 +232,7 @@ class _Batch:
                 utm={k: v for k, v in sub.utm.items() if v},
                 fields=sub.fields,
                 raw=raw,
+                consent=sub.consent,
                 received_at=clock.now(),
             )
         )
@@ -462,19 +465,26 @@ def idempotency_purge() -> int:
     return expired.delete()[0]
 
 
-@transaction.atomic
-def channel_create(
-    *, workspace: Workspace, actor: Actor, kind: str, name: str, settings: dict
-) -> Channel:
-    actor.require(actor.role in ("admin", "marketer"))
+def _channel_errors(kind: str, name: str, settings: dict) -> dict:
     errors = {}
     if kind not in Channel.Kind.values:
         errors["kind"] = [_("Unknown channel kind.")]
     elif unknown := set(settings) - CHANNEL_SETTINGS[kind]:
         errors["settings"] = [_("Unknown settings: %s") % ", ".join(sorted(unknown))]
+    rate = str(settings.get("rate_limit") or "1")
+    if not (rate.isascii() and rate.isdigit() and 1 <= int(rate) <= 1000):
+        errors["rate_limit"] = [_("A whole number of submissions per minute, 1 to 1000.")]
     if not name.strip() or len(name) > 100:
         errors["name"] = [_("Between 1 and 100 characters.")]
-    if errors:
+    return errors
+
+
+@transaction.atomic
+def channel_create(
+    *, workspace: Workspace, actor: Actor, kind: str, name: str, settings: dict
+) -> Channel:
+    actor.require(actor.role in ("admin", "marketer"))
+    if errors := _channel_errors(kind, name, settings):
         raise ValidationFailed(_("The channel is not valid."), fields=errors)
     channel = Channel.objects.create(
         workspace=workspace,
@@ -485,6 +495,29 @@ def channel_create(
         created_at=clock.now(),
     )
     audit_record(actor=actor, action="channel.create", obj=channel, data={"kind": kind})
+    return channel
+
+
+@transaction.atomic
+def channel_update(
+    *, channel: Channel, actor: Actor, name: str, settings: dict, active: bool
+) -> Channel:
+    """Rename, reconfigure, pause or resume a channel; secrets left blank keep their value."""
+    actor.require(actor.role in ("admin", "marketer"))
+    kept = {k: v for k, v in channel.settings.items() if k in SECRETS and not settings.get(k)}
+    merged = {**{k: v for k, v in settings.items() if v not in ("", None, [])}, **kept}
+    if errors := _channel_errors(channel.kind, name, merged):
+        raise ValidationFailed(_("The channel is not valid."), fields=errors)
+    keys = set(merged) | set(channel.settings)
+    changed = sorted(k for k in keys if merged.get(k) != channel.settings.get(k))
+    channel.name, channel.settings, channel.active = name.strip(), merged, active
+    channel.save(update_fields=["name", "settings", "active"])
+    audit_record(
+        actor=actor,
+        action="channel.update",
+        obj=channel,
+        data={"changed": changed, "active": active},
+    )
     return channel
 
 
