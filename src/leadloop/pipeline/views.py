@@ -5,6 +5,7 @@ from django.views.decorators.http import require_POST
 
 from leadloop.activities.forms import CallForm, NoteForm
 from leadloop.activities.selectors import activity_list
+from leadloop.contacts.selectors import duplicates_of
 from leadloop.contacts.services import Identity
 from leadloop.core.errors import ApplicationError
 from leadloop.intake.models import Touch
@@ -64,6 +65,11 @@ def lead_page(request, lead: Lead, *, status: int = 200, **bound_forms):
         "call_form": CallForm(),
         "note_form": NoteForm(),
         "assign_form": AssignForm(actor=actor, initial={"owner_id": lead.owner_id})
+        if actor.assigns_leads
+        else None,
+        "duplicates": duplicates_of(
+            workspace=actor.workspace, fetched_by=actor, contact=lead.contact
+        )
         if actor.assigns_leads
         else None,
         **bound_forms,
