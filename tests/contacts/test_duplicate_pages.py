@@ -18,7 +18,7 @@ def flagged(team):
 
 
 def test_queue_lists_pairs_with_merge_and_dismiss(team, flagged):
-    a, b, pair = flagged
+    _a, _b, pair = flagged
     page = team.browser_client("manager").get("/contacts/duplicates/", HTTP_ACCEPT_LANGUAGE="en")
     html = page.content.decode()
     assert page.status_code == 200

@@ -82,6 +82,8 @@ class LeadQuery(Schema):
     open: bool | None = None
     contacted: bool | None = None
     test: bool | None = None
+    invalid: bool | None = None
+    duplicate: bool | None = None
     page: int = Field(1, ge=1, le=100_000)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
