@@ -1,5 +1,6 @@
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest
@@ -16,6 +17,7 @@ from leadloop.intake.services import (
     lead_capture,
     leads_capture,
 )
+from leadloop.pipeline.exports import export_response
 from leadloop.pipeline.models import Lead
 from leadloop.pipeline.selectors import LeadFilter, lead_get, lead_list, stage_history, stage_list
 from leadloop.pipeline.services import lead_change_stage
@@ -88,7 +90,11 @@ class LeadQuery(Schema):
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
     def to_filter(self) -> LeadFilter:
-        return LeadFilter(**self.model_dump(exclude={"page", "page_size"}))
+        return LeadFilter(**{f.name: getattr(self, f.name) for f in dataclass_fields(LeadFilter)})
+
+
+class ExportQuery(LeadQuery):
+    format: Literal["csv", "xlsx"] = "csv"
 
 
 class OwnerOut(Schema):
@@ -289,6 +295,15 @@ def list_leads(request: HttpRequest, query: Query[LeadQuery]):
         "page": query.page,
         "page_size": query.page_size,
     }
+
+
+@router.get("/leads/export")
+def export_leads(request: HttpRequest, query: Query[ExportQuery]):
+    """The filtered lead list (same filters and role scoping as GET /leads) as CSV or XLSX."""
+    actor = request.auth
+    return export_response(
+        workspace=actor.workspace, actor=actor, filters=query.to_filter(), fmt=query.format
+    )
 
 
 @router.get("/leads/{lead_id}")
