@@ -46,7 +46,7 @@ def xlsx_rows(response):
     sheet = book.worksheets[0]
     header, *rows = list(sheet.iter_rows())
     names = [c.value for c in header]
-    return [{n: c for n, c in zip(names, row, strict=True)} for row in rows]
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def test_csv_content(team, leads):
