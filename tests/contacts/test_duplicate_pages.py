@@ -81,7 +81,9 @@ def test_merge_page_previews_then_merges(team, flagged):
     a, b, _pair = flagged
     client = team.browser_client("manager")
     url = f"/contacts/{b.contact_id}/merge/"
-    preview = client.get(url, {"into": a.contact_id, "full_name": b.contact_id})
+    preview = client.get(
+        url, {"into": a.contact_id, "full_name": b.contact_id}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     html = preview.content.decode()
     assert preview.status_code == 200 and 'id="merge-preview"' in html
     assert "closed as merged" in html  # both leads are open
