@@ -106,7 +106,7 @@ def test_both_open_leads_keep_one_open_lead(team, pair):
     assert older.activities.count() == 2 and older.call_attempts == 2
     closing = newer.events.get(kind="stage")
     assert closing.data == {"merged_into": older.pk} and f"#{older.pk}" in closing.reason
-    assert older.events.filter(kind="merged").exists()
+    assert older.events.filter(kind="merged", data__lead=newer.pk).exists()
     kinds = set(older.events.values_list("kind", flat=True))
     assert {"touch", "activity", "merged", "created"} <= kinds
 

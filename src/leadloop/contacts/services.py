@@ -341,6 +341,7 @@ def _close_as_merged(closing: Lead, kept: Lead, actor: Actor) -> None:
         reason=(_("Merged into lead #%(id)s") % {"id": kept.pk})[:500],
         data={"merged_into": kept.pk},
     )
+    event_record(lead=kept, actor=actor, kind=LeadEvent.Kind.MERGED, data={"lead": closing.pk})
 
 
 @transaction.atomic
@@ -371,7 +372,7 @@ def contact_merge(
     gone, survivor = found[contact_id], found[into_id]
     chosen = _choose(gone, survivor, fields or {})
     leads = list(
-        Lead.objects.select_for_update()
+        Lead.objects.select_for_update(of=("self",))
         .filter(workspace=workspace, contact_id__in=ids)
         .select_related("stage", "workspace")
         .order_by("created_at", "id")
