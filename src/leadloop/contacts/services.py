@@ -121,18 +121,20 @@ def contact_fill_gaps(contact: Contact, who: Identity, *, email_taken: bool) -> 
         contact.phone_valid = who.phone.valid
         changed |= {"phone_raw", "phone_e164", "phone_valid"}
     if changed:
-        stored = Identity(
-            contact.full_name,
-            normalize_phone(contact.phone_raw),
-            contact.email,
-            contact.email_valid,
-        )
-        contact.search_key = stored.search_key()
-        keys = match_keys(phone_e164=contact.phone_e164, email=contact.email)
-        for name, value in keys.items():
-            setattr(contact, name, value)
-        changed |= {"search_key", *keys}
+        changed |= contact_refresh_keys(contact)
     return changed
+
+
+def contact_refresh_keys(contact: Contact) -> set[str]:
+    """Recompute the search and blocking keys of a contact whose fields changed (in memory)."""
+    stored = Identity(
+        contact.full_name, normalize_phone(contact.phone_raw), contact.email, contact.email_valid
+    )
+    contact.search_key = stored.search_key()
+    keys = match_keys(phone_e164=contact.phone_e164, email=contact.email)
+    for name, value in keys.items():
+        setattr(contact, name, value)
+    return {"search_key", *keys}
 
 
 # ---- possible duplicates
@@ -403,15 +405,7 @@ def contact_merge(
     for name, source in chosen.items():
         for column in MERGE_FIELDS[name]:
             setattr(survivor, column, getattr(source, column))
-    stored = Identity(
-        survivor.full_name,
-        normalize_phone(survivor.phone_raw),
-        survivor.email,
-        survivor.email_valid,
-    )
-    survivor.search_key = stored.search_key()
-    for name, value in match_keys(phone_e164=survivor.phone_e164, email=survivor.email).items():
-        setattr(survivor, name, value)
+    contact_refresh_keys(survivor)
     survivor.save()
     audit_record(
         actor=actor,

@@ -8,6 +8,7 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict, StringConstraints
 
 from leadloop.activities.selectors import activity_list
+from leadloop.contacts.services import contact_values
 from leadloop.core.errors import ApplicationError, ValidationFailed
 from leadloop.intake.services import (
     UTM_FIELDS,
@@ -145,22 +146,10 @@ def captured_out(captured: Captured) -> dict:
     }
 
 
-def contact_out(contact) -> dict:
-    return {
-        "id": contact.id,
-        "full_name": contact.full_name,
-        "phone": contact.phone_raw,
-        "phone_e164": contact.phone_e164,
-        "phone_valid": contact.phone_valid,
-        "email": contact.email,
-        "email_valid": contact.email_valid,
-    }
-
-
 def lead_out(lead: Lead) -> dict:
     return {
         "id": lead.pk,
-        "contact": contact_out(lead.contact),
+        "contact": contact_values(lead.contact),
         "stage": lead.stage.key,
         "stage_name": lead.stage.name,
         "category": lead.stage.category,
