@@ -19,6 +19,7 @@ from leadloop.core.access import Actor
 from leadloop.core.errors import ApplicationError, Conflict, ValidationFailed
 from leadloop.core.models import Workspace
 from leadloop.core.services import audit_record
+from leadloop.intake.grouping import GroupCommit
 from leadloop.intake.models import Channel, IdempotencyRecord, Touch
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
@@ -375,17 +376,36 @@ def lead_capture(
     channel: Channel | None = None,
     raw: dict | None = None,
 ) -> Captured:
-    """Clean, de-duplicate and store one submission; open a lead or join the open one."""
-    outcome = leads_capture(
-        workspace=workspace,
-        actor=actor,
-        submissions=[(submission, raw)],
-        kind=kind,
-        channel=channel,
-    )[0]
+    """Clean, de-duplicate and store one submission; open a lead or join the open one.
+
+    Outside a transaction, concurrent calls of this process with the same actor, kind and
+    channel are written together (group commit); inside one, the submission is played at once
+    so it stays part of the caller's transaction.
+    """
+    assert actor.workspace == workspace, "the actor acts in another workspace"
+    item = (submission, raw)
+    if transaction.get_connection().in_atomic_block:
+        outcome = _play_group((actor, kind, channel), [item])[0]
+    else:
+        outcome = _GROUPS.submit((actor, kind, channel), item)
     if isinstance(outcome, ApplicationError):
         raise outcome
     return outcome
+
+
+def _play_group(key: tuple[Actor, str, Channel | None], items: list) -> list:
+    actor, kind, channel = key
+    return leads_capture(
+        workspace=actor.workspace, actor=actor, submissions=items, kind=kind, channel=channel
+    )
+
+
+def _release_connection() -> None:
+    """A request waiting for its batch gives its connection back to the pool meanwhile."""
+    transaction.get_connection().close()
+
+
+_GROUPS = GroupCommit(_play_group, before_wait=_release_connection)
 
 
 class _KeyTaken(Exception):
