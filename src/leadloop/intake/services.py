@@ -13,6 +13,7 @@ from leadloop.campaigns.models import Campaign, Source
 from leadloop.campaigns.services import campaign_for, key_of, source_for
 from leadloop.contacts.models import Contact, PossibleDuplicate
 from leadloop.contacts.services import Identity, contact_fill_gaps, contact_new, contacts_matching
+from leadloop.contacts.tasks import duplicates_check_soon
 from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.errors import ApplicationError, Conflict, ValidationFailed
@@ -356,7 +357,17 @@ def leads_capture(
         played = [_play_alone(workspace, actor, kind, channel, item) for item in items]
     for (index, *_rest), outcome in zip(items, played, strict=True):
         results[index] = outcome
+    duplicates_check_soon(workspace=workspace, contact_ids=_new_contact_ids(played))
     return results
+
+
+def _new_contact_ids(played: list) -> list[int]:
+    """The contacts the batch created (a first lead that is not returning), for the finder."""
+    return [
+        c.lead.contact_id
+        for c in played
+        if isinstance(c, Captured) and c.created and not c.returning
+    ]
 
 
 def lead_capture(
