@@ -246,3 +246,79 @@ def test_nul_characters_in_a_form_are_dropped_not_a_5xx(form):
     names = sorted(lead.contact.full_name for lead in Lead.objects.all())
     assert names == ["Hoa", "Lan"]
     assert Touch.objects.filter(fields={"x": "y"}).exists()
+
+
+def consent_form(team, **settings) -> Channel:
+    return channel_create(
+        workspace=team.workspace,
+        actor=team.actors["admin"],
+        kind="form",
+        name="Đăng ký tư vấn",
+        settings={"consent_text": "Tôi đồng ý để cửa hàng gọi điện tư vấn.", **settings},
+    )
+
+
+def test_a_form_with_consent_text_records_the_consent_with_the_touch(team):
+    channel = consent_form(team)
+    page = "https://shop.example.vn/lien-he"
+    response = Client().post(url(channel), {**FORM, "consent": "yes"}, headers={"Referer": page})
+    assert response.status_code == 200
+    touch = Touch.objects.get()
+    assert touch.consent["text"] == "Tôi đồng ý để cửa hàng gọi điện tư vấn."
+    assert touch.consent["given"] is True
+    assert (touch.consent["channel"], touch.consent["page"]) == ("Đăng ký tư vấn", page)
+    assert touch.consent["at"].startswith(str(touch.received_at.date()))
+    assert "consent" not in touch.fields
+
+
+def test_a_form_with_consent_text_refuses_a_post_without_the_box_ticked(team):
+    channel = consent_form(team)
+    error = assert_error(post_json(url(channel), {"phone": "0912345678"}), 422, "consent_required")
+    assert "consent" in error["fields"]
+    assert not Lead.objects.exists()
+
+
+def test_a_form_without_consent_text_records_no_consent(form):
+    Client().post(url(form), FORM)
+    assert Touch.objects.get().consent == {}
+
+
+def test_utm_parameters_come_from_the_page_when_the_form_has_none(form):
+    page = "https://shop.example.vn/?utm_source=zalo&utm_campaign=Khai+tr%C6%B0%C6%A1ng&x=1"
+    Client().post(url(form), {"ho_ten": "Lan", "sdt": "0912345678"}, headers={"Referer": page})
+    lead = Lead.objects.get()
+    assert (lead.utm_source, lead.utm_campaign) == ("zalo", "Khai trương")
+    assert lead.campaign.name == "Khai trương"
+
+
+def test_form_utm_fields_win_over_the_page(form):
+    page = "https://shop.example.vn/?utm_source=zalo"
+    Client().post(url(form), FORM, headers={"Referer": page})
+    assert Lead.objects.get().utm_source == "facebook"
+
+
+def test_too_many_posts_from_one_address_are_429_with_retry_after(team):
+    channel = consent_form(team, rate_limit="3")
+    for n in range(3):
+        body = {"phone": f"091234567{n}", "consent": "on"}
+        assert post_json(url(channel), body).status_code == 200
+    response = post_json(url(channel), {"phone": "0912345679", "consent": "on"})
+    assert_error(response, 429, "rate_limited")
+    assert response["Retry-After"] == "60"
+    other = Client(REMOTE_ADDR="10.0.0.9").post(
+        url(channel), {"phone": "0912345679", "consent": "on"}
+    )
+    assert other.status_code == 200  # another address has its own allowance
+    assert Lead.objects.count() == 4
+
+
+def test_a_browser_posting_without_script_sees_an_error_page(team):
+    channel = consent_form(team)
+    back = "https://shop.example.vn/lien-he"
+    response = Client().post(
+        url(channel), {"phone": "0912345678"}, headers={"Accept": "text/html", "Referer": back}
+    )
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert "Hãy đánh dấu ô đồng ý để gửi biểu mẫu." in html  # Vietnamese unless asked otherwise
+    assert f'href="{back}"' in html

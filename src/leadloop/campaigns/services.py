@@ -1,3 +1,4 @@
+import functools
 from datetime import date
 
 from django.db import IntegrityError, transaction
@@ -13,6 +14,7 @@ from leadloop.core.models import Workspace
 from leadloop.core.services import audit_record
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function called several times per captured lead
 def key_of(name: str, limit: int) -> str:
     return slugify(fold(name))[:limit]
 

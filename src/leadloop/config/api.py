@@ -109,13 +109,14 @@ def _http_error(request, exc: HttpError):
 def _register_routers() -> None:
     from leadloop.activities.api import router as activities
     from leadloop.campaigns.api import router as campaigns
+    from leadloop.contacts.api import router as contacts
     from leadloop.core.api import router as core
     from leadloop.intake.api import router as intake
     from leadloop.pipeline.api import router as pipeline
     from leadloop.reports.api import router as reports
     from leadloop.routing.api import router as routing
 
-    for router in (core, pipeline, activities, routing, campaigns, intake, reports):
+    for router in (core, pipeline, activities, routing, campaigns, intake, reports, contacts):
         api.add_router("/", router)
 
 

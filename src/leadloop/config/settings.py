@@ -161,6 +161,15 @@ LEADLOOP_FACEBOOK_GRAPH_URL = os.environ.get(
 ).rstrip("/")
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# The cache counts form submissions per address: Redis shares the count between web processes;
+# without it each process counts on its own (one process is the single-machine default).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 
@@ -123,10 +125,16 @@ def normalize_name(raw: str | None) -> str:
     return " ".join(unicodedata.normalize("NFC", raw or "").split())
 
 
+@functools.cache
+def _strip_marks() -> dict[int, None]:
+    """str.translate table deleting every combining mark (built once, on first use)."""
+    return {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.combining(chr(cp))}
+
+
 def fold(text: str | None) -> str:
     """Accent-folded lower-case key for matching: 'Nguyễn Văn Đạt' -> 'nguyen van dat'."""
     decomposed = unicodedata.normalize("NFD", (text or "").lower())
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    bare = decomposed.translate(_strip_marks())
     return " ".join(bare.replace("đ", "d").split())
 
 

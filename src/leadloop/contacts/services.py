@@ -1,6 +1,12 @@
 from dataclasses import dataclass
 
-from leadloop.contacts.models import Contact
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from leadloop.activities.models import Activity
+from leadloop.contacts.duplicates import BLOCK_FIELDS, pairs_in_blocks
+from leadloop.contacts.models import Contact, ContactMerge, PossibleDuplicate
 from leadloop.contacts.normalize import (
     Phone,
     fold,
@@ -9,8 +15,15 @@ from leadloop.contacts.normalize import (
     normalize_phone,
 )
 from leadloop.contacts.normalize import quality_issues as _quality_issues
+from leadloop.contacts.selectors import contact_missing
 from leadloop.core import clock
-from leadloop.core.models import Workspace
+from leadloop.core.access import Actor
+from leadloop.core.errors import NotFound, ValidationFailed
+from leadloop.core.models import Role, Workspace
+from leadloop.core.services import audit_record
+from leadloop.intake.models import Touch
+from leadloop.pipeline.models import Category, Lead, LeadEvent, Stage
+from leadloop.pipeline.services import event_record
 
 
 @dataclass(frozen=True)
@@ -68,9 +81,20 @@ def _chunks(values: list, size: int = 500):
         yield values[start : start + size]
 
 
+def match_keys(*, phone_e164: str, email: str) -> dict:
+    """The blocking keys the fuzzy duplicate finder looks contacts up by (see Contact)."""
+    local, at, _domain = email.partition("@")
+    return {
+        "phone_head": phone_e164[:-4],
+        "phone_tail": phone_e164[-4:],
+        "email_local": local[:64] if at else "",
+    }
+
+
 def contact_new(*, workspace: Workspace, who: Identity) -> Contact:
     """An unsaved contact for a submission that matched nobody."""
     return Contact(
+        **match_keys(phone_e164=who.phone.e164, email=who.email[:254]),
         workspace=workspace,
         full_name=who.name[:200],
         phone_raw=who.phone.raw[:64],
@@ -97,12 +121,315 @@ def contact_fill_gaps(contact: Contact, who: Identity, *, email_taken: bool) -> 
         contact.phone_valid = who.phone.valid
         changed |= {"phone_raw", "phone_e164", "phone_valid"}
     if changed:
-        stored = Identity(
-            contact.full_name,
-            normalize_phone(contact.phone_raw),
-            contact.email,
-            contact.email_valid,
-        )
-        contact.search_key = stored.search_key()
-        changed.add("search_key")
+        changed |= contact_refresh_keys(contact)
     return changed
+
+
+def contact_refresh_keys(contact: Contact) -> set[str]:
+    """Recompute the search and blocking keys of a contact whose fields changed (in memory)."""
+    stored = Identity(
+        contact.full_name, normalize_phone(contact.phone_raw), contact.email, contact.email_valid
+    )
+    contact.search_key = stored.search_key()
+    keys = match_keys(phone_e164=contact.phone_e164, email=contact.email)
+    for name, value in keys.items():
+        setattr(contact, name, value)
+    return {"search_key", *keys}
+
+
+# ---- possible duplicates
+
+
+def duplicates_find(*, workspace: Workspace, contacts: list[Contact]) -> int:
+    """Flag the fuzzy duplicates of `contacts` (contacts.duplicates rules) over blocked
+    candidates only; pairs already known, even dismissed ones, are left alone. Returns the
+    number of new pairs. Safe to run twice."""
+    keys = {name: {getattr(c, name) for c in contacts} - {""} for name in BLOCK_FIELDS}
+    if not any(keys.values()):
+        return 0
+    blocked = Q()
+    for name, values in keys.items():
+        if values:
+            blocked |= Q(**{f"{name}__in": sorted(values)})
+    block = list(
+        Contact.objects.filter(blocked, workspace=workspace).only(
+            "full_name", "phone_e164", "email", *BLOCK_FIELDS
+        )
+    )
+    found = pairs_in_blocks(contacts, block)
+    if not found:
+        return 0
+    ids = {pk for pair in found for pk in pair}
+    known = PossibleDuplicate.objects.filter(
+        Q(contact_id__in=ids) | Q(other_id__in=ids), workspace=workspace
+    ).values_list("contact_id", "other_id")
+    for a, b in known:
+        found.pop((min(a, b), max(a, b)), None)
+    created = PossibleDuplicate.objects.bulk_create(
+        [
+            PossibleDuplicate(
+                workspace=workspace,
+                contact_id=low,
+                other_id=high,
+                reason=candidate.reason,
+                score=candidate.score,
+                created_at=clock.now(),
+            )
+            for (low, high), candidate in sorted(found.items())
+        ],
+        ignore_conflicts=True,
+    )
+    return len(created)
+
+
+def duplicates_scan(*, workspace: Workspace, chunk: int = 500) -> int:
+    """The fuzzy finder over every contact of the workspace, in id order, chunk by chunk."""
+    created, last = 0, 0
+    while batch := list(
+        Contact.objects.filter(workspace=workspace, pk__gt=last).order_by("pk")[:chunk]
+    ):
+        created += duplicates_find(workspace=workspace, contacts=batch)
+        last = batch[-1].pk
+    return created
+
+
+def _require_manager(actor: Actor) -> None:
+    actor.require(actor.role in (Role.ADMIN, Role.MANAGER))
+
+
+@transaction.atomic
+def duplicate_dismiss(*, workspace: Workspace, actor: Actor, pair_id: int) -> PossibleDuplicate:
+    """ "Not a duplicate": the pair leaves the queue and the finder never proposes it again."""
+    _require_manager(actor)
+    pair = (
+        PossibleDuplicate.objects.select_for_update()
+        .filter(workspace=workspace, pk=pair_id)
+        .first()
+    )
+    if pair is None:
+        raise NotFound(_("Pair not found."))
+    if pair.status != PossibleDuplicate.Status.DISMISSED:
+        pair.status = PossibleDuplicate.Status.DISMISSED
+        pair.decided_by, pair.decided_at = actor.member, clock.now()
+        pair.save(update_fields=["status", "decided_by", "decided_at"])
+        audit_record(
+            actor=actor,
+            action="duplicate.dismiss",
+            obj=pair,
+            data={"contacts": [pair.contact_id, pair.other_id], "reason": pair.reason},
+        )
+    return pair
+
+
+# ---- merge
+
+MERGE_FIELDS = {
+    "full_name": ("full_name",),
+    "phone": ("phone_raw", "phone_e164", "phone_valid"),
+    "email": ("email", "email_valid"),
+}
+
+
+def _has(contact: Contact, field: str) -> tuple[bool, bool]:
+    """(valid, present) of a merge field: what the default choice prefers, in that order."""
+    if field == "full_name":
+        return bool(contact.full_name), bool(contact.full_name)
+    if field == "phone":
+        return contact.phone_valid, bool(contact.phone_raw)
+    return contact.email_valid, bool(contact.email)
+
+
+def _choose(gone: Contact, survivor: Contact, fields: dict) -> dict[str, Contact]:
+    """Which contact's value survives per field: the asked one, else the survivor's unless only
+    the merged-away contact has a valid (or any) value."""
+    both = {gone.pk: gone, survivor.pk: survivor}
+    errors = {}
+    for name, chosen in fields.items():
+        if name not in MERGE_FIELDS:
+            errors[name] = [_("Unknown field.")]
+        elif chosen not in both:
+            errors[name] = [_("Choose one of the two contacts.")]
+    if errors:
+        raise ValidationFailed(_("The field choice is not valid."), fields=errors)
+    return {
+        name: both[fields[name]]
+        if name in fields
+        else (survivor if _has(survivor, name) >= _has(gone, name) else gone)
+        for name in MERGE_FIELDS
+    }
+
+
+def contact_values(contact: Contact) -> dict:
+    return {
+        "id": contact.pk,
+        "full_name": contact.full_name,
+        "phone": contact.phone_raw,
+        "phone_e164": contact.phone_e164,
+        "phone_valid": contact.phone_valid,
+        "email": contact.email,
+        "email_valid": contact.email_valid,
+    }
+
+
+def _merge_plan(gone: Contact, survivor: Contact, chosen: dict, leads: list) -> dict:
+    open_leads = [lead for lead in leads if lead.is_open]  # oldest first
+    kept = open_leads[0] if open_leads else None
+    closing = open_leads[1] if len(open_leads) > 1 else None
+    result = contact_values(survivor)
+    for name, source in chosen.items():
+        for column in MERGE_FIELDS[name]:
+            result[column.replace("_raw", "")] = getattr(source, column)
+    actions = {}
+    for lead in leads:
+        if lead is closing:
+            actions[lead.pk] = "closed_as_merged"
+        elif lead.contact_id == gone.pk:
+            actions[lead.pk] = "moved"
+        else:
+            actions[lead.pk] = "kept"
+    return {
+        "merged": gone.pk,
+        "into": survivor.pk,
+        "contact": result,
+        "fields": {name: source.pk for name, source in chosen.items()},
+        "leads": [
+            {
+                "id": lead.pk,
+                "contact_id": lead.contact_id,
+                "is_open": lead.is_open and lead is not closing,
+                "action": actions[lead.pk],
+            }
+            for lead in leads
+        ],
+        "open_lead": kept.pk if kept else None,
+        "closed_lead": closing.pk if closing else None,
+    }
+
+
+def _exit_stage(workspace: Workspace) -> Stage:
+    stages = Stage.objects.filter(workspace=workspace, archived=False)
+    stage = (
+        stages.filter(category=Category.INVALID).first()
+        or stages.filter(category=Category.LOST).first()
+    )
+    if stage is None:
+        raise ValidationFailed(_("The workspace has no active Invalid or Lost stage."))
+    return stage
+
+
+def _close_as_merged(closing: Lead, kept: Lead, actor: Actor) -> None:
+    """The newer of two open leads: its touches and activities move to the older one, which
+    stays open; it closes in the workspace's first Invalid (else Lost) stage, on its timeline."""
+    Touch.objects.filter(lead=closing).update(lead=kept)
+    Activity.objects.filter(lead=closing).update(lead=kept)
+    moved_kinds = [LeadEvent.Kind.TOUCH, LeadEvent.Kind.ACTIVITY]
+    LeadEvent.objects.filter(lead=closing, kind__in=moved_kinds).update(lead=kept)
+    kept.call_attempts += closing.call_attempts
+    firsts = [t for t in (kept.first_contact_at, closing.first_contact_at) if t]
+    lasts = [t for t in (kept.last_activity_at, closing.last_activity_at) if t]
+    kept.first_contact_at = min(firsts, default=None)
+    kept.last_activity_at = max(lasts, default=None)
+    kept.save(update_fields=["call_attempts", "first_contact_at", "last_activity_at"])
+    previous, stage = closing.stage, _exit_stage(closing.workspace)
+    closing.stage, closing.is_open, closing.closed_at = stage, False, clock.now()
+    closing.call_attempts = 0
+    closing.save(update_fields=["stage", "is_open", "closed_at", "call_attempts"])
+    event_record(
+        lead=closing,
+        actor=actor,
+        kind=LeadEvent.Kind.STAGE,
+        from_stage=previous,
+        to_stage=stage,
+        reason=(_("Merged into lead #%(id)s") % {"id": kept.pk})[:500],
+        data={"merged_into": kept.pk},
+    )
+    event_record(lead=kept, actor=actor, kind=LeadEvent.Kind.MERGED, data={"lead": closing.pk})
+
+
+@transaction.atomic
+def contact_merge(
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    contact_id: int,
+    into_id: int,
+    fields: dict | None = None,
+    dry_run: bool = False,
+) -> dict:
+    """Merge contact `contact_id` into `into_id`: leads, touches and pairs move to the survivor,
+    each field keeps the chosen contact's value, one open lead remains (see _close_as_merged),
+    and the merged-away id points to the survivor. `dry_run` returns the same answer unwritten.
+    Both contacts are locked (in id order), so concurrent merges of a pair cannot interleave."""
+    _require_manager(actor)
+    if contact_id == into_id:
+        raise ValidationFailed(
+            _("A contact cannot be merged into itself."), fields={"into": [str(into_id)]}
+        )
+    ids = [contact_id, into_id]
+    locked = Contact.objects.select_for_update().filter(workspace=workspace, pk__in=ids)
+    found = {c.pk: c for c in locked.order_by("pk")}
+    for pk in ids:
+        if pk not in found:
+            raise contact_missing(workspace=workspace, contact_id=pk)
+    gone, survivor = found[contact_id], found[into_id]
+    chosen = _choose(gone, survivor, fields or {})
+    leads = list(
+        Lead.objects.select_for_update(of=("self",))
+        .filter(workspace=workspace, contact_id__in=ids)
+        .select_related("stage", "workspace")
+        .order_by("created_at", "id")
+    )
+    plan = _merge_plan(gone, survivor, chosen, leads)
+    if dry_run:
+        return plan
+    by_id = {lead.pk: lead for lead in leads}
+    if plan["closed_lead"]:
+        _close_as_merged(by_id[plan["closed_lead"]], by_id[plan["open_lead"]], actor)
+    Lead.objects.filter(contact=gone).update(contact=survivor)
+    Touch.objects.filter(contact=gone).update(contact=survivor)
+    for lead in leads:
+        if lead.contact_id == gone.pk:
+            event_record(
+                lead=lead,
+                actor=actor,
+                kind=LeadEvent.Kind.MERGED,
+                data={"from_contact": gone.pk, "into_contact": survivor.pk},
+            )
+    _move_pairs(workspace, gone, survivor)
+    ContactMerge.objects.filter(workspace=workspace, into=gone).update(into=survivor)
+    ContactMerge.objects.create(
+        workspace=workspace, merged_id=gone.pk, into=survivor, at=clock.now()
+    )
+    before = {"merged": contact_values(gone), "into": contact_values(survivor)}
+    gone.delete()
+    for name, source in chosen.items():
+        for column in MERGE_FIELDS[name]:
+            setattr(survivor, column, getattr(source, column))
+    contact_refresh_keys(survivor)
+    survivor.save()
+    audit_record(
+        actor=actor,
+        action="contact.merge",
+        obj=survivor,
+        data={**before, "fields": plan["fields"], "closed_lead": plan["closed_lead"]},
+    )
+    return plan
+
+
+def _move_pairs(workspace: Workspace, gone: Contact, survivor: Contact) -> None:
+    """The merged-away contact's pairs become the survivor's, unless the survivor has one with
+    the same contact already (its decision stands) or the pair is the merged one itself."""
+    pairs = PossibleDuplicate.objects.filter(workspace=workspace)
+    mine = pairs.filter(Q(contact=survivor) | Q(other=survivor)).values_list(
+        "contact_id", "other_id"
+    )
+    partners = {a if b == survivor.pk else b for a, b in mine}
+    for pair in pairs.filter(Q(contact=gone) | Q(other=gone)):
+        partner = pair.other_id if pair.contact_id == gone.pk else pair.contact_id
+        if partner == survivor.pk or partner in partners:
+            pair.delete()
+            continue
+        partners.add(partner)
+        side = "contact_id" if pair.contact_id == gone.pk else "other_id"
+        setattr(pair, side, survivor.pk)
+        pair.save(update_fields=[side.removesuffix("_id")])

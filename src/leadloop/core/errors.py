@@ -43,3 +43,8 @@ class Conflict(ApplicationError):
 class TooLarge(ApplicationError):
     status = 413
     code = "payload_too_large"
+
+
+class TooMany(ApplicationError):
+    status = 429
+    code = "rate_limited"

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from leadloop.core import views
+from leadloop.intake import views as intake_views
 
 urlpatterns = [
     path("", views.settings_index, name="settings"),
@@ -12,4 +13,6 @@ urlpatterns = [
     path("stages/<slug:key>/move/", views.stage_move, name="settings-stage-move"),
     path("tokens/", views.token_add, name="settings-token-add"),
     path("tokens/<int:token_id>/revoke/", views.token_remove, name="settings-token-revoke"),
+    path("channels/", intake_views.channels_page, name="settings-channels"),
+    path("channels/<int:channel_id>/", intake_views.channel_page, name="settings-channel"),
 ]

@@ -1,5 +1,7 @@
 """Map a website form's fields (any common naming, Vietnamese or English) to a Submission."""
 
+from urllib.parse import parse_qsl, urlsplit
+
 from leadloop.intake.services import UTM_FIELDS, Submission
 
 ALIASES = {
@@ -10,7 +12,9 @@ ALIASES = {
     "note": ("note", "message", "ghi_chu", "noi_dung", "your-message"),
 }
 HONEYPOTS = ("website", "_gotcha")
-IGNORED = ("csrfmiddlewaretoken", *HONEYPOTS)
+CONSENT = "consent"
+IGNORED = ("csrfmiddlewaretoken", CONSENT, *HONEYPOTS)
+YES = {"1", "true", "yes", "on", "y", "có", "co"}
 MAX_FIELDS = 50
 MAX_VALUE = 2000
 
@@ -28,6 +32,16 @@ def flatten(data) -> dict[str, str]:
         # NUL cannot be stored (PostgreSQL text and jsonb refuse it): drop it
         flat[str(name).replace("\x00", "")[:100]] = text.replace("\x00", "")[:MAX_VALUE]
     return flat
+
+
+def consent_given(data: dict[str, str]) -> bool:
+    return data.get(CONSENT, "").strip().lower() in YES
+
+
+def utm_from_page(page_url: str) -> dict[str, str]:
+    """UTM parameters of the page the form was sent from (a form posted without JavaScript)."""
+    query = dict(parse_qsl(urlsplit(page_url).query))
+    return {k: query[k][:200] for k in UTM_FIELDS if query.get(k)}
 
 
 def submission_from_form(data: dict[str, str], *, default_source: str) -> Submission:

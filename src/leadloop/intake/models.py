@@ -62,6 +62,7 @@ class Touch(models.Model):
     utm = models.JSONField(default=dict, blank=True)
     fields = models.JSONField(default=dict, blank=True)
     raw = models.JSONField(default=dict, blank=True)
+    consent = models.JSONField(default=dict, blank=True)  # text, given, at, channel, page
     received_at = models.DateTimeField()
 
     class Meta:

@@ -3,8 +3,8 @@ from django.utils.translation import gettext as _
 
 from leadloop.core.access import Actor
 from leadloop.core.errors import NotFound
-from leadloop.core.models import Workspace
-from leadloop.intake.models import Delivery, Touch
+from leadloop.core.models import Role, Workspace
+from leadloop.intake.models import Channel, Delivery, Touch
 from leadloop.pipeline.models import Lead
 
 
@@ -39,3 +39,15 @@ def delivery_get(*, workspace: Workspace, fetched_by: Actor, delivery_id: int) -
     if delivery is None:
         raise NotFound(_("Not found."))
     return delivery
+
+
+def channel_list(*, workspace: Workspace, fetched_by: Actor) -> QuerySet[Channel]:
+    fetched_by.require(fetched_by.role in (Role.ADMIN, Role.MARKETER))
+    return Channel.objects.filter(workspace=workspace).order_by("kind", "name", "id")
+
+
+def channel_get(*, workspace: Workspace, fetched_by: Actor, channel_id: int) -> Channel:
+    channel = channel_list(workspace=workspace, fetched_by=fetched_by).filter(id=channel_id).first()
+    if channel is None:
+        raise NotFound(_("Channel not found."))
+    return channel

@@ -13,11 +13,13 @@ from leadloop.campaigns.models import Campaign, Source
 from leadloop.campaigns.services import campaign_for, key_of, source_for
 from leadloop.contacts.models import Contact, PossibleDuplicate
 from leadloop.contacts.services import Identity, contact_fill_gaps, contact_new, contacts_matching
+from leadloop.contacts.tasks import duplicates_check_soon
 from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.errors import ApplicationError, Conflict, ValidationFailed
 from leadloop.core.models import Workspace
 from leadloop.core.services import audit_record
+from leadloop.intake.grouping import GroupCommit
 from leadloop.intake.models import Channel, IdempotencyRecord, Touch
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
@@ -26,12 +28,13 @@ from leadloop.routing.services import assignment_new, round_robin_owners
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 IDEMPOTENCY_TTL = timedelta(hours=24)
+SECRETS = {"verify_token", "app_secret", "page_access_token", "google_key", "oa_secret_key"}
 CHANNEL_SETTINGS = {
     "facebook": {"verify_token", "app_secret", "page_access_token"},
     "google": {"google_key"},
     "tiktok": {"app_secret"},
     "zalo": {"app_id", "oa_secret_key"},
-    "form": {"allowed_origins", "redirect_url", "consent_text"},
+    "form": {"allowed_origins", "redirect_url", "consent_text", "rate_limit"},
 }
 
 
@@ -45,6 +48,7 @@ class Submission:
     external_id: str = ""
     note: str = ""
     is_test: bool = False  # a provider's test lead (Google's is_test)
+    consent: dict = field(default_factory=dict)  # what the person agreed to, as shown to them
     fields: dict = field(default_factory=dict)
     utm: dict = field(default_factory=dict)
 
@@ -229,6 +233,7 @@ class _Batch:
                 utm={k: v for k, v in sub.utm.items() if v},
                 fields=sub.fields,
                 raw=raw,
+                consent=sub.consent,
                 received_at=clock.now(),
             )
         )
@@ -352,7 +357,17 @@ def leads_capture(
         played = [_play_alone(workspace, actor, kind, channel, item) for item in items]
     for (index, *_rest), outcome in zip(items, played, strict=True):
         results[index] = outcome
+    duplicates_check_soon(workspace=workspace, contact_ids=_new_contact_ids(played))
     return results
+
+
+def _new_contact_ids(played: list) -> list[int]:
+    """The contacts the batch created (a first lead that is not returning), for the finder."""
+    return [
+        c.lead.contact_id
+        for c in played
+        if isinstance(c, Captured) and c.created and not c.returning
+    ]
 
 
 def lead_capture(
@@ -364,17 +379,36 @@ def lead_capture(
     channel: Channel | None = None,
     raw: dict | None = None,
 ) -> Captured:
-    """Clean, de-duplicate and store one submission; open a lead or join the open one."""
-    outcome = leads_capture(
-        workspace=workspace,
-        actor=actor,
-        submissions=[(submission, raw)],
-        kind=kind,
-        channel=channel,
-    )[0]
+    """Clean, de-duplicate and store one submission; open a lead or join the open one.
+
+    Outside a transaction, concurrent calls of this process with the same actor, kind and
+    channel are written together (group commit); inside one, the submission is played at once
+    so it stays part of the caller's transaction.
+    """
+    assert actor.workspace == workspace, "the actor acts in another workspace"
+    item = (submission, raw)
+    if transaction.get_connection().in_atomic_block:
+        outcome = _play_group((actor, kind, channel), [item])[0]
+    else:
+        outcome = _GROUPS.submit((actor, kind, channel), item)
     if isinstance(outcome, ApplicationError):
         raise outcome
     return outcome
+
+
+def _play_group(key: tuple[Actor, str, Channel | None], items: list) -> list:
+    actor, kind, channel = key
+    return leads_capture(
+        workspace=actor.workspace, actor=actor, submissions=items, kind=kind, channel=channel
+    )
+
+
+def _release_connection() -> None:
+    """A request waiting for its batch gives its connection back to the pool meanwhile."""
+    transaction.get_connection().close()
+
+
+_GROUPS = GroupCommit(_play_group, before_wait=_release_connection)
 
 
 class _KeyTaken(Exception):
@@ -442,19 +476,26 @@ def idempotency_purge() -> int:
     return expired.delete()[0]
 
 
-@transaction.atomic
-def channel_create(
-    *, workspace: Workspace, actor: Actor, kind: str, name: str, settings: dict
-) -> Channel:
-    actor.require(actor.role in ("admin", "marketer"))
+def _channel_errors(kind: str, name: str, settings: dict) -> dict:
     errors = {}
     if kind not in Channel.Kind.values:
         errors["kind"] = [_("Unknown channel kind.")]
     elif unknown := set(settings) - CHANNEL_SETTINGS[kind]:
         errors["settings"] = [_("Unknown settings: %s") % ", ".join(sorted(unknown))]
+    rate = str(settings.get("rate_limit") or "1")
+    if not (rate.isascii() and rate.isdigit() and 1 <= int(rate) <= 1000):
+        errors["rate_limit"] = [_("A whole number of submissions per minute, 1 to 1000.")]
     if not name.strip() or len(name) > 100:
         errors["name"] = [_("Between 1 and 100 characters.")]
-    if errors:
+    return errors
+
+
+@transaction.atomic
+def channel_create(
+    *, workspace: Workspace, actor: Actor, kind: str, name: str, settings: dict
+) -> Channel:
+    actor.require(actor.role in ("admin", "marketer"))
+    if errors := _channel_errors(kind, name, settings):
         raise ValidationFailed(_("The channel is not valid."), fields=errors)
     taken = Channel.objects.filter(workspace=workspace, kind=kind).exists()
     if taken and kind != Channel.Kind.FORM:  # /hooks/<workspace>/<provider> finds it by kind
@@ -469,6 +510,29 @@ def channel_create(
         created_at=clock.now(),
     )
     audit_record(actor=actor, action="channel.create", obj=channel, data={"kind": kind})
+    return channel
+
+
+@transaction.atomic
+def channel_update(
+    *, channel: Channel, actor: Actor, name: str, settings: dict, active: bool
+) -> Channel:
+    """Rename, reconfigure, pause or resume a channel; secrets left blank keep their value."""
+    actor.require(actor.role in ("admin", "marketer"))
+    kept = {k: v for k, v in channel.settings.items() if k in SECRETS and not settings.get(k)}
+    merged = {**{k: v for k, v in settings.items() if v not in ("", None, [])}, **kept}
+    if errors := _channel_errors(channel.kind, name, merged):
+        raise ValidationFailed(_("The channel is not valid."), fields=errors)
+    keys = set(merged) | set(channel.settings)
+    changed = sorted(k for k in keys if merged.get(k) != channel.settings.get(k))
+    channel.name, channel.settings, channel.active = name.strip(), merged, active
+    channel.save(update_fields=["name", "settings", "active"])
+    audit_record(
+        actor=actor,
+        action="channel.update",
+        obj=channel,
+        data={"changed": changed, "active": active},
+    )
     return channel
 
 

@@ -1,5 +1,6 @@
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest
@@ -7,6 +8,7 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict, StringConstraints
 
 from leadloop.activities.selectors import activity_list
+from leadloop.contacts.services import contact_values
 from leadloop.core.errors import ApplicationError, ValidationFailed
 from leadloop.intake.services import (
     UTM_FIELDS,
@@ -16,6 +18,7 @@ from leadloop.intake.services import (
     lead_capture,
     leads_capture,
 )
+from leadloop.pipeline.exports import export_response
 from leadloop.pipeline.models import Lead
 from leadloop.pipeline.selectors import LeadFilter, lead_get, lead_list, stage_history, stage_list
 from leadloop.pipeline.services import lead_change_stage
@@ -82,11 +85,17 @@ class LeadQuery(Schema):
     open: bool | None = None
     contacted: bool | None = None
     test: bool | None = None
+    invalid: bool | None = None
+    duplicate: bool | None = None
     page: int = Field(1, ge=1, le=100_000)
     page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
     def to_filter(self) -> LeadFilter:
-        return LeadFilter(**self.model_dump(exclude={"page", "page_size"}))
+        return LeadFilter(**{f.name: getattr(self, f.name) for f in dataclass_fields(LeadFilter)})
+
+
+class ExportQuery(LeadQuery):
+    format: Literal["csv", "xlsx"] = "csv"
 
 
 class OwnerOut(Schema):
@@ -137,22 +146,10 @@ def captured_out(captured: Captured) -> dict:
     }
 
 
-def contact_out(contact) -> dict:
-    return {
-        "id": contact.id,
-        "full_name": contact.full_name,
-        "phone": contact.phone_raw,
-        "phone_e164": contact.phone_e164,
-        "phone_valid": contact.phone_valid,
-        "email": contact.email,
-        "email_valid": contact.email_valid,
-    }
-
-
 def lead_out(lead: Lead) -> dict:
     return {
         "id": lead.pk,
-        "contact": contact_out(lead.contact),
+        "contact": contact_values(lead.contact),
         "stage": lead.stage.key,
         "stage_name": lead.stage.name,
         "category": lead.stage.category,
@@ -287,6 +284,15 @@ def list_leads(request: HttpRequest, query: Query[LeadQuery]):
         "page": query.page,
         "page_size": query.page_size,
     }
+
+
+@router.get("/leads/export")
+def export_leads(request: HttpRequest, query: Query[ExportQuery]):
+    """The filtered lead list (same filters and role scoping as GET /leads) as CSV or XLSX."""
+    actor = request.auth
+    return export_response(
+        workspace=actor.workspace, actor=actor, filters=query.to_filter(), fmt=query.format
+    )
 
 
 @router.get("/leads/{lead_id}")

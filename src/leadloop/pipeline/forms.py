@@ -5,7 +5,7 @@ from leadloop.campaigns.selectors import campaign_list, source_list
 from leadloop.core.access import Actor
 from leadloop.core.selectors import member_list, sales_members
 from leadloop.intake.services import Submission
-from leadloop.pipeline.selectors import LeadFilter, stage_list
+from leadloop.pipeline.selectors import NONE, LeadFilter, stage_list
 from leadloop.web.forms import DateInput, keyed_choices
 
 
@@ -28,6 +28,8 @@ class LeadFilterForm(forms.Form):
     open = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
     contacted = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
     test = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
+    invalid = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
+    duplicate = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, data, *, actor: Actor):
         super().__init__(data)
@@ -35,12 +37,16 @@ class LeadFilterForm(forms.Form):
         self.fields["stage"].choices = keyed_choices(
             stage_list(workspace=workspace, fetched_by=actor, archived=True), _("All stages")
         )
-        self.fields["source"].choices = keyed_choices(
-            source_list(workspace=workspace, fetched_by=actor), _("All sources")
-        )
-        self.fields["campaign"].choices = keyed_choices(
-            campaign_list(workspace=workspace, fetched_by=actor), _("All campaigns")
-        )
+        self.fields["source"].choices = [
+            *keyed_choices(source_list(workspace=workspace, fetched_by=actor), _("All sources")),
+            (NONE, _("No source")),
+        ]
+        self.fields["campaign"].choices = [
+            *keyed_choices(
+                campaign_list(workspace=workspace, fetched_by=actor), _("All campaigns")
+            ),
+            (NONE, _("No campaign")),
+        ]
         if actor.sees_all_leads:
             members = member_list(workspace=workspace, fetched_by=actor)
             self.fields["owner"].choices = [
@@ -68,6 +74,10 @@ class LeadFilterForm(forms.Form):
             labels.append(_("Contacted") if data["contacted"] else _("Not contacted yet"))
         if data.get("test") is not None:
             labels.append(_("Test leads") if data["test"] else _("Real leads, tests left out"))
+        if data.get("invalid") is not None:
+            labels.append(_("Invalid data") if data["invalid"] else _("Valid data"))
+        if data.get("duplicate") is not None:
+            labels.append(_("Duplicates") if data["duplicate"] else _("Not duplicates"))
         return labels
 
 

@@ -109,6 +109,7 @@ class LeadEvent(models.Model):
         ASSIGNED = "assigned", _("Assigned")
         STAGE = "stage", _("Stage changed")
         ACTIVITY = "activity", _("Activity")
+        MERGED = "merged", _("Merged")
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")

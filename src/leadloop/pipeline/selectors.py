@@ -2,9 +2,10 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from leadloop.contacts.normalize import fold, normalize_phone
+from leadloop.contacts.selectors import flagged
 from leadloop.core.access import Actor
 from leadloop.core.errors import NotFound
 from leadloop.core.models import Workspace
@@ -24,6 +25,8 @@ class LeadFilter:
     open: bool | None = None
     contacted: bool | None = None  # first contact made (the dashboard's "not contacted yet")
     test: bool | None = None  # providers' test leads; reports count only real ones (False)
+    invalid: bool | None = None  # unreachable: neither a valid phone nor a valid e-mail
+    duplicate: bool | None = None  # returning, or its contact is in an open duplicate pair
 
     def as_query(self) -> dict:
         """The non-empty filters as query parameters (for `leads_url` and pagination links)."""
@@ -33,6 +36,20 @@ class LeadFilter:
             if value not in ("", None):
                 out[f.name] = str(value).lower() if isinstance(value, bool) else str(value)
         return out
+
+
+NONE = "-"  # the `source` / `campaign` filter value for leads without one (never a key)
+
+
+def invalid_q() -> Q:
+    """An invalid lead: its contact has neither a valid phone nor a valid e-mail."""
+    return Q(contact__phone_valid=False, contact__email_valid=False)
+
+
+def duplicate_q() -> Q:
+    """A duplicate lead: its contact was known before it (a returning lead), or the contact is in
+    an open possible-duplicate pair (the queue)."""
+    return Q(returning=True) | flagged("contact_id")
 
 
 def day_start(workspace: Workspace, day: date) -> datetime:
@@ -78,9 +95,13 @@ def lead_filter(leads: QuerySet[Lead], workspace: Workspace, flt: LeadFilter, fe
     if flt.owner:
         leads = _by_owner(leads, flt.owner, fetched_by)
     if flt.source:
-        leads = leads.filter(source__key=flt.source)
+        by_source = {"source__isnull": True} if flt.source == NONE else {"source__key": flt.source}
+        leads = leads.filter(**by_source)
     if flt.campaign:
-        leads = leads.filter(campaign__key=flt.campaign)
+        none = flt.campaign == NONE
+        leads = leads.filter(
+            **({"campaign__isnull": True} if none else {"campaign__key": flt.campaign})
+        )
     if flt.created_from:
         leads = leads.filter(created_at__gte=day_start(workspace, flt.created_from))
     if flt.created_to:
@@ -102,6 +123,9 @@ def lead_filter(leads: QuerySet[Lead], workspace: Workspace, flt: LeadFilter, fe
         leads = leads.filter(first_contact_at__isnull=not flt.contacted)
     if flt.test is not None:
         leads = leads.filter(is_test=flt.test)
+    for wanted, condition in ((flt.invalid, invalid_q), (flt.duplicate, duplicate_q)):
+        if wanted is not None:
+            leads = leads.filter(condition()) if wanted else leads.exclude(condition())
     return leads
 
 

@@ -5,11 +5,13 @@ from django.views.decorators.http import require_POST
 
 from leadloop.activities.forms import CallForm, NoteForm
 from leadloop.activities.selectors import activity_list
+from leadloop.contacts.selectors import duplicates_of
 from leadloop.contacts.services import Identity
 from leadloop.core.errors import ApplicationError
 from leadloop.intake.models import Touch
 from leadloop.intake.selectors import touch_list
 from leadloop.intake.services import Captured, lead_capture
+from leadloop.pipeline.exports import export_response
 from leadloop.pipeline.forms import AssignForm, LeadFilterForm, NewLeadForm, StageForm
 from leadloop.pipeline.models import Lead
 from leadloop.pipeline.selectors import lead_get, lead_list, lead_timeline
@@ -29,6 +31,22 @@ def lead_index(request):
     )
     context = {"form": form, "page": paginate(request, leads)}
     return htmx_render(request, "pipeline/lead_list.html", "pipeline/_lead_results.html", context)
+
+
+@member_page
+def lead_export(request):
+    """The lead list's current filters as a CSV or XLSX download (`?format=`)."""
+    actor = request.actor
+    form = LeadFilterForm(request.GET, actor=actor)
+    if not form.is_valid():
+        context = {"form": form, "page": paginate(request, [])}
+        return render(request, "pipeline/lead_list.html", context, status=400)
+    return export_response(
+        workspace=actor.workspace,
+        actor=actor,
+        filters=form.lead_filter(),
+        fmt=request.GET.get("format", "csv"),
+    )
 
 
 def lead_of(request, lead_id: int) -> Lead:
@@ -64,6 +82,11 @@ def lead_page(request, lead: Lead, *, status: int = 200, **bound_forms):
         "call_form": CallForm(),
         "note_form": NoteForm(),
         "assign_form": AssignForm(actor=actor, initial={"owner_id": lead.owner_id})
+        if actor.assigns_leads
+        else None,
+        "duplicates": duplicates_of(
+            workspace=actor.workspace, fetched_by=actor, contact=lead.contact
+        )
         if actor.assigns_leads
         else None,
         **bound_forms,

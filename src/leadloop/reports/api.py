@@ -58,3 +58,41 @@ def funnel_report(request: HttpRequest, query: Query[ReportQuery]):
     args = query.resolve(actor.workspace)
     rows = selectors.funnel(workspace=actor.workspace, fetched_by=actor, **args)
     return {"from": args["date_from"], "to": args["date_to"], "rows": [_row_out(r) for r in rows]}
+
+
+class QualityQuery(Schema):
+    date_from: date | None = Field(None, alias="from")
+    date_to: date | None = Field(None, alias="to")
+    source: str = ""
+    campaign: str = ""
+    by: Literal["source", "campaign"] = "source"
+
+
+def _quality_out(row: dict) -> dict:
+    out = {k: v for k, v in row.items() if k != "filters"}
+    for part, flt in row["filters"].items():
+        out[f"{part}_url"] = "/api/v1/leads?" + urlencode(flt.as_query())
+    return out
+
+
+@router.get("/reports/quality")
+def quality_report(request: HttpRequest, query: Query[QualityQuery]):
+    """Leads, invalid, duplicate and test counts and rates per source or campaign (test leads
+    included); the last row is the total. Every `*_url` lists exactly the counted leads."""
+    actor = request.auth
+    default_from, default_to = selectors.default_range(actor.workspace)
+    date_from, date_to = query.date_from or default_from, query.date_to or default_to
+    rows = selectors.quality(
+        workspace=actor.workspace,
+        fetched_by=actor,
+        date_from=date_from,
+        date_to=date_to,
+        by=query.by,
+        base=LeadFilter(source=query.source, campaign=query.campaign),
+    )
+    return {
+        "from": date_from,
+        "to": date_to,
+        "by": query.by,
+        "rows": [_quality_out(r) for r in rows],
+    }

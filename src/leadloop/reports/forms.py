@@ -37,3 +37,11 @@ class ReportForm(forms.Form):
             "date_to": data["date_to"],
             "base": LeadFilter(source=data["source"], campaign=data["campaign"]),
         }
+
+
+class QualityForm(ReportForm):
+    """The data-quality report's range and filters (no grouping by period)."""
+
+    def __init__(self, query, *, actor: Actor):
+        super().__init__(query, actor=actor)
+        del self.fields["by"]

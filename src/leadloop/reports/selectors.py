@@ -4,7 +4,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
 from leadloop.core import clock
@@ -12,7 +12,14 @@ from leadloop.core.access import Actor
 from leadloop.core.errors import ValidationFailed
 from leadloop.core.models import Workspace
 from leadloop.pipeline.models import EXIT_CATEGORIES
-from leadloop.pipeline.selectors import LeadFilter, lead_list, stage_list
+from leadloop.pipeline.selectors import (
+    NONE,
+    LeadFilter,
+    duplicate_q,
+    invalid_q,
+    lead_list,
+    stage_list,
+)
 
 TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 MAX_DAYS = 3 * 366
@@ -157,3 +164,63 @@ def dashboard_counts(*, workspace: Workspace, fetched_by: Actor) -> list[dict]:
         }
         for key, flt in filters.items()
     ]
+
+
+QUALITY_DIMENSIONS = {
+    "source": ("source__key", "source__name"),
+    "campaign": ("campaign__key", "campaign__name"),
+}
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def quality(
+    *,
+    workspace: Workspace,
+    fetched_by: Actor,
+    date_from: date,
+    date_to: date,
+    by: str = "source",
+    base: LeadFilter | None = None,
+) -> list[dict]:
+    """Data quality per source (or campaign) of the leads created in the range, test leads
+    included: leads, invalid (invalid_q), duplicate (duplicate_q) and test counts and shares of
+    the row's leads. The last row is the total. Each count has the LeadFilter of its leads."""
+    if by not in QUALITY_DIMENSIONS:
+        raise ValidationFailed("`by` is source or campaign.", fields={"by": [by]})
+    _check_range(date_from, date_to)
+    flt = replace(base or LeadFilter(), created_from=date_from, created_to=date_to)
+    leads = lead_list(workspace=workspace, fetched_by=fetched_by, filters=flt).order_by()
+    key, name = QUALITY_DIMENSIONS[by]
+    counts = {
+        "leads": Count("id"),
+        "invalid": Count("id", filter=invalid_q()),
+        "duplicate": Count("id", filter=duplicate_q()),
+        "test": Count("id", filter=Q(is_test=True)),
+    }
+    grouped = leads.values(key, name).annotate(**counts).order_by(key)
+    rows = [
+        _quality_row(row, replace(flt, **{by: row[key] or NONE}), row[key] or NONE, row[name] or "")
+        for row in grouped
+    ]
+    total = {k: sum(r[k] for r in rows) for k in counts}
+    return [*rows, _quality_row(total, flt, "", "")]
+
+
+def _quality_row(counts: dict, flt: LeadFilter, key: str, name: str) -> dict:
+    leads = counts["leads"]
+    return {
+        "key": key,
+        "name": name,
+        "leads": leads,
+        **{part: counts[part] for part in ("invalid", "duplicate", "test")},
+        **{f"{part}_rate": _rate(counts[part], leads) for part in ("invalid", "duplicate", "test")},
+        "filters": {
+            "leads": flt,
+            "invalid": replace(flt, invalid=True),
+            "duplicate": replace(flt, duplicate=True),
+            "test": replace(flt, test=True),
+        },
+    }

@@ -4,4 +4,5 @@ from leadloop.reports import views
 
 urlpatterns = [
     path("", views.reports, name="reports"),
+    path("quality/", views.quality_report, name="report-quality"),
 ]

@@ -5,8 +5,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from leadloop.core.errors import ApplicationError
-from leadloop.reports.forms import ReportForm
-from leadloop.reports.selectors import funnel, stages_by_period
+from leadloop.reports.forms import QualityForm, ReportForm
+from leadloop.reports.selectors import funnel, quality, stages_by_period
 from leadloop.web.pages import leads_url, member_page, show_error
 
 PERIOD_FORMATS = {"day": "%d/%m", "week": "%d/%m", "month": "%m/%Y"}
@@ -100,5 +100,28 @@ def reports(request):
             "chart": chart_data(table),
             "funnel": steps,
         },
+        status=400 if form.errors else 200,
+    )
+
+
+@member_page
+def quality_report(request):
+    actor = request.actor
+    form = QualityForm(request.GET, actor=actor)
+    tables = {}
+    if form.is_valid():
+        try:
+            tables = {
+                by: quality(
+                    workspace=actor.workspace, fetched_by=actor, by=by, **form.report_args()
+                )
+                for by in ("source", "campaign")
+            }
+        except ApplicationError as exc:
+            show_error(form, exc)
+    return render(
+        request,
+        "reports/quality.html",
+        {"form": form, "tables": tables},
         status=400 if form.errors else 200,
     )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("notifications/read/", views.notifications_read, name="notifications-read"),
     path("leads/", include("leadloop.pipeline.urls")),
     path("leads/", include("leadloop.activities.urls")),
+    path("contacts/", include("leadloop.contacts.urls")),
     path("reports/", include("leadloop.reports.urls")),
     path("settings/inbox/", include("leadloop.intake.inbox_urls")),
     path("settings/", include("leadloop.core.urls")),

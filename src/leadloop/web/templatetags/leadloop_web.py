@@ -19,6 +19,12 @@ QUALITY_ISSUES = {
     "phone_invalid": _("Phone number is not valid"),
     "email_invalid": _("E-mail address is not valid"),
 }
+DUPLICATE_REASONS = {
+    "phone_email_split": _("One submission's phone is one's, its e-mail the other's"),
+    "same_phone": _("Same phone number"),
+    "phone_typo": _("Similar name, phone one digit apart"),
+    "email_local": _("Same e-mail name at another domain"),
+}
 ASSIGN_REASONS = {"round_robin": _("automatic, round robin"), "manual": _("by hand")}
 
 
@@ -40,6 +46,11 @@ def touch_kind_label(code: str) -> str:
 @register.filter
 def quality_label(code: str) -> str:
     return QUALITY_ISSUES.get(code, code)
+
+
+@register.filter
+def duplicate_reason(code: str) -> str:
+    return DUPLICATE_REASONS.get(code, code)
 
 
 @register.filter

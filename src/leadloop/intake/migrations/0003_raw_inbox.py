@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("core", "0001_initial"),
-        ("intake", "0001_initial"),
+        ("intake", "0002_touch_consent"),
     ]
 
     operations = [
