@@ -7,6 +7,8 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from leadloop.config.queue import QueueStorage
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("LEADLOOP_VAR_DIR", Path.cwd() / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -153,6 +155,11 @@ if not DEBUG and os.environ.get("LEADLOOP_HTTPS", "1") != "0":
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# The Graph API that answers Facebook lead ids (a stand-in server in tests and benchmarks).
+LEADLOOP_FACEBOOK_GRAPH_URL = os.environ.get(
+    "LEADLOOP_FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v21.0"
+).rstrip("/")
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # The cache counts form submissions per address: Redis shares the count between web processes;
 # without it each process counts on its own (one process is the single-machine default).
@@ -173,6 +180,7 @@ if REDIS_URL:
 else:
     HUEY = {
         "huey_class": "huey.SqliteHuey",
+        "storage_class": QueueStorage,
         "name": "leadloop",
         "filename": str(VAR_DIR / "huey.sqlite3"),
         "immediate": False,

@@ -26,6 +26,16 @@ class Channel(models.Model):
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
 
+    class Meta:
+        constraints = [
+            # /hooks/<workspace>/<provider> finds the channel by its kind
+            models.UniqueConstraint(
+                fields=["workspace", "kind"],
+                condition=~Q(kind="form"),
+                name="channel_one_per_provider",
+            )
+        ]
+
     def __str__(self) -> str:
         return self.name
 
@@ -80,3 +90,51 @@ class IdempotencyRecord(models.Model):
             models.UniqueConstraint(fields=["workspace", "key"], name="idempotency_unique_key")
         ]
         indexes = [models.Index(fields=["created_at"])]
+
+
+class Delivery(models.Model):
+    """One webhook request of an ad platform, stored as it arrived before it was answered."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Waiting")
+        RETRYING = "retrying", _("Retrying")
+        DONE = "done", _("Done")
+        IGNORED = "ignored", _("No lead in it")
+        FAILED = "failed", _("Failed")
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries")
+    provider = models.CharField(max_length=10, choices=Channel.Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.BinaryField()
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    received_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    # one entry per lead in the delivery: {"ref", "outcome", "lead", "error"}
+    outcomes = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workspace", "status", "received_at"]),
+            models.Index(fields=["status", "received_at"]),
+        ]
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "deliveries"
+
+
+class FacebookForm(models.Model):
+    """A Facebook lead form seen on a channel, and up to when its leads were reconciled."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="facebook_forms")
+    form_id = models.CharField(max_length=64)
+    synced_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "form_id"], name="facebook_form_unique")
+        ]

@@ -1,10 +1,10 @@
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
 from leadloop.core.access import Actor
 from leadloop.core.errors import NotFound
 from leadloop.core.models import Role, Workspace
-from leadloop.intake.models import Channel, Touch
+from leadloop.intake.models import Channel, Delivery, Touch
 from leadloop.pipeline.models import Lead
 
 
@@ -12,6 +12,33 @@ def touch_list(*, lead: Lead) -> QuerySet[Touch]:
     """The lead's inbound submissions, oldest first, with their source and campaign."""
     touches = lead.touches.select_related("source", "campaign", "channel")
     return touches.order_by("received_at", "id")
+
+
+def delivery_list(
+    *, workspace: Workspace, fetched_by: Actor, status: str = "", provider: str = ""
+) -> QuerySet[Delivery]:
+    """The workspace's webhook deliveries, newest first, without their bodies (admins only)."""
+    fetched_by.require(fetched_by.administers, _("Only admins can open the inbox."))
+    deliveries = Delivery.objects.filter(workspace=workspace).defer("body", "headers", "outcomes")
+    if status:
+        deliveries = deliveries.filter(status=status)
+    if provider:
+        deliveries = deliveries.filter(provider=provider)
+    return deliveries.order_by("-received_at", "-id")
+
+
+def delivery_status_counts(*, workspace: Workspace, fetched_by: Actor) -> dict[str, int]:
+    fetched_by.require(fetched_by.administers, _("Only admins can open the inbox."))
+    deliveries = Delivery.objects.filter(workspace=workspace).order_by()
+    return dict(deliveries.values_list("status").annotate(n=Count("id")))
+
+
+def delivery_get(*, workspace: Workspace, fetched_by: Actor, delivery_id: int) -> Delivery:
+    fetched_by.require(fetched_by.administers, _("Only admins can open the inbox."))
+    delivery = Delivery.objects.filter(workspace=workspace, pk=delivery_id).first()
+    if delivery is None:
+        raise NotFound(_("Not found."))
+    return delivery
 
 
 def channel_list(*, workspace: Workspace, fetched_by: Actor) -> QuerySet[Channel]:

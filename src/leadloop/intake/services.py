@@ -497,6 +497,10 @@ def channel_create(
     actor.require(actor.role in ("admin", "marketer"))
     if errors := _channel_errors(kind, name, settings):
         raise ValidationFailed(_("The channel is not valid."), fields=errors)
+    taken = Channel.objects.filter(workspace=workspace, kind=kind).exists()
+    if taken and kind != Channel.Kind.FORM:  # /hooks/<workspace>/<provider> finds it by kind
+        message = _("This workspace already has a channel of this kind.")
+        raise Conflict(message, code="channel_exists")
     channel = Channel.objects.create(
         workspace=workspace,
         kind=kind,

@@ -11,5 +11,6 @@ urlpatterns = [
     path("leads/", include("leadloop.activities.urls")),
     path("contacts/", include("leadloop.contacts.urls")),
     path("reports/", include("leadloop.reports.urls")),
+    path("settings/inbox/", include("leadloop.intake.inbox_urls")),
     path("settings/", include("leadloop.core.urls")),
 ]

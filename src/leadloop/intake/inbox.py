@@ -1,0 +1,309 @@
+"""The raw inbox: store every webhook delivery before answering, process it on the worker with
+retries and backoff, replay the failed ones, and reconcile Facebook forms after long outages.
+
+Kept beside services.py (the capture engine, which every lead here goes through). A provider's
+lead enters with `external_id` = the provider's lead id and the provider's name as its source, so
+the engine's de-duplication on (source, external id) makes redeliveries, replays and
+reconciliations harmless; they are checked first, so a known lead costs no Graph API call.
+"""
+
+import ipaddress
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+
+import httpx
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from leadloop.campaigns.services import key_of
+from leadloop.core import clock
+from leadloop.core.access import Actor
+from leadloop.core.errors import ApplicationError, Conflict, NotFound
+from leadloop.core.models import Workspace
+from leadloop.core.services import audit_record
+from leadloop.intake.models import Channel, Delivery, FacebookForm, Touch
+from leadloop.intake.providers import (
+    PROVIDERS,
+    GraphError,
+    Item,
+    Provider,
+    graph_client,
+    graph_form_leads,
+    graph_lead,
+    parse_json,
+    submission_of,
+)
+from leadloop.intake.services import _dedupe_key, leads_capture
+
+log = logging.getLogger(__name__)
+
+# seconds before attempts 2..7; a delivery still failing after the 7th (about 8.6 hours) is failed
+RETRY_DELAYS = (10, 60, 300, 1800, 7200, 21600)
+STALE = timedelta(minutes=5)  # a waiting delivery older than this lost its task: enqueue again
+RETENTION = timedelta(days=30)  # processed deliveries (raw personal data) are kept this long
+RECONCILE_MARGIN = 3600  # seconds before the last reconciliation that are read again
+FETCHERS = 4  # parallel Graph API reads per delivery
+SECRET_HEADERS = {"cookie", "authorization"}
+Status = Delivery.Status
+
+
+def _enqueue(delivery_id: int, delay: int = 0) -> None:
+    from leadloop.intake.tasks import delivery_process_task  # tasks import this module
+
+    if delay:
+        delivery_process_task.schedule((delivery_id,), delay=delay)
+    else:
+        delivery_process_task(delivery_id)
+
+
+def _enqueue_on_commit(ids: list[int]) -> None:
+    def send() -> None:
+        try:
+            for delivery_id in ids:
+                _enqueue(delivery_id)
+        except Exception:  # the queue is down: the deliveries are stored, the sweep sends them
+            log.exception("could not enqueue deliveries %s", ids[:20])
+
+    transaction.on_commit(send)
+
+
+def _address(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+@transaction.atomic
+def delivery_receive(*, channel: Channel, headers, body: bytes, remote_addr: str) -> Delivery:
+    """Store a delivery that passed its provider's signature check; the worker takes it next."""
+    kept = {
+        name: value.replace("\x00", "")
+        for name, value in headers.items()
+        if name.lower() not in SECRET_HEADERS
+    }
+    delivery = Delivery.objects.create(
+        workspace_id=channel.workspace_id,
+        channel=channel,
+        provider=channel.kind,
+        headers=kept,
+        body=body,
+        remote_addr=_address(remote_addr),
+        received_at=clock.now(),
+    )
+    _enqueue_on_commit([delivery.pk])
+    return delivery
+
+
+def _failed(ref: str, error: str, *, retry: bool = False) -> dict:
+    return {"ref": ref, "outcome": "failed", "lead": None, "error": error, "retry": retry}
+
+
+def _captured_leads(workspace: Workspace, provider: str, refs: set[str]) -> dict[str, int]:
+    """{provider lead id: LeadLoop lead id} of the refs captured before."""
+    keys = {_dedupe_key(key_of(provider, 64), ref): ref for ref in refs}
+    touches = Touch.objects.filter(workspace=workspace, dedupe_key__in=list(keys))
+    return {keys[key]: lead for key, lead in touches.values_list("dedupe_key", "lead_id")}
+
+
+def _fetch(client: httpx.Client, channel: Channel, item: Item) -> Item | GraphError:
+    try:
+        return graph_lead(client, channel, item)
+    except GraphError as exc:
+        return exc
+
+
+def _capture(channel: Channel, provider: Provider, items: list[Item], prior: dict) -> list[dict]:
+    """Each item's outcome, in order: known before, fetched and captured, or failed alone."""
+    workspace = channel.workspace
+    outcomes: list[dict | None] = [None] * len(items)
+    known = _captured_leads(workspace, provider.kind, {i.ref for i in items if not i.error})
+    todo, first = [], {}
+    for n, item in enumerate(items):
+        if item.error:
+            outcomes[n] = _failed(item.ref, item.error)
+        elif item.ref in known:
+            seen = {"ref": item.ref, "outcome": "duplicate", "lead": known[item.ref]}
+            outcomes[n] = prior.get(item.ref) or seen
+        elif item.ref not in first:
+            first[item.ref] = n
+            todo.append(n)
+    needed = [n for n in todo if items[n].answers is None]
+    fetch = partial(_fetch, graph_client(), channel)
+    if len(needed) > 1:
+        with ThreadPoolExecutor(FETCHERS) as pool:
+            fetched = list(pool.map(fetch, [items[n] for n in needed]))
+    else:
+        fetched = [fetch(items[n]) for n in needed]
+    for n, result in zip(needed, fetched, strict=True):
+        if isinstance(result, GraphError):
+            outcomes[n] = _failed(items[n].ref, str(result), retry=True)
+    todo = [n for n in todo if outcomes[n] is None]
+    results = leads_capture(
+        workspace=workspace,
+        actor=Actor.system(workspace, f"{provider.kind}:{channel.name}"),
+        submissions=[(submission_of(items[n], provider.kind), _raw(items[n])) for n in todo],
+        kind=Touch.Kind.WEBHOOK,
+        channel=channel,
+    )
+    for n, result in zip(todo, results, strict=True):
+        if isinstance(result, ApplicationError):
+            outcomes[n] = _failed(items[n].ref, result.message)
+        else:
+            outcome = "created" if result.created else "joined"
+            outcomes[n] = {"ref": items[n].ref, "outcome": outcome, "lead": result.lead.pk}
+    for n, item in enumerate(items):  # the same lead twice in one delivery
+        if outcomes[n] is None:
+            taken = outcomes[first[item.ref]]
+            failed = taken["outcome"] == "failed"
+            outcomes[n] = taken if failed else {**taken, "outcome": "duplicate"}
+    if forms := {i.form_id for i in items if i.form_id and provider.kind == Channel.Kind.FACEBOOK}:
+        FacebookForm.objects.bulk_create(
+            [FacebookForm(workspace=workspace, channel=channel, form_id=f) for f in forms],
+            ignore_conflicts=True,
+        )
+    return outcomes
+
+
+def _raw(item: Item) -> dict:
+    return {"lead_id": item.ref, **item.context, "answers": item.answers}
+
+
+def _outcomes(delivery: Delivery) -> list[dict]:
+    provider = PROVIDERS[delivery.provider]
+    try:
+        items = provider.read(parse_json(bytes(delivery.body)))
+    except ApplicationError as exc:
+        return [_failed("", exc.message)]
+    prior = {o["ref"]: o for o in delivery.outcomes if o["outcome"] in ("created", "joined")}
+    return _capture(delivery.channel, provider, items, prior)
+
+
+def delivery_process(*, delivery_id: int) -> Delivery | None:
+    """One attempt at a waiting delivery; a passing failure (the Graph API, the database) is
+    tried again later with backoff, a lead that cannot be taken fails alone."""
+    delivery = Delivery.objects.select_related("channel__workspace").filter(pk=delivery_id).first()
+    if delivery is None or delivery.status not in (Status.RECEIVED, Status.RETRYING):
+        return delivery
+    delivery.attempts += 1
+    try:
+        outcomes = _outcomes(delivery)
+    except Exception as exc:  # e.g. the database is away: like an outage, try again later
+        log.exception("delivery %s: attempt %s failed", delivery.pk, delivery.attempts)
+        kept = [o for o in delivery.outcomes if o["outcome"] != "failed"]
+        outcomes = [*kept, _failed("", f"{type(exc).__name__}: {exc}"[:500], retry=True)]
+    failures = [o for o in outcomes if o["outcome"] == "failed"]
+    retry = any(o["retry"] for o in failures)
+    delivery.next_attempt_at = None
+    if retry and delivery.attempts <= len(RETRY_DELAYS):
+        delay = RETRY_DELAYS[delivery.attempts - 1]
+        delivery.status = Status.RETRYING
+        delivery.next_attempt_at = clock.now() + timedelta(seconds=delay)
+        transaction.on_commit(partial(_enqueue, delivery.pk, delay))
+    elif failures:
+        delivery.status = Status.FAILED
+    else:
+        delivery.status = Status.DONE if outcomes else Status.IGNORED
+    delivery.outcomes = outcomes
+    delivery.error = failures[0]["error"] if failures else ""
+    delivery.processed_at = clock.now()
+    delivery.save(
+        update_fields=["status", "attempts", "next_attempt_at", "processed_at", "error", "outcomes"]
+    )
+    return delivery
+
+
+def _waiting_again(deliveries) -> list[int]:
+    ids = list(deliveries.values_list("pk", flat=True))
+    Delivery.objects.filter(pk__in=ids).update(
+        status=Status.RECEIVED, attempts=0, next_attempt_at=None, error=""
+    )
+    _enqueue_on_commit(ids)
+    return ids
+
+
+@transaction.atomic
+def delivery_replay(*, workspace: Workspace, actor: Actor, delivery: Delivery) -> None:
+    """Process a failed delivery again (its leads captured before stay as they are)."""
+    actor.require(actor.administers)
+    if delivery.workspace_id != workspace.pk:
+        raise NotFound(_("Not found."))
+    if delivery.status != Status.FAILED:
+        raise Conflict(_("Only a failed delivery can be replayed."), code="not_failed")
+    _waiting_again(Delivery.objects.filter(pk=delivery.pk))
+    audit_record(actor=actor, action="delivery.replay", obj=delivery)
+
+
+@transaction.atomic
+def deliveries_replay_failed(*, workspace: Workspace, actor: Actor) -> int:
+    """Process every failed delivery of the workspace again; returns how many."""
+    actor.require(actor.administers)
+    failed = Delivery.objects.filter(workspace=workspace, status=Status.FAILED)
+    ids = _waiting_again(failed.select_for_update())
+    if ids:
+        audit_record(
+            actor=actor, action="delivery.replay_failed", obj=workspace, data={"count": len(ids)}
+        )
+    return len(ids)
+
+
+def deliveries_sweep() -> int:
+    """Enqueue again the deliveries whose task was lost (a crash between the commit and the
+    queue, a queue that was down or wiped) and forget processed ones after RETENTION."""
+    now = clock.now()
+    lost = Delivery.objects.filter(
+        Q(status=Status.RECEIVED, received_at__lt=now - STALE)
+        | Q(status=Status.RETRYING, next_attempt_at__lt=now - STALE)
+    )
+    ids = list(lost.values_list("pk", flat=True)[:1000])
+    for delivery_id in ids:
+        _enqueue(delivery_id)
+    done = (Status.DONE, Status.IGNORED)
+    Delivery.objects.filter(status__in=done, received_at__lt=now - RETENTION).delete()
+    return len(ids)
+
+
+@dataclass
+class FormReconciled:
+    form_id: str
+    counts: Counter = field(default_factory=Counter)
+    error: str = ""
+
+
+def facebook_reconcile(
+    *, workspace: Workspace, actor: Actor, form_id: str = ""
+) -> list[FormReconciled]:
+    """Read the leads of one form (or of every form seen) from the Graph API since the last
+    reconciliation and capture the missing ones: for outages longer than Facebook's retries."""
+    actor.require(actor.administers)
+    channel = Channel.objects.filter(
+        workspace=workspace, kind=Channel.Kind.FACEBOOK, active=True
+    ).first()
+    if channel is None:
+        raise NotFound(_("This workspace has no Facebook channel."))
+    channel.workspace = workspace
+    forms = [form_id] if form_id else list(channel.facebook_forms.values_list("form_id", flat=True))
+    return [_reconcile_form(graph_client(), channel, form) for form in forms]
+
+
+def _reconcile_form(client: httpx.Client, channel: Channel, form_id: str) -> FormReconciled:
+    state, _created = FacebookForm.objects.get_or_create(
+        workspace=channel.workspace, channel=channel, form_id=form_id
+    )
+    started = clock.now()
+    since = int(state.synced_until.timestamp()) - RECONCILE_MARGIN if state.synced_until else None
+    done = FormReconciled(form_id)
+    provider = PROVIDERS[Channel.Kind.FACEBOOK]
+    try:
+        for page in graph_form_leads(client, channel, form_id, since):
+            done.counts.update(o["outcome"] for o in _capture(channel, provider, page, {}))
+    except GraphError as exc:  # kept where it was: the next run reads the same leads again
+        done.error = str(exc)
+        return done
+    FacebookForm.objects.filter(pk=state.pk).update(synced_until=started)
+    return done

@@ -1,0 +1,23 @@
+"""Fixtures of the webhook tests (helpers in support.py)."""
+
+import pytest
+
+from leadloop.intake.models import Channel
+from tests.intake.hooks.support import graph_api, immediate_huey, make_channels
+
+
+@pytest.fixture
+def channels(team) -> dict[str, Channel]:
+    return make_channels(team)
+
+
+@pytest.fixture
+def huey_immediate():
+    with immediate_huey() as huey:
+        yield huey
+
+
+@pytest.fixture
+def graph(settings):
+    with graph_api(settings) as api:
+        yield api
