@@ -94,6 +94,8 @@ def import_layout(request, import_id: int):
 @member_page
 def import_start(request, import_id: int):
     job = _job(request, import_id)
+    if job.status != Import.Status.DRAFT:  # sent twice: show how it goes
+        return redirect("import-detail", job.pk)
     form = MappingForm(request.POST, job=job)
     if "preview" in request.POST or not form.is_valid():
         return _detail(request, job, mapping_form=form, status=200 if form.is_valid() else 422)
