@@ -243,7 +243,7 @@ def test_cli_mapping_overrides_and_a_mapping_without_phone_or_email_is_refused(t
         "created=1 "
     )
     assert lead_names(team) == {"Hà"}
-    with pytest.raises(CommandError, match="columns are"):
+    with pytest.raises(CommandError, match="The columns are: Khách, Liên hệ"):
         cli(path, "--mapping", "Nope=phone")
 
 

@@ -111,11 +111,12 @@ def _register_routers() -> None:
     from leadloop.campaigns.api import router as campaigns
     from leadloop.core.api import router as core
     from leadloop.intake.api import router as intake
+    from leadloop.intake.import_api import router as imports
     from leadloop.pipeline.api import router as pipeline
     from leadloop.reports.api import router as reports
     from leadloop.routing.api import router as routing
 
-    for router in (core, pipeline, activities, routing, campaigns, intake, reports):
+    for router in (core, pipeline, activities, routing, campaigns, intake, imports, reports):
         api.add_router("/", router)
 
 

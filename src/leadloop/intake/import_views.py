@@ -139,7 +139,7 @@ def import_errors(request, import_id: int):
     def lines():
         yield "\ufeff"  # so that Excel reads the Vietnamese text as UTF-8
         yield writer.writerow(["row", "column", "reason"])
-        for problem in import_problems(job=job):
+        for problem in import_problems(job=job).iterator(chunk_size=2000):
             yield writer.writerow([problem.row, _safe(problem.column), _safe(problem.reason)])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")

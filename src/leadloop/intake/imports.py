@@ -28,7 +28,7 @@ from leadloop.contacts.normalize import fold
 from leadloop.contacts.services import Identity
 from leadloop.core import clock
 from leadloop.core.access import Actor
-from leadloop.core.errors import NotFound, ValidationFailed
+from leadloop.core.errors import ApplicationError, NotFound, ValidationFailed
 from leadloop.core.models import Role, Workspace
 from leadloop.core.services import audit_record
 from leadloop.intake.models import Import, ImportProblem, Touch
@@ -326,6 +326,21 @@ def _layout_fields(job: Import) -> dict:
     return {name: getattr(job, name) for name in names}
 
 
+def mapping_override(job: Import, overrides: dict[str, str]) -> list[str]:
+    """The suggested mapping with some columns' targets replaced ("ignore" is accepted for "")."""
+    mapping = list(job.mapping)
+    for column, target in overrides.items():
+        target = "" if target == "ignore" else target
+        if column not in job.headers or target not in TARGETS:
+            message = _("Unknown column or target: %(item)s. The columns are: %(columns)s.") % {
+                "item": f"{column}={target}",
+                "columns": ", ".join(job.headers),
+            }
+            raise ValidationFailed(message, code="import_mapping", fields={"mapping": [message]})
+        mapping[job.headers.index(column)] = target
+    return mapping
+
+
 def _clean_mapping(job: Import, mapping: list[str]) -> list[str]:
     if len(mapping) != len(job.headers) or any(t not in TARGETS for t in mapping):
         raise ValidationFailed(_("Choose a target for every column."), fields={"mapping": []})
@@ -363,6 +378,30 @@ def import_confirm(
 
         transaction.on_commit(lambda: import_task(job.pk))
     return job
+
+
+def import_submit(
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    upload,
+    origin: str,
+    overrides: dict[str, str],
+    source: str = "",
+    campaign: str = "",
+) -> Import:
+    """Upload and start at once with the suggested mapping and `overrides` (the API); a refused
+    mapping leaves neither an import nor its file behind."""
+    with transaction.atomic():
+        job = import_upload(workspace=workspace, actor=actor, upload=upload, origin=origin)
+        try:
+            mapping = mapping_override(job, overrides)
+            return import_confirm(
+                job=job, actor=actor, mapping=mapping, source=source, campaign=campaign
+            )
+        except ApplicationError:
+            Path(job.file_path).unlink(missing_ok=True)
+            raise
 
 
 # ---- running
@@ -462,5 +501,5 @@ def import_list(*, workspace: Workspace, fetched_by: Actor) -> QuerySet[Import]:
     return Import.objects.filter(workspace=workspace).select_related("created_by")
 
 
-def import_problems(*, job: Import) -> Iterator[ImportProblem]:
-    return job.problems.order_by("row", "id").iterator(chunk_size=2000)
+def import_problems(*, job: Import) -> QuerySet[ImportProblem]:
+    return job.problems.order_by("row", "id")

@@ -5,7 +5,13 @@ from django.core.management.base import BaseCommand, CommandError
 from leadloop.core.access import Actor
 from leadloop.core.errors import ApplicationError
 from leadloop.core.models import Workspace
-from leadloop.intake.imports import TARGETS, import_confirm, import_open, import_run
+from leadloop.intake.imports import (
+    TARGETS,
+    import_confirm,
+    import_open,
+    import_run,
+    mapping_override,
+)
 from leadloop.intake.models import Import
 
 DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\t": "\t"}
@@ -54,7 +60,7 @@ class Command(BaseCommand):
             import_confirm(
                 job=job,
                 actor=actor,
-                mapping=_mapping(job, options["mapping"]),
+                mapping=mapping_override(job, dict(_pair(item) for item in options["mapping"])),
                 source=options["source"],
                 campaign=options["campaign"],
                 background=False,
@@ -69,15 +75,9 @@ class Command(BaseCommand):
             raise CommandError(job.error)
 
 
-def _mapping(job: Import, overrides: list[str]) -> list[str]:
-    mapping = list(job.mapping)
-    for item in overrides:
-        column, _sep, target = item.rpartition("=")
-        target = "" if target == "ignore" else target
-        if column not in job.headers or target not in TARGETS:
-            raise CommandError(f"--mapping {item!r}: columns are {', '.join(job.headers)}")
-        mapping[job.headers.index(column)] = target
-    return mapping
+def _pair(item: str) -> tuple[str, str]:
+    column, _sep, target = item.rpartition("=")
+    return column, target
 
 
 def _fields(exc: ApplicationError) -> str:
