@@ -26,7 +26,7 @@ from leadloop.intake.imports import (
     mapping_suggest,
 )
 from leadloop.intake.models import Import, ImportProblem, Touch
-from leadloop.intake.sheets import FileRefused
+from leadloop.intake.sheets import SAMPLE_BYTES, FileRefused
 from leadloop.pipeline.models import Lead
 from tests.core.test_cli import _database_url
 
@@ -333,6 +333,20 @@ def test_limits_on_rows_and_size(team, tmp_path):
     assert not Import.objects.exists()
 
 
+def test_a_character_cut_by_the_detection_sample_does_not_fool_it(team, tmp_path):
+    for pad in ("x" * n for n in range(20)):
+        data = csv_text([["Tên", "SĐT"], *([pad + "Đ" * 50, "0912000001"] for _ in range(700))])
+        data = data.encode()
+        if data[SAMPLE_BYTES] & 0xC0 == 0x80:  # the sample ends inside a character
+            break
+    else:
+        raise AssertionError("no padding cuts a character")
+    assert (
+        cli(write(tmp_path, "leads.csv", data)).strip() == "created=1 merged=699 invalid=0 failed=0"
+    )
+    assert Import.objects.get().encoding == "utf-8"
+
+
 def test_a_decoding_error_after_the_sample_is_a_clear_refusal(team, tmp_path):
     good = csv_text([["Tên", "SĐT"], *([f"Người {i}", f"0912{i:06d}"] for i in range(5000))])
     path = write(tmp_path, "leads.csv", good.encode() + b"Bad \xff\xfe row,0912999999\r\n")
@@ -340,7 +354,7 @@ def test_a_decoding_error_after_the_sample_is_a_clear_refusal(team, tmp_path):
         cli(path)
 
 
-def test_a_sales_rep_cannot_import_and_an_import_is_resumable_not_repeatable(team, tmp_path):
+def test_a_sales_rep_cannot_import_and_a_second_run_of_the_task_does_nothing(team, tmp_path):
     path = write(tmp_path, "leads.csv", csv_text([HEADER, *ROWS]).encode())
     with pytest.raises(Exception, match="importing"):
         import_open(

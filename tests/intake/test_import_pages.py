@@ -163,3 +163,17 @@ def test_the_lead_list_and_settings_link_to_the_import(team):
     assert link in team.browser_client("marketer").get("/leads/").content.decode()
     assert link in team.browser_client("manager").get("/settings/").content.decode()
     assert link not in team.browser_client("sales").get("/leads/").content.decode()
+
+
+def test_the_wizard_speaks_vietnamese_by_default(team):
+    client = team.browser_client("marketer")
+    page = client.get(URL).content.decode()
+    assert "Nhập lead" in page and "Danh sách này lấy từ đâu?" in page
+    file = SimpleUploadedFile("a.csv", "Họ tên,SĐT\r\n".encode())
+    refused = client.post(URL, {"file": file, "origin": "Hội chợ"}).content.decode()
+    assert "Tệp chỉ có dòng tiêu đề, không có dòng dữ liệu nào." in refused
+    upload(client, csv_text([HEADER, *ROWS]).encode())
+    job = Import.objects.get()
+    detail = client.get(f"{URL}{job.pk}/?lang=vi").content.decode()
+    assert "Giữ làm trường của lead" in detail and "Nhập 4 dòng" in detail
+    assert "Không nhập" in detail and "Thiếu số điện thoại" in detail

@@ -274,20 +274,16 @@ class _Rows:
         return Problem(" / ".join(columns), exc.message)
 
 
-def _data_rows(job: Import, skip: int = 0) -> Iterator[tuple[int, list[str]]]:
-    """(spreadsheet row number, cells) of the data rows after the header, the first `skip` left
-    out."""
+def _data_rows(job: Import) -> Iterator[tuple[int, list[str]]]:
+    """(spreadsheet row number, cells) of the data rows after the header."""
     layout = Layout(job.format, job.encoding, job.delimiter, job.sheet)
-    header_seen, index = False, 0
+    header_seen = False
     for number, cells in enumerate(read(Path(job.file_path), layout), start=1):
         if is_blank(cells):
             continue
-        if not header_seen:
-            header_seen = True
-            continue
-        index += 1
-        if index > skip:
+        if header_seen:
             yield number, cells
+        header_seen = True
 
 
 @dataclass(frozen=True)
@@ -408,8 +404,8 @@ def import_submit(
 
 
 def _chunk(job: Import, actor: Actor, rows: _Rows, pending: list[tuple[int, list[str]]]) -> None:
-    """Capture one chunk and count it, in one transaction: a run stopped midway resumes after
-    the last chunk written."""
+    """Capture one chunk and count it in one transaction: the counts always match what is
+    stored, even when a run stops midway."""
     problems, captures = [], []
     for number, cells in pending:
         built = rows.submission(cells)
@@ -464,7 +460,7 @@ def import_run(*, import_id: int) -> Import | None:
 def _run(job: Import) -> Import:
     rows, actor, pending = _Rows(job), _actor(job), []
     try:
-        for row in _data_rows(job, skip=job.rows_read):
+        for row in _data_rows(job):
             pending.append(row)
             if len(pending) == CHUNK:
                 _chunk(job, actor, rows, pending)

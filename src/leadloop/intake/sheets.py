@@ -90,6 +90,8 @@ def _encoding(head: bytes) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    if len(head) == SAMPLE_BYTES and b"\x00" not in head:  # whole lines: no cut character
+        head = head[: head.rfind(b"\n") + 1] or head
     best = from_bytes(head).best()
     guess = best.encoding if best else ""
     if guess in ("utf_8", "ascii"):
