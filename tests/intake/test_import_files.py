@@ -78,8 +78,10 @@ def xlsx(tmp_path, sheets: dict, name="leads.xlsx") -> Path:
 
 
 def cli(path, *args, workspace="acme") -> str:
+    """`leadloop import` in English, whatever language an earlier test left active."""
     out = io.StringIO()
-    call_command("import", str(path), "--workspace", workspace, *args, stdout=out)
+    with translation.override("en"):
+        call_command("import", str(path), "--workspace", workspace, *args, stdout=out)
     return out.getvalue()
 
 
@@ -190,8 +192,7 @@ def test_a_row_with_a_new_value_joins_the_open_lead_as_a_new_touch(team, tmp_pat
 def test_error_report_rows_name_the_row_the_column_and_the_reason(team, tmp_path):
     rows = [HEADER, ROWS[0], ROWS[2], ["Dài", "0912000111", "", "x" * 2001, ""]]
     path = write(tmp_path, "leads.csv", csv_text(rows).encode())
-    with translation.override("en"):
-        assert cli(path).strip() == "created=1 merged=0 invalid=2 failed=0"
+    assert cli(path).strip() == "created=1 merged=0 invalid=2 failed=0"
     problems = list(ImportProblem.objects.values_list("row", "column", "reason"))
     assert problems == [
         (3, "SĐT / E-mail", "Give a phone number or an e-mail address."),
@@ -356,7 +357,7 @@ def test_a_decoding_error_after_the_sample_is_a_clear_refusal(team, tmp_path):
 
 def test_a_sales_rep_cannot_import_and_a_second_run_of_the_task_does_nothing(team, tmp_path):
     path = write(tmp_path, "leads.csv", csv_text([HEADER, *ROWS]).encode())
-    with pytest.raises(Exception, match="importing"):
+    with translation.override("en"), pytest.raises(Exception, match="importing"):
         import_open(
             workspace=team.workspace,
             actor=team.actors["sales"],
@@ -394,7 +395,8 @@ def test_the_installed_command_prints_the_summary_and_exits_by_readability(tmp_p
     bad = write(tmp_path, "bad.csv", os.urandom(2048))
     refused = leadloop("import", str(bad), "--workspace", "cli-import")
     assert refused.returncode != 0 and refused.stdout == ""
-    assert "not a CSV" in refused.stderr and "Traceback" not in refused.stderr
+    # the reason in the default language (Vietnamese)
+    assert "Đây không phải tệp CSV" in refused.stderr and "Traceback" not in refused.stderr
     missing = leadloop("import", str(tmp_path / "nope.csv"), "--workspace", "cli-import")
-    assert missing.returncode != 0 and "cannot be opened" in missing.stderr
+    assert missing.returncode != 0 and "Không mở được tệp." in missing.stderr
     assert Import.objects.get().origin == f"leadloop import {good}"
