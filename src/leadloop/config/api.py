@@ -112,11 +112,22 @@ def _register_routers() -> None:
     from leadloop.contacts.api import router as contacts
     from leadloop.core.api import router as core
     from leadloop.intake.api import router as intake
+    from leadloop.intake.import_api import router as imports
     from leadloop.pipeline.api import router as pipeline
     from leadloop.reports.api import router as reports
     from leadloop.routing.api import router as routing
 
-    for router in (core, pipeline, activities, routing, campaigns, intake, reports, contacts):
+    for router in (
+        core,
+        pipeline,
+        activities,
+        routing,
+        campaigns,
+        intake,
+        imports,
+        reports,
+        contacts,
+    ):
         api.add_router("/", router)
 
 

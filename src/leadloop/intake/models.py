@@ -138,3 +138,72 @@ class FacebookForm(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["channel", "form_id"], name="facebook_form_unique")
         ]
+
+
+class Import(models.Model):
+    """A CSV or XLSX list being imported: where it came from, how to read it, its progress."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Waiting for the mapping")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(
+        "core.Member", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    origin = models.TextField(blank=True)  # where the list came from (data law), required to run
+    file_name = models.CharField(max_length=255)
+    file_path = models.CharField(max_length=1000)  # under VAR_DIR/imports, or the CLI's file
+    file_size = models.BigIntegerField()
+    format = models.CharField(max_length=4)  # csv | xlsx
+    encoding = models.CharField(max_length=12, blank=True)
+    delimiter = models.CharField(max_length=1, blank=True)
+    sheet = models.CharField(max_length=100, blank=True)
+    headers = models.JSONField(default=list)
+    mapping = models.JSONField(default=list)  # one target per column (see intake.imports.TARGETS)
+    source = models.CharField(max_length=100, blank=True)
+    campaign = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    language = models.CharField(max_length=8, blank=True)  # of the error report's reasons
+    error = models.TextField(blank=True)
+    total_rows = models.PositiveIntegerField(default=0)
+    rows_read = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    merged = models.PositiveIntegerField(default=0)
+    invalid = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(99, self.rows_read * 100 // self.total_rows) if self.total_rows else 0
+
+
+class ImportProblem(models.Model):
+    """One line of an import's error report: a row not imported, the column, the reason."""
+
+    job = models.ForeignKey(Import, on_delete=models.CASCADE, related_name="problems")
+    row = models.PositiveIntegerField()  # as the spreadsheet numbers it: the header is row 1
+    column = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=500)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "row"])]
+        ordering = ["row", "id"]

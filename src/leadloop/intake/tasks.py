@@ -1,6 +1,7 @@
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from leadloop.intake.imports import import_run
 from leadloop.intake.inbox import deliveries_sweep, delivery_process
 from leadloop.intake.services import idempotency_purge
 
@@ -19,3 +20,8 @@ def delivery_process_task(delivery_id: int) -> None:
 @db_periodic_task(crontab(minute="*/5"))
 def sweep_inbox() -> int:
     return deliveries_sweep()
+
+
+@db_task()
+def import_task(import_id: int) -> None:
+    import_run(import_id=import_id)

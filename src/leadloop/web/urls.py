@@ -7,6 +7,7 @@ urlpatterns = [
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
     path("notifications/read/", views.notifications_read, name="notifications-read"),
+    path("leads/import/", include("leadloop.intake.import_urls")),
     path("leads/", include("leadloop.pipeline.urls")),
     path("leads/", include("leadloop.activities.urls")),
     path("contacts/", include("leadloop.contacts.urls")),

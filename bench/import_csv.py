@@ -1,0 +1,135 @@
+"""Import benchmark: a generated CSV through `leadloop import`; never part of `make test`.
+
+    python bench/import_csv.py --rows 1000000            # SQLite file under var/bench/
+    DATABASE_URL=postgres://... python bench/import_csv.py --rows 1000000
+
+Writes a CSV of realistic Vietnamese leads (bench/generate.py's Generator: name variants, phone
+written forms, 10 % repeated people, 6 % wrong numbers; UTF-8, comma) under var/bench/, migrates,
+creates a fresh workspace `import-<time>` with five sales reps, then runs `leadloop import` as a
+child process and measures its wall time and peak memory (maximum resident set size of that
+process, from wait4). Prints the summary line, rows/s and MB, and whether the budgets hold.
+
+Budgets (issue 3): 1,000,000 rows in ≤ 120 s on PostgreSQL, ≤ 180 s on SQLite; peak ≤ 500 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import Generator  # bench/ is not a package
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "var" / "bench"
+HEADER = [
+    "Họ và tên",
+    "Số điện thoại",
+    "Email",
+    "Nguồn",
+    "Chiến dịch",
+    "Quận",
+    "Sản phẩm",
+    "Ngân sách",
+]
+BUDGET_S = {"postgresql": 120, "sqlite": 180}
+BUDGET_MB = 500
+REPS = """
+from leadloop.core.access import Actor
+from leadloop.core.models import Workspace
+from leadloop.core.services import member_create
+ws = Workspace.objects.get(slug={slug!r})
+for i in range(1, 6):
+    member_create(workspace=ws, actor=Actor.system(ws), email=f"sales{{i}}@{slug}.bench",
+                  full_name=f"Sales {{i}}", role="sales", team="Sales", password=None)
+"""
+
+
+def generate(path: Path, rows: int, seed: int) -> None:
+    generator = Generator(seed=seed)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(HEADER)
+        for _ in range(rows):
+            body = generator.body()
+            extra = body["fields"]
+            writer.writerow(
+                [body["full_name"], body["phone"], body["email"], body["source"],
+                 body["campaign"], extra["district"], extra["product"], extra["budget"]]
+            )  # fmt: skip
+
+
+def leadloop(env: dict, *args: str) -> str:
+    script = Path(sys.executable).parent / "leadloop"
+    done = subprocess.run([str(script), *args], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"leadloop {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def measured(env: dict, *args: str) -> tuple[str, str, int, float, float]:
+    """Run `leadloop ARGS`; (stdout, stderr, exit status, seconds, peak RSS in MB)."""
+    script = Path(sys.executable).parent / "leadloop"
+    out, err = BENCH / "import.out", BENCH / "import.err"
+    started = time.perf_counter()
+    with out.open("w") as stdout, err.open("w") as stderr:
+        proc = subprocess.Popen([str(script), *args], env=env, stdout=stdout, stderr=stderr)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return out.read_text(), err.read_text(), proc.returncode, seconds, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the generated CSV")
+    args = parser.parse_args()
+    BENCH.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "LEADLOOP_HTTPS": "0"}
+    env.setdefault("DATABASE_URL", f"sqlite:///{BENCH / 'import.sqlite3'}")
+    database = "postgresql" if env["DATABASE_URL"].startswith("postgres") else "sqlite"
+
+    path = BENCH / f"leads-{args.rows}.csv"
+    if not path.exists():
+        started = time.perf_counter()
+        generate(path, args.rows, args.seed)
+        print(f"generated {path} ({path.stat().st_size / 2**20:.0f} MB) in "
+              f"{time.perf_counter() - started:.0f} s", file=sys.stderr)  # fmt: skip
+    leadloop(env, "migrate", "--noinput", "-v0")
+    slug = f"import-{int(time.time())}"
+    leadloop(env, "workspace", "create", slug, "--name", "Import bench")
+    leadloop(env, "shell", "-c", REPS.format(slug=slug))
+
+    out, err, status, seconds, peak_mb = measured(
+        env, "import", str(path), "--workspace", slug, "--origin", "benchmark"
+    )
+    if status:
+        raise SystemExit(f"leadloop import failed ({status}):\n{err[-3000:]}")
+    result = {
+        "database": database,
+        "rows": args.rows,
+        "summary": out.strip(),
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(args.rows / seconds),
+        "peak_rss_mb": round(peak_mb),
+        "cpus": os.cpu_count(),
+    }
+    scaled = seconds * 1_000_000 / args.rows
+    result["budget_1m_s"] = BUDGET_S[database]
+    result["projected_1m_s"] = round(scaled)
+    result["within_budget"] = scaled <= BUDGET_S[database] and peak_mb <= BUDGET_MB
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    if not args.keep:
+        path.unlink()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""`/api/v1/imports`: upload a CSV/XLSX list and follow its import."""
+
+import json
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
+
+from leadloop.core.errors import ValidationFailed
+from leadloop.intake.imports import import_get, import_problems, import_submit
+from leadloop.intake.models import Import
+
+router = Router(tags=["imports"])
+
+
+class ImportOut(Schema):
+    id: int
+    file_name: str
+    origin: str
+    status: str
+    format: str
+    encoding: str
+    delimiter: str
+    sheet: str
+    headers: list[str]
+    mapping: list[str]
+    source: str
+    campaign: str
+    total_rows: int
+    rows_read: int
+    created: int
+    merged: int
+    invalid: int
+    failed: int
+    percent: int
+    error: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class ProblemOut(Schema):
+    row: int
+    column: str
+    reason: str
+
+
+class ProblemPage(Schema):
+    items: list[ProblemOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class PageQuery(Schema):
+    page: int = Field(1, ge=1, le=1_000_000)
+    page_size: int = Field(100, ge=1, le=1000)
+
+
+def _overrides(mapping: str) -> dict[str, str]:
+    try:
+        overrides = json.loads(mapping or "{}")
+    except ValueError:
+        overrides = None
+    if not isinstance(overrides, dict) or not all(isinstance(v, str) for v in overrides.values()):
+        message = 'mapping: a JSON object {"column": "target"}.'
+        raise ValidationFailed(message, fields={"mapping": [message]})
+    return overrides
+
+
+@router.post("/imports", response={201: ImportOut})
+def create_import(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    origin: Form[str],
+    source: Form[str] = "",
+    campaign: Form[str] = "",
+    mapping: Form[str] = "",
+):
+    """Upload a file and start its import with the suggested column mapping, changed by
+    `mapping` (a JSON object column → target). Follow it with GET /imports/{id}."""
+    actor = request.auth
+    job = import_submit(
+        workspace=actor.workspace,
+        actor=actor,
+        upload=file,
+        origin=origin,
+        overrides=_overrides(mapping),
+        source=source,
+        campaign=campaign,
+    )
+    return Status(201, job)
+
+
+def _job(request: HttpRequest, import_id: int) -> Import:
+    actor = request.auth
+    return import_get(workspace=actor.workspace, fetched_by=actor, import_id=import_id)
+
+
+@router.get("/imports/{import_id}", response=ImportOut)
+def get_import(request: HttpRequest, import_id: int):
+    return _job(request, import_id)
+
+
+@router.get("/imports/{import_id}/errors", response=ProblemPage)
+def list_import_errors(request: HttpRequest, import_id: int, query: Query[PageQuery]):
+    job = _job(request, import_id)
+    start = (query.page - 1) * query.page_size
+    problems = import_problems(job=job)
+    return {
+        "items": list(problems[start : start + query.page_size]),
+        "total": problems.count(),
+        "page": query.page,
+        "page_size": query.page_size,
+    }
