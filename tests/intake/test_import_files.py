@@ -400,3 +400,21 @@ def test_the_installed_command_prints_the_summary_and_exits_by_readability(tmp_p
     missing = leadloop("import", str(tmp_path / "nope.csv"), "--workspace", "cli-import")
     assert missing.returncode != 0 and "Không mở được tệp." in missing.stderr
     assert Import.objects.get().origin == f"leadloop import {good}"
+
+
+@pytest.mark.postgres
+def test_a_long_import_refreshes_the_planner_statistics_on_postgres(team, tmp_path):
+    from django.db import connection
+
+    def estimated_leads() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'pipeline_lead'")
+            return cursor.fetchone()[0]
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE pipeline_lead")  # the estimate as the table stands: no leads
+    assert estimated_leads() < 1000
+    rows = [["Họ tên", "SĐT"]] + [[f"Khách {n}", f"091{n:07d}"] for n in range(1001)]
+    path = write(tmp_path, "leads.csv", csv_text(rows).encode())
+    assert cli(path).strip() == "created=1001 merged=0 invalid=0 failed=0"
+    assert estimated_leads() >= 1000  # analysed after the first chunk of 1,000 rows
