@@ -1,4 +1,5 @@
 import os
+import signal
 import subprocess
 import sys
 
@@ -20,6 +21,9 @@ class Command(BaseCommand):
         if with_worker:
             worker = subprocess.Popen([sys.executable, "-m", "leadloop.cli", "worker"])
         self.stdout.write(f"LeadLoop on http://{host}:{port}/  (Ctrl-C stops)")
+        # uvicorn shuts down on SIGTERM and then raises it again; exiting through Python (not
+        # the default action) lets the `finally` below stop the worker too.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             uvicorn.run(
                 "leadloop.config.asgi:application",
