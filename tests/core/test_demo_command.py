@@ -11,11 +11,11 @@ from django.db.models import Count, F
 from django.test import Client
 
 from leadloop.activities.models import Activity
-from leadloop.contacts.models import Contact
+from leadloop.contacts.models import Contact, PossibleDuplicate
 from leadloop.core import clock
 from leadloop.core.demo import DEMO_PASSWORD, STAFF, WORKSPACE_NAME, demo_email
 from leadloop.core.models import Member, Workspace
-from leadloop.intake.models import Touch
+from leadloop.intake.models import Channel, Touch
 from leadloop.pipeline.models import Lead, LeadEvent
 
 LEADS = 120
@@ -77,6 +77,11 @@ def check_duplicates(workspace: Workspace) -> None:
     contacts = Contact.objects.filter(workspace=workspace)
     assert contacts.filter(phone_valid=False).exists()  # wrong numbers: stored, flagged
     assert contacts.filter(phone_valid=True).exclude(phone_raw__startswith="0").exists()
+    # mistyped numbers make second contacts that the duplicate queue shows
+    pairs = PossibleDuplicate.objects.filter(workspace=workspace, reason="phone_typo")
+    assert pairs.exists()
+    form = Channel.objects.get(workspace=workspace, kind="form")  # a snippet to look at
+    assert form.settings["consent_text"]
 
 
 def check_call_histories(workspace: Workspace) -> None:

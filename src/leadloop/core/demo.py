@@ -32,12 +32,13 @@ from leadloop.activities.services import activity_log
 from leadloop.campaigns.models import Campaign
 from leadloop.campaigns.services import campaign_create, key_of
 from leadloop.contacts.normalize import fold
+from leadloop.contacts.services import duplicates_scan
 from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.models import Member, Role, Workspace
 from leadloop.core.services import member_create, workspace_create
-from leadloop.intake.models import Touch
-from leadloop.intake.services import Submission, lead_capture
+from leadloop.intake.models import Channel, Touch
+from leadloop.intake.services import Submission, channel_create, lead_capture
 from leadloop.pipeline.models import Lead
 from leadloop.pipeline.services import lead_change_stage
 from leadloop.routing.services import lead_assign
@@ -48,6 +49,7 @@ DEMO_PASSWORD = "demo-leadloop-2026"  # documented in README and printed by `lea
 DEFAULT_LEADS = 2000
 DAYS = 90
 SEED = 2026
+TYPO_SEED = 1122  # the mistyped resubmissions have their own draws
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
@@ -508,8 +510,35 @@ class Planner:
                 if lo < hi:  # the same person again, through another campaign or source
                     out.append(self._again(fresh[rng.randrange(lo, hi)], at, plan, same=False))
                     made += 1
+        out += self._typos(fresh)
         cutoff = self.now - timedelta(minutes=2)
         return sorted((p for p in out if p.at < cutoff), key=_at)
+
+    def _typos(self, fresh: list[Planned]) -> list[Planned]:
+        """People who sent the form again with a digit of their number mistyped: a second contact
+        that the duplicate queue catches. Drawn apart, so the other draws stay as they were."""
+        rng = random.Random(TYPO_SEED)
+        typos = []
+        for first in rng.sample(fresh, min(max(1, round(self.leads * 0.01)), len(fresh))):
+            digits = list(first.person.national)
+            spot = rng.randrange(2, len(digits))  # the carrier's prefix is typed right
+            digits[spot] = str((int(digits[spot]) + rng.randint(1, 9)) % 10)
+            at = first.at + timedelta(minutes=rng.randint(3, 90))
+            name = _name_written(rng, first.person)
+            typos.append(
+                Planned(
+                    at,
+                    first.person,
+                    first.source,
+                    first.campaign,
+                    "0" + "".join(digits),
+                    "",
+                    name,
+                    fields=dict(first.fields),
+                    extra_id=next(self.ids),
+                )
+            )
+        return typos
 
 
 def _at(item: Planned) -> datetime:
@@ -790,6 +819,22 @@ def _ensure_campaigns(workspace: Workspace, marketer: Member, today: date) -> No
             )
 
 
+def _ensure_form_channel(workspace: Workspace, marketer: Member) -> None:
+    """The website's sign-up form, so Settings → Channels shows a snippet to copy."""
+    if not Channel.objects.filter(workspace=workspace, kind=Channel.Kind.FORM).exists():
+        channel_create(
+            workspace=workspace,
+            actor=Actor.of(marketer),
+            kind=Channel.Kind.FORM,
+            name="Website — đăng ký học thử",
+            settings={
+                "allowed_origins": ["https://anhngu-demo.example.vn"],
+                "consent_text": "Tôi đồng ý để trung tâm gọi điện tư vấn về khóa học.",
+                "rate_limit": "10",
+            },
+        )
+
+
 def demo_delete(*, slug: str) -> bool:
     """Delete a workspace with everything in it (the demo's --reset). True if there was one.
 
@@ -833,4 +878,6 @@ def demo_load(
         _ensure_campaigns(workspace, members["marketer"], today)
         plan = Planner(rng, now, leads).plan()
         counts = Loader(workspace, members, rng, now).run(plan)
+        _ensure_form_channel(workspace, members["marketer"])
+        counts["possible_duplicates"] = duplicates_scan(workspace=workspace)
     return DemoResult(workspace, True, counts, wallclock.monotonic() - started)
