@@ -12,7 +12,7 @@ from huey.contrib.djhuey import HUEY
 from leadloop.core.models import AuditLog
 from leadloop.intake.models import Import
 from leadloop.pipeline.models import Lead
-from tests.intake.test_import_files import HEADER, ROWS, cp1258, csv_text
+from tests.intake.test_import_files import HEADER, ROWS, cli, cp1258, csv_text
 
 URL = "/leads/import/"
 
@@ -177,3 +177,45 @@ def test_the_wizard_speaks_vietnamese_by_default(team):
     detail = client.get(f"{URL}{job.pk}/?lang=vi").content.decode()
     assert "Giữ làm trường của lead" in detail and "Nhập 4 dòng" in detail
     assert "Không nhập" in detail and "Thiếu số điện thoại" in detail
+
+
+def test_an_import_stopped_midway_is_resumed_after_its_last_stored_chunk(team, tmp_path, worker):
+    """The worker died after the first 1,000 rows: the sweep queues the import again and it goes
+    on from row 1,001, so nothing is read, counted or stored twice."""
+    from datetime import timedelta
+
+    from leadloop.core import clock
+    from leadloop.intake.imports import import_run, imports_resume_stalled
+    from leadloop.intake.models import Import, Touch
+
+    rows = [["Họ tên", "SĐT"]] + [[f"Khách {n}", f"091{n:07d}"] for n in range(2500)]
+    path = tmp_path / "leads.csv"
+    path.write_text(csv_text(rows[:1001]), encoding="utf-8")
+    assert "created=1000" in cli(path)
+    job = Import.objects.get()
+    path.write_text(csv_text(rows), encoding="utf-8")  # the rest of the file was still to come
+    Import.objects.filter(pk=job.pk).update(
+        status=Import.Status.RUNNING,
+        finished_at=None,
+        progressed_at=clock.now() - timedelta(minutes=11),
+    )
+    with worker():
+        resumed = imports_resume_stalled()
+    assert resumed == 1
+    job.refresh_from_db()
+    assert job.status == Import.Status.DONE
+    assert (job.rows_read, job.created, job.merged) == (2500, 2500, 0)
+    assert Touch.objects.filter(workspace=team.workspace).count() == 2500
+    assert import_run(import_id=job.pk).status == Import.Status.DONE  # a second task: nothing
+
+
+def test_a_running_import_that_moves_is_left_alone(team, tmp_path):
+    from leadloop.intake.imports import imports_resume_stalled
+    from leadloop.intake.models import Import
+
+    path = tmp_path / "leads.csv"
+    path.write_text(csv_text([["Họ tên", "SĐT"], ["An", "0912345678"]]), encoding="utf-8")
+    cli(path)
+    Import.objects.update(status=Import.Status.RUNNING)  # its last chunk is seconds old
+    assert imports_resume_stalled() == 0
+    assert Import.objects.get().status == Import.Status.RUNNING

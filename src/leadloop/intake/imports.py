@@ -9,17 +9,21 @@ makes no second touch (and the engine's phone/e-mail de-duplication no second co
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -437,7 +441,9 @@ def _chunk(job: Import, actor: Actor, rows: _Rows, pending: list[tuple[int, list
             problems.append(ImportProblem(job=job, row=number, **rows.problem(outcome).__dict__))
         ImportProblem.objects.bulk_create(problems)
         job.rows_read += len(pending)
-        job.save(update_fields=["rows_read", "created", "merged", "invalid", "failed"])
+        job.progressed_at = clock.now()
+        fields = ["rows_read", "created", "merged", "invalid", "failed", "progressed_at"]
+        job.save(update_fields=fields)
 
 
 def _actor(job: Import) -> Actor:
@@ -449,8 +455,11 @@ def _actor(job: Import) -> Actor:
 def import_run(*, import_id: int) -> Import | None:
     """Run a queued import to its end (the worker's task; the CLI calls it directly). Safe to
     call twice: only a queued import is claimed."""
+    now = clock.now()
     claimed = Import.objects.filter(pk=import_id, status=Import.Status.QUEUED).update(
-        status=Import.Status.RUNNING, started_at=clock.now()
+        status=Import.Status.RUNNING,
+        started_at=Coalesce("started_at", Value(now)),
+        progressed_at=now,
     )
     job = Import.objects.select_related("workspace", "created_by").filter(pk=import_id).first()
     if not claimed or job is None:
@@ -472,10 +481,30 @@ def _refresh_statistics(chunks: int) -> None:
         cursor.execute(f"ANALYZE {tables}")
 
 
+STALLED_AFTER = timedelta(minutes=10)  # a running import without a stored chunk for this long
+
+
+def imports_resume_stalled() -> int:
+    """Queue again the imports whose worker stopped midway; each goes on after its last stored
+    chunk (rows already stored are never stored twice: each row has its own external id)."""
+    stalled = Import.objects.filter(
+        status=Import.Status.RUNNING, progressed_at__lt=clock.now() - STALLED_AFTER
+    )
+    from leadloop.intake.tasks import import_task
+
+    resumed = 0
+    for pk in list(stalled.values_list("pk", flat=True)):
+        if stalled.filter(pk=pk).update(status=Import.Status.QUEUED):
+            log.warning("import %s stalled after its last chunk; resuming", pk)
+            transaction.on_commit(partial(import_task, pk))
+            resumed += 1
+    return resumed
+
+
 def _run(job: Import) -> Import:
     rows, actor, pending, chunks = _Rows(job), _actor(job), [], 0
     try:
-        for row in _data_rows(job):
+        for row in itertools.islice(_data_rows(job), job.rows_read, None):  # resume after those
             pending.append(row)
             if len(pending) == CHUNK:
                 _chunk(job, actor, rows, pending)

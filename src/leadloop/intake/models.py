@@ -177,6 +177,7 @@ class Import(models.Model):
     failed = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
+    progressed_at = models.DateTimeField(null=True, blank=True)  # the last chunk stored
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -1,7 +1,7 @@
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from leadloop.intake.imports import import_run
+from leadloop.intake.imports import import_run, imports_resume_stalled
 from leadloop.intake.inbox import deliveries_sweep, delivery_process
 from leadloop.intake.services import idempotency_purge
 
@@ -25,3 +25,8 @@ def sweep_inbox() -> int:
 @db_task()
 def import_task(import_id: int) -> None:
     import_run(import_id=import_id)
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def resume_stalled_imports() -> int:
+    return imports_resume_stalled()
