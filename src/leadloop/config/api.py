@@ -1,12 +1,13 @@
 """The NinjaAPI object: bearer-token auth and the one mapping of errors to JSON."""
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError
 from django.http import Http404
-from ninja import NinjaAPI
+from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
@@ -48,6 +49,27 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
 )
+
+
+MAX_PAGE_SIZE = 200
+
+
+class PageQuery(Schema):
+    """`?page=N&page_size=M` of every list (CONTRACT.md: M ≤ 200)."""
+
+    page: int = Field(1, ge=1, le=100_000)
+    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
+
+
+def page_of(items, query: PageQuery, out: Callable = lambda item: item) -> dict:
+    """One page of a queryset in the list shape: items, total, page, page_size."""
+    start = (query.page - 1) * query.page_size
+    return {
+        "items": [out(item) for item in items[start : start + query.page_size]],
+        "total": items.count(),
+        "page": query.page,
+        "page_size": query.page_size,
+    }
 
 
 def error_response(request, exc: ApplicationError):

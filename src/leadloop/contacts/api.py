@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict
 
+from leadloop.config.api import PageQuery, page_of
 from leadloop.contacts.models import PossibleDuplicate
 from leadloop.contacts.selectors import contact_get, duplicate_list
 from leadloop.contacts.services import contact_merge, contact_values, duplicate_dismiss
@@ -19,10 +20,8 @@ class MergeIn(Schema):
     dry_run: bool = False
 
 
-class DuplicateQuery(Schema):
+class DuplicateQuery(PageQuery):
     status: Literal["open", "dismissed"] = "open"
-    page: int = Field(1, ge=1, le=100_000)
-    page_size: int = Field(50, ge=1, le=200)
 
 
 def duplicate_out(pair: PossibleDuplicate) -> dict:
@@ -70,13 +69,7 @@ def merge_contact(request: HttpRequest, contact_id: int, payload: MergeIn):
 def list_duplicates(request: HttpRequest, query: Query[DuplicateQuery]):
     actor = request.auth
     pairs = duplicate_list(workspace=actor.workspace, fetched_by=actor, status=query.status)
-    start = (query.page - 1) * query.page_size
-    return {
-        "items": [duplicate_out(p) for p in pairs[start : start + query.page_size]],
-        "total": pairs.count(),
-        "page": query.page,
-        "page_size": query.page_size,
-    }
+    return page_of(pairs, query, duplicate_out)
 
 
 @router.post("/duplicates/{pair_id}/dismiss")

@@ -4,8 +4,9 @@ import json
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
+from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 
+from leadloop.config.api import PageQuery, page_of
 from leadloop.core.errors import ValidationFailed
 from leadloop.intake.imports import import_get, import_problems, import_submit
 from leadloop.intake.models import Import
@@ -49,11 +50,6 @@ class ProblemPage(Schema):
     total: int
     page: int
     page_size: int
-
-
-class PageQuery(Schema):
-    page: int = Field(1, ge=1, le=1_000_000)
-    page_size: int = Field(100, ge=1, le=1000)
 
 
 def _overrides(mapping: str) -> dict[str, str]:
@@ -104,11 +100,4 @@ def get_import(request: HttpRequest, import_id: int):
 @router.get("/imports/{import_id}/errors", response=ProblemPage)
 def list_import_errors(request: HttpRequest, import_id: int, query: Query[PageQuery]):
     job = _job(request, import_id)
-    start = (query.page - 1) * query.page_size
-    problems = import_problems(job=job)
-    return {
-        "items": list(problems[start : start + query.page_size]),
-        "total": problems.count(),
-        "page": query.page,
-        "page_size": query.page_size,
-    }
+    return page_of(import_problems(job=job), query)

@@ -8,6 +8,7 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import ConfigDict, StringConstraints
 
 from leadloop.activities.selectors import activity_list
+from leadloop.config.api import PageQuery, page_of
 from leadloop.contacts.services import contact_values
 from leadloop.core.errors import ApplicationError, ValidationFailed
 from leadloop.intake.services import (
@@ -26,7 +27,6 @@ from leadloop.pipeline.services import lead_change_stage
 router = Router(tags=["leads"])
 Short = Annotated[str, StringConstraints(max_length=200)]
 FieldValue = Annotated[str, StringConstraints(max_length=2000)] | int | float | bool | None
-MAX_PAGE_SIZE = 200
 
 
 class Strict(Schema):
@@ -73,7 +73,7 @@ class StageIn(Strict):
     reason: Annotated[str, StringConstraints(max_length=500)] = ""
 
 
-class LeadQuery(Schema):
+class LeadQuery(PageQuery):
     stage: str = ""
     owner: str = ""
     source: str = ""
@@ -87,8 +87,6 @@ class LeadQuery(Schema):
     test: bool | None = None
     invalid: bool | None = None
     duplicate: bool | None = None
-    page: int = Field(1, ge=1, le=100_000)
-    page_size: int = Field(50, ge=1, le=MAX_PAGE_SIZE)
 
     def to_filter(self) -> LeadFilter:
         return LeadFilter(**{f.name: getattr(self, f.name) for f in dataclass_fields(LeadFilter)})
@@ -277,13 +275,7 @@ def create_leads_bulk(request: HttpRequest, payload: BulkIn):
 def list_leads(request: HttpRequest, query: Query[LeadQuery]):
     actor = request.auth
     leads = lead_list(workspace=actor.workspace, fetched_by=actor, filters=query.to_filter())
-    start = (query.page - 1) * query.page_size
-    return {
-        "items": [lead_out(lead) for lead in leads[start : start + query.page_size]],
-        "total": leads.count(),
-        "page": query.page,
-        "page_size": query.page_size,
-    }
+    return page_of(leads, query, lead_out)
 
 
 @router.get("/leads/export")

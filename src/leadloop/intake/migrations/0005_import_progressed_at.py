@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('intake', '0004_import'),
+        ("intake", "0004_import"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='import',
-            name='progressed_at',
+            model_name="import",
+            name="progressed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
