@@ -291,6 +291,13 @@ def test_utm_parameters_come_from_the_page_when_the_form_has_none(form):
     assert lead.campaign.name == "Khai trương"
 
 
+@pytest.mark.parametrize("page", ["http://[::1/?utm_source=x", "không phải địa chỉ", "//"])
+def test_a_referer_that_is_no_url_is_ignored(form, page):
+    response = Client().post(url(form), {"sdt": "0912345678"}, headers={"Referer": page})
+    assert response.status_code == 200
+    assert Lead.objects.get().utm_source == ""
+
+
 def test_form_utm_fields_win_over_the_page(form):
     page = "https://shop.example.vn/?utm_source=zalo"
     Client().post(url(form), FORM, headers={"Referer": page})

@@ -40,7 +40,10 @@ def consent_given(data: dict[str, str]) -> bool:
 
 def utm_from_page(page_url: str) -> dict[str, str]:
     """UTM parameters of the page the form was sent from (a form posted without JavaScript)."""
-    query = dict(parse_qsl(urlsplit(page_url).query))
+    try:
+        query = dict(parse_qsl(urlsplit(page_url).query))
+    except ValueError:  # not a URL (e.g. "http://[::1"): no UTMs from it
+        return {}
     return {k: query[k][:200] for k in UTM_FIELDS if query.get(k)}
 
 
