@@ -10,11 +10,12 @@ import random
 import pytest
 
 from leadloop.contacts.models import Contact, PossibleDuplicate
+from leadloop.core.models import Member
 from leadloop.intake.models import Touch
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
 from leadloop.pipeline.services import lead_change_stage
-from leadloop.routing.models import RoundRobinCursor
+from leadloop.routing.models import Rule
 from tests.core.support import capture
 
 PHONES = [
@@ -85,7 +86,7 @@ def snapshot(team, answers: list) -> dict:
             lead["quality"],
         )
 
-    cursor = RoundRobinCursor.objects.filter(workspace=ws).first()
+    turn = Rule.objects.get(workspace=ws, fallback=True).state.get("last")
     return {
         "answers": [answer(r) for r in answers],
         "contacts": [
@@ -151,7 +152,7 @@ def snapshot(team, answers: list) -> dict:
             (n.member.full_name, leads[n.lead_id], n.kind, bool(n.message))
             for n in Notification.objects.filter(workspace=ws)
         ),
-        "cursor": cursor.last_member.full_name if cursor and cursor.last_member else None,
+        "turn": turn and Member.objects.get(pk=turn).full_name,
         "sources": sorted(ws.sources.values_list("key", "name")),
         "campaigns": sorted(ws.campaigns.values_list("key", "name")),
     }

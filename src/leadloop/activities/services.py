@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
@@ -10,6 +11,7 @@ from leadloop.core.access import Actor
 from leadloop.core.errors import ValidationFailed
 from leadloop.pipeline.models import Lead, LeadEvent, Stage
 from leadloop.pipeline.services import event_record, lead_can_work
+from leadloop.routing.sla import sla_after_activity
 
 MAX_BODY = 10_000
 MAX_DURATION_S = 24 * 3600
@@ -44,13 +46,24 @@ def suggested_stage(*, lead: Lead, outcome: str) -> Stage | None:
 
 @transaction.atomic
 def activity_log(
-    *, lead: Lead, actor: Actor, kind: str, outcome: str = "", duration_s: int = 0, body: str = ""
+    *,
+    lead: Lead,
+    actor: Actor,
+    kind: str,
+    outcome: str = "",
+    duration_s: int = 0,
+    body: str = "",
+    callback_at: datetime | None = None,
 ) -> Logged:
-    """Record a call, note, e-mail …; the owner's first call, SMS or e-mail is the first contact."""
+    """Record a call, note, e-mail …; the owner's first call, SMS or e-mail is the first contact.
+
+    The activity meets the SLA obligations it fulfils; a call that did not reach the person plans
+    the next attempt (at `callback_at` when the person asked for a time).
+    """
     actor.require(lead_can_work(lead, actor))
     _validate(kind, outcome, duration_s, body)
     now = clock.now()
-    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    lead = Lead.objects.select_for_update().select_related("workspace", "stage").get(pk=lead.pk)
     updates = {"last_activity_at": now}
     attempt = None
     if kind == Kind.CALL:
@@ -76,4 +89,6 @@ def activity_log(
         kind=LeadEvent.Kind.ACTIVITY,
         data={"activity_id": activity.pk, "kind": kind, "outcome": outcome},
     )
+    lead.call_attempts = attempt or lead.call_attempts
+    sla_after_activity(lead=lead, actor=actor, kind=kind, outcome=outcome, callback_at=callback_at)
     return Logged(activity, suggested_stage(lead=lead, outcome=outcome))

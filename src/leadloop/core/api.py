@@ -17,7 +17,7 @@ class MemberIn(Schema):
     full_name: Annotated[str, StringConstraints(max_length=200)]
     role: Role
     team: Annotated[str, StringConstraints(max_length=100)] = ""
-    capacity: int = Field(30, ge=0, le=100_000)
+    capacity: int = Field(0, ge=0, le=100_000)
     active: bool = True
 
 

@@ -16,7 +16,11 @@ class _MemberFields(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.SALES)
     team = _team_field()
     capacity = forms.IntegerField(
-        label=_("Capacity (open leads)"), min_value=0, max_value=100_000, initial=30
+        label=_("Capacity (open leads)"),
+        min_value=0,
+        max_value=100_000,
+        initial=0,
+        help_text=_("0: no limit"),
     )
     active = forms.BooleanField(label=_("Active"), required=False, initial=True)
 

@@ -47,7 +47,13 @@ class Member(models.Model):
     full_name = models.CharField(max_length=200)
     role = models.CharField(max_length=10, choices=Role.choices)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
-    capacity = models.PositiveIntegerField(default=30)
+    capacity = models.PositiveIntegerField(default=0, help_text="Max open leads; 0: no limit")
+    daily_limit = models.PositiveIntegerField(default=0, help_text="Max new leads a day; 0: none")
+    weight = models.PositiveSmallIntegerField(default=1)  # share in weighted round robin
+    away = models.BooleanField(default=False)  # the rep's own "not taking leads now" switch
+    # {"0": [["08:00", "17:30"]], ...} by weekday (0 = Monday); empty: the business hours
+    working_hours = models.JSONField(default=dict, blank=True)
+    email_notifications = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
     language = models.CharField(max_length=8, blank=True, default="")
     created_at = models.DateTimeField()

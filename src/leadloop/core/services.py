@@ -81,7 +81,7 @@ def member_create(
     full_name: str,
     role: str,
     team: str | int | None = None,
-    capacity: int = 30,
+    capacity: int = 0,
     active: bool = True,
     password: str | None = None,
 ) -> Member:

@@ -22,9 +22,12 @@ from leadloop.core.services import audit_record
 from leadloop.intake.grouping import GroupCommit
 from leadloop.intake.models import Channel, IdempotencyRecord, Touch
 from leadloop.notifications.models import Notification
+from leadloop.notifications.services import notifications_publish
 from leadloop.pipeline.models import Lead, LeadEvent
 from leadloop.pipeline.services import entry_stage, event_new
-from leadloop.routing.services import assignment_new, round_robin_owners
+from leadloop.routing.engine import Router
+from leadloop.routing.models import Timer
+from leadloop.routing.sla import assignment_new, timers_for_new
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -105,6 +108,7 @@ class _Batch:
         self.by_email: dict[str, Contact] = {}  # valid e-mail -> contact
         self.open: dict[int, Lead] = {}  # id(contact) -> its open lead
         self.has_lead: set[int] = set()  # id(contact) of contacts with any lead
+        self.last_owner: dict[int, object] = {}  # id(contact) -> owner of its latest lead
         self.loaded: dict[int, Contact] = {}  # pk -> contact read from the database
         self.planned_open: dict[int, int] = {}  # contact pk -> open lead pk, as read
         self.planned_any: set[int] = set()  # contact pks with a lead, as read
@@ -143,6 +147,7 @@ class _Batch:
         contact = self.loaded[lead.contact_id]
         lead.workspace, lead.contact = self.workspace, contact
         self.has_lead.add(id(contact))
+        self.last_owner[id(contact)] = lead.owner
         self.planned_any.add(contact.pk)
         if lead.is_open:
             self.open[id(contact)] = lead
@@ -266,15 +271,29 @@ class _Batch:
         ]
         PossibleDuplicate.objects.bulk_create(flagged, ignore_conflicts=True)
         self._check_plan()
-        owners = round_robin_owners(workspace=self.workspace, count=len(self.new_leads))
-        assigned = [
-            assignment_new(lead, owner, self.actor, "round_robin")
-            for lead, owner in zip(self.new_leads, owners, strict=False)
-        ]
+        assigned, timers = self._route()
         Lead.objects.bulk_create(self.new_leads)
         Touch.objects.bulk_create(self.touches)
         LeadEvent.objects.bulk_create([*self.events, *(event for event, _note in assigned)])
-        Notification.objects.bulk_create([note for _event, note in assigned])
+        notes = Notification.objects.bulk_create([note for _event, note in assigned])
+        Timer.objects.bulk_create(timers)
+        notifications_publish(notes)
+
+    def _route(self) -> tuple[list, list[Timer]]:
+        """Owners for the new leads by the assignment rules; their SLA timers."""
+        if not self.new_leads:
+            return [], []
+        router = Router(self.workspace)
+        channel_id = self.channel.pk if self.channel else None
+        assigned, timers = [], []
+        for lead in self.new_leads:
+            previous = self.last_owner.get(id(lead.contact)) if lead.returning else None
+            pick = router.pick(lead, channel_id=channel_id, previous=previous)
+            if pick.owner is not None:
+                assigned.append(assignment_new(lead, pick.owner, self.actor, pick.reason))
+            timers.extend(timers_for_new(lead, router.policy, router.now))
+        router.save()
+        return assigned, timers
 
     def _check_plan(self) -> None:
         """Lock the open leads the batch joins and check that no lead moved since the reading."""

@@ -1,6 +1,9 @@
+from django.db import transaction
+
 from leadloop.core import clock
 from leadloop.core.models import Member
 from leadloop.notifications.models import Notification
+from leadloop.notifications.push import announce
 from leadloop.pipeline.models import Lead
 
 
@@ -19,3 +22,10 @@ def notification_new(*, member: Member, kind: str, lead: Lead | None, message: s
 def notifications_mark_read(*, member: Member) -> int:
     unread = Notification.objects.filter(member=member, read_at__isnull=True)
     return unread.update(read_at=clock.now())
+
+
+def notifications_publish(notifications: list[Notification]) -> None:
+    """After the commit, wake the open event streams of the members these saved rows are for."""
+    members = {n.member_id for n in notifications}
+    if members:
+        transaction.on_commit(lambda: announce(members))

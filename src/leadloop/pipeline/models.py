@@ -30,6 +30,7 @@ class Stage(models.Model):
     position = models.PositiveIntegerField()
     archived = models.BooleanField(default=False)
     outcomes = models.JSONField(default=list, blank=True, help_text="Call outcomes it suggests")
+    pauses_sla = models.BooleanField(default=False)  # e.g. "call back later": no idle timer
 
     class Meta:
         constraints = [

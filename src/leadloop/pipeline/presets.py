@@ -1,5 +1,8 @@
 """The stage presets from the seeds: (key, Vietnamese name, English name, category, outcomes)."""
 
+# stages where the lead waits for a time the person chose: the idle clock stops there
+PAUSING = {"k3"}
+
 PRESETS = {
     "telesales": [
         ("new", "Mới", "New", "new", []),

@@ -10,7 +10,7 @@ from leadloop.core.errors import Conflict, NotFound, ValidationFailed
 from leadloop.core.models import Workspace
 from leadloop.core.services import audit_record
 from leadloop.pipeline.models import EXIT_CATEGORIES, Category, Lead, LeadEvent, Stage
-from leadloop.pipeline.presets import PRESETS
+from leadloop.pipeline.presets import PAUSING, PRESETS
 
 
 def event_new(*, lead: Lead, actor: Actor, kind: str, **fields) -> LeadEvent:
@@ -48,6 +48,7 @@ def stage_preset_apply(*, workspace: Workspace, actor: Actor, preset: str) -> li
             category=category,
             position=position,
             outcomes=outcomes,
+            pauses_sla=key in PAUSING,
         )
         for position, (key, vi, en, category, outcomes) in enumerate(PRESETS[preset])
     )
@@ -151,7 +152,7 @@ def lead_change_stage(*, lead: Lead, actor: Actor, stage_key: str, reason: str =
         raise ValidationFailed(_("This stage is archived."), fields={"stage": [stage_key]})
     if stage.pk == lead.stage_id:
         return lead
-    previous = lead.stage
+    previous, was_open = lead.stage, lead.is_open
     lead.stage, lead.furthest_stage = stage, _furthest(lead, stage)
     lead.is_open = not stage.closes
     lead.closed_at = clock.now() if stage.closes else None
@@ -171,4 +172,7 @@ def lead_change_stage(*, lead: Lead, actor: Actor, stage_key: str, reason: str =
         to_stage=stage,
         reason=reason[:500],
     )
+    from leadloop.routing.sla import sla_after_stage  # routing builds on the pipeline
+
+    sla_after_stage(lead=lead, was_open=was_open, was_paused=previous.pauses_sla)
     return lead

@@ -1,0 +1,202 @@
+"""Who gets a new lead: the first matching rule, its reps who can take a lead now, its strategy.
+
+A rep can take a lead when active, not away, on shift (their hours, else the business hours;
+never on a holiday), under their open-lead capacity and their daily limit. `Router` reads the
+rules, reps and counts once per batch and keeps the counts in step as it hands leads out, so a
+batch never exceeds a capacity; the rules stay locked until the transaction ends, so concurrent
+batches take turns in order.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from django.db.models import Count
+
+from leadloop.contacts.normalize import fold
+from leadloop.core import clock
+from leadloop.core.models import Member, Role, Workspace
+from leadloop.pipeline.models import Lead
+from leadloop.routing.hours import Calendar
+from leadloop.routing.models import Policy, Rule, Strategy
+
+WORKING_ROLES = (Role.SALES, Role.MANAGER, Role.ADMIN)
+
+
+def policy_of(workspace: Workspace) -> Policy:
+    return Policy.objects.get_or_create(workspace=workspace)[0]
+
+
+def calendar_of(workspace: Workspace, policy: Policy, hours: dict | None = None) -> Calendar:
+    return Calendar.of(hours or policy.business_hours, policy.holidays, workspace.time_zone)
+
+
+def fallback_rule(workspace: Workspace) -> Rule:
+    rule = Rule.objects.filter(workspace=workspace, fallback=True).first()
+    if rule is None:
+        rule, _created = Rule.objects.get_or_create(
+            workspace=workspace,
+            fallback=True,
+            defaults={"name": "Fallback", "position": 0, "created_at": clock.now()},
+        )
+    return rule
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What rules match on, read from an (unsaved) lead and the channel it came through."""
+
+    source: str
+    campaign: str
+    channel: int | None
+    language: str
+    fields: dict
+
+    @classmethod
+    def of(cls, lead: Lead, channel_id: int | None = None) -> "Traits":
+        fields = {fold(str(k)): fold(str(v)) for k, v in (lead.fields or {}).items()}
+        return cls(
+            source=getattr(lead.source, "key", "") or "",
+            campaign=getattr(lead.campaign, "key", "") or "",
+            channel=channel_id,
+            language=fields.get("language") or fields.get("lang") or "",
+            fields=fields,
+        )
+
+
+def rule_matches(conditions: dict, traits: Traits) -> bool:
+    for key, wanted in conditions.items():
+        if key == "fields":
+            for name, values in wanted.items():
+                if traits.fields.get(fold(name)) not in {fold(str(v)) for v in values}:
+                    return False
+        elif key == "channel":
+            if traits.channel not in {int(v) for v in wanted}:
+                return False
+        elif fold(str(getattr(traits, key))) not in {fold(str(v)) for v in wanted}:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Pick:
+    owner: Member | None
+    rule: Rule
+    reason: str  # the rule's strategy, "returning", or "queue" when nobody can take the lead
+
+
+class Router:
+    """Hands a batch of new leads to reps; one instance per transaction."""
+
+    def __init__(self, workspace: Workspace, *, lock: bool = True):
+        self.workspace, self.now = workspace, clock.now()
+        self.policy = policy_of(workspace)
+        self.business = calendar_of(workspace, self.policy)
+        fallback_rule(workspace)
+        rules = Rule.objects.filter(workspace=workspace, active=True).select_related("team")
+        if lock:
+            rules = rules.select_for_update(of=("self",))
+        self.rules = list(rules.order_by("fallback", "position", "id"))
+        named = Rule.members.through.objects.filter(rule__in=[r.pk for r in self.rules])
+        self.named: dict[int, list[int]] = {}
+        for rule_id, member_id in named.values_list("rule_id", "member_id").order_by("member_id"):
+            self.named.setdefault(rule_id, []).append(member_id)
+        staff = Member.objects.filter(workspace=workspace, role__in=WORKING_ROLES, active=True)
+        self.reps = {m.pk: m for m in staff.order_by("id")}
+        self.open = Counter()
+        self.today = Counter()
+        self._load_counts()
+        self.changed: set[int] = set()
+
+    def _load_counts(self) -> None:
+        reps = self.reps.values()
+        needs_open = any(m.capacity for m in reps) or any(
+            r.strategy == Strategy.LEAST_BUSY for r in self.rules
+        )
+        leads = Lead.objects.filter(workspace=self.workspace, owner_id__in=list(self.reps))
+        if needs_open:
+            counts = leads.filter(is_open=True).values("owner_id").annotate(n=Count("id"))
+            self.open.update({row["owner_id"]: row["n"] for row in counts})
+        if any(m.daily_limit for m in reps):
+            local = self.now.astimezone(self.business.zone)
+            midnight = datetime.combine(local.date(), time.min, self.business.zone)
+            counts = leads.filter(assigned_at__gte=midnight).values("owner_id")
+            self.today.update({row["owner_id"]: row["n"] for row in counts.annotate(n=Count("id"))})
+
+    # ---- who can take a lead
+
+    def on_shift(self, member: Member) -> bool:
+        if not member.working_hours:
+            return self.business.is_open(self.now)
+        return calendar_of(self.workspace, self.policy, member.working_hours).is_open(self.now)
+
+    def can_take(self, member: Member | None) -> bool:
+        return (
+            member is not None
+            and member.pk in self.reps
+            and not member.away
+            and (not member.capacity or self.open[member.pk] < member.capacity)
+            and (not member.daily_limit or self.today[member.pk] < member.daily_limit)
+            and self.on_shift(member)
+        )
+
+    def pool(self, rule: Rule) -> list[Member]:
+        if ids := self.named.get(rule.pk):
+            return [self.reps[i] for i in ids if i in self.reps]
+        sales = [m for m in self.reps.values() if m.role == Role.SALES]
+        if rule.team_id:
+            return [m for m in sales if m.team_id == rule.team_id]
+        return sales
+
+    # ---- picking
+
+    def rule_for(self, traits: Traits) -> Rule:
+        return next(r for r in self.rules if r.fallback or rule_matches(r.conditions, traits))
+
+    def pick(
+        self, lead: Lead, *, channel_id=None, previous: Member | None = None, exclude=()
+    ) -> Pick:
+        rule = self.rule_for(Traits.of(lead, channel_id))
+        returns = (
+            previous is not None and previous.pk not in exclude and self.policy.return_to_owner
+        )
+        if returns and self.can_take(previous):
+            return self._give(Pick(self.reps[previous.pk], rule, "returning"))
+        able = [m for m in self.pool(rule) if m.pk not in exclude and self.can_take(m)]
+        if not able:
+            return Pick(None, rule, "queue")
+        return self._give(Pick(self._choose(rule, able), rule, rule.strategy))
+
+    def _give(self, pick: Pick) -> Pick:
+        self.open[pick.owner.pk] += 1
+        self.today[pick.owner.pk] += 1
+        return pick
+
+    def _choose(self, rule: Rule, able: list[Member]) -> Member:
+        self.changed.add(rule.pk)
+        if rule.strategy == Strategy.WEIGHTED:
+            chosen = self._weighted(rule, able)
+        else:
+            if rule.strategy == Strategy.LEAST_BUSY:
+                fewest = min(self.open[m.pk] for m in able)
+                able = [m for m in able if self.open[m.pk] == fewest]
+            last = rule.state.get("last", 0)
+            chosen = next((m for m in able if m.pk > last), able[0])
+        rule.state["last"] = chosen.pk
+        return chosen
+
+    @staticmethod
+    def _weighted(rule: Rule, able: list[Member]) -> Member:
+        """Smooth weighted round robin: each rep gains its weight, the richest pays the total."""
+        credit = rule.state.setdefault("credit", {})
+        for member in able:
+            credit[str(member.pk)] = credit.get(str(member.pk), 0) + max(member.weight, 1)
+        chosen = max(able, key=lambda m: (credit[str(m.pk)], -m.pk))
+        credit[str(chosen.pk)] -= sum(max(m.weight, 1) for m in able)
+        return chosen
+
+    def save(self) -> None:
+        """Keep the strategies' turns (only for rules that handed out a lead)."""
+        for rule in self.rules:
+            if rule.pk in self.changed:
+                Rule.objects.filter(pk=rule.pk).update(state=rule.state)

@@ -1,0 +1,360 @@
+"""SLA timers: set when a lead is created, assigned or worked; fired once by a worker.
+
+Every due time is a `Timer` row. Workers claim due rows with `SELECT … FOR UPDATE SKIP LOCKED`
+(PostgreSQL; SQLite's single writer serialises them), act, and mark them fired in the same
+transaction, so an action happens exactly once and a worker that dies mid-run loses nothing.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from leadloop.activities.models import CONTACT_KINDS, Kind, Outcome
+from leadloop.core import clock
+from leadloop.core.access import Actor
+from leadloop.core.models import Member, Role
+from leadloop.notifications.models import Notification
+from leadloop.notifications.services import notification_new, notifications_publish
+from leadloop.pipeline.models import Lead, LeadEvent
+from leadloop.pipeline.services import event_new, lead_change_stage
+from leadloop.routing.engine import Router, calendar_of, policy_of
+from leadloop.routing.models import Policy, Timer
+
+log = logging.getLogger(__name__)
+
+QUEUE_RETRY = timedelta(seconds=60)
+NOT_REACHED = (Outcome.NO_ANSWER, Outcome.BUSY_CALLBACK)
+BATCH = 200
+
+
+def _timer(lead: Lead, kind: str, due: datetime, member=None, attempt: int = 0) -> Timer:
+    return Timer(
+        workspace_id=lead.workspace_id,
+        lead=lead,
+        member=member,
+        kind=kind,
+        attempt=attempt,
+        due_at=due,
+        created_at=clock.now(),
+    )
+
+
+def _owner_timers(lead: Lead, owner: Member, policy: Policy, now: datetime) -> list[Timer]:
+    business = calendar_of(lead.workspace, policy)
+    timers = [
+        _timer(
+            lead,
+            Timer.Kind.FIRST_CONTACT,
+            business.add(now, policy.first_contact_minutes),
+            owner,
+            attempt=1,
+        )
+    ]
+    if policy.idle_hours:
+        timers.append(
+            _timer(lead, Timer.Kind.IDLE, business.add(now, policy.idle_hours * 60), owner)
+        )
+    return timers
+
+
+def timers_for_new(lead: Lead, policy: Policy, now: datetime) -> list[Timer]:
+    """The timers of a lead just opened, assigned to `lead.owner` or waiting in the queue."""
+    timers = []
+    if policy.journey_days:
+        timers.append(_timer(lead, Timer.Kind.JOURNEY, now + timedelta(days=policy.journey_days)))
+    if lead.owner is not None:
+        return timers + _owner_timers(lead, lead.owner, policy, now)
+    business = calendar_of(lead.workspace, policy)
+    return [
+        *timers,
+        _timer(lead, Timer.Kind.QUEUE, now),
+        _timer(lead, Timer.Kind.ASSIGN, business.add(now, policy.assign_minutes)),
+    ]
+
+
+def assignment_new(lead: Lead, owner: Member, actor: Actor, reason: str):
+    """Give `lead` to `owner` in memory; returns its unsaved timeline row and notification."""
+    previous = lead.owner
+    lead.owner, lead.assigned_at = owner, clock.now()
+    event = event_new(
+        lead=lead,
+        actor=actor,
+        kind=LeadEvent.Kind.ASSIGNED,
+        from_owner=previous,
+        to_owner=owner,
+        reason=reason,
+    )
+    contact = lead.contact
+    name = contact.full_name or contact.phone_raw or contact.email
+    notification = notification_new(
+        member=owner,
+        kind="lead_assigned",
+        lead=lead,
+        message=_("New lead for you: %(name)s") % {"name": name},
+    )
+    return event, notification
+
+
+def lead_reassign(lead: Lead, owner: Member, actor: Actor, reason: str) -> None:
+    """Give a saved lead to `owner`: timeline, notifications and the new owner's timers."""
+    previous = lead.owner
+    now = clock.now()
+    event, notification = assignment_new(lead, owner, actor, reason)
+    lead.save(update_fields=["owner", "assigned_at"])
+    event.save()
+    notes = [notification]
+    if previous is not None and previous.pk != owner.pk:
+        notes.append(
+            notification_new(
+                member=previous,
+                kind="lead_reassigned",
+                lead=lead,
+                message=_("Lead #%(id)s moved to %(owner)s (%(reason)s)")
+                % {"id": lead.pk, "owner": owner.full_name, "reason": reason},
+            )
+        )
+    _save_notifications(notes)
+    Timer.objects.filter(lead=lead, kind=Timer.Kind.ASSIGN, done_at__isnull=True).update(
+        done_at=now
+    )
+    unfired = Timer.objects.filter(lead=lead, fired_at__isnull=True)
+    unfired.exclude(kind__in=(Timer.Kind.ASSIGN, Timer.Kind.JOURNEY)).delete()
+    Timer.objects.bulk_create(_owner_timers(lead, owner, policy_of(lead.workspace), now))
+
+
+def _save_notifications(notes: list[Notification]) -> None:
+    Notification.objects.bulk_create(notes)
+    notifications_publish(notes)
+
+
+def _escalate(lead: Lead, kind: str, message: str, also: Member | None = None) -> None:
+    managers = Member.objects.filter(
+        workspace_id=lead.workspace_id, role__in=(Role.MANAGER, Role.ADMIN), active=True
+    )
+    members = {m.pk: m for m in managers}
+    if also is not None:
+        members[also.pk] = also
+    _save_notifications(
+        [
+            notification_new(member=m, kind=kind, lead=lead, message=message)
+            for m in members.values()
+        ]
+    )
+
+
+# ---- the rep's work meets obligations
+
+
+def sla_after_activity(
+    *, lead: Lead, actor: Actor, kind: str, outcome: str, callback_at: datetime | None = None
+) -> None:
+    """Meet the obligations an activity fulfils, move the idle timer, plan the next attempt."""
+    if lead.owner_id is None or actor.member_id != lead.owner_id:
+        return
+    now = clock.now()
+    owed = Timer.objects.filter(lead=lead, done_at__isnull=True, member_id=lead.owner_id)
+    if kind in CONTACT_KINDS:
+        owed.filter(kind=Timer.Kind.FIRST_CONTACT).update(done_at=now)
+    policy = policy_of(lead.workspace)
+    business = calendar_of(lead.workspace, policy)
+    if kind == Kind.CALL:
+        owed.filter(kind=Timer.Kind.ATTEMPT).update(done_at=now)
+        _next_attempt(lead, policy, outcome, callback_at, now)
+    if policy.idle_hours and not lead.stage.pauses_sla:
+        idle = Timer.objects.filter(lead=lead, kind=Timer.Kind.IDLE, fired_at__isnull=True)
+        idle.update(due_at=business.add(now, policy.idle_hours * 60))
+
+
+def _next_attempt(lead, policy: Policy, outcome: str, callback_at, now: datetime) -> None:
+    attempts = lead.call_attempts  # this call included
+    if outcome not in NOT_REACHED:
+        return
+    cadence = list(policy.attempt_cadence or [])
+    if attempts <= len(cadence):
+        due = callback_at or _after(cadence[attempts - 1], calendar_of(lead.workspace, policy), now)
+        Timer.objects.create(
+            workspace_id=lead.workspace_id,
+            lead=lead,
+            member_id=lead.owner_id,
+            kind=Timer.Kind.ATTEMPT,
+            attempt=attempts + 1,
+            due_at=due,
+            created_at=now,
+        )
+    elif policy.not_reached_stage_id and lead.stage_id != policy.not_reached_stage_id:
+        lead_change_stage(
+            lead=lead,
+            actor=Actor.system(lead.workspace, "SLA"),
+            stage_key=policy.not_reached_stage.key,
+            reason=_("Not reached after %(n)s call attempts") % {"n": attempts},
+        )
+
+
+def cadence_errors(cadence) -> list[str]:
+    if not isinstance(cadence, list) or len(cadence) > 20:
+        return ["a list of at most 20 delays"]
+    return [f"{step!r} is not like 30m, 2h or next_morning" for step in cadence if not _delay(step)]
+
+
+def _delay(step) -> timedelta | str | None:
+    text = str(step).strip().lower()
+    if text == "next_morning":
+        return text
+    number, unit = text[:-1], text[-1:]
+    if not number.isdigit() or unit not in "mhd" or int(number) > 100_000:
+        return None
+    return timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: int(number)})
+
+
+def _after(step, business, now: datetime) -> datetime:
+    delay = _delay(step)
+    if delay == "next_morning":
+        return business.next_opening_after_today(now)
+    return business.add(now, (delay or timedelta(0)).total_seconds() / 60)
+
+
+def sla_after_stage(*, lead: Lead, was_open: bool, was_paused: bool) -> None:
+    """A closed lead drops its future timers; a paused stage stops the idle clock."""
+    now = clock.now()
+    future = Timer.objects.filter(lead=lead, fired_at__isnull=True, due_at__gt=now)
+    if not lead.is_open:
+        future.delete()
+        if lead.owner_id:  # its owner has room for one more
+            queue_wake(workspace_id=lead.workspace_id)
+        return
+    if lead.stage.pauses_sla:
+        future.filter(kind=Timer.Kind.IDLE).delete()
+        return
+    if (was_paused or not was_open) and lead.owner is not None:
+        policy = policy_of(lead.workspace)
+        if policy.idle_hours:
+            due = calendar_of(lead.workspace, policy).add(now, policy.idle_hours * 60)
+            Timer.objects.bulk_create([_timer(lead, Timer.Kind.IDLE, due, lead.owner)])
+
+
+def queue_wake(*, workspace_id: int) -> None:
+    """Someone may be able to take queued leads now: try them at the next tick."""
+    Timer.objects.filter(
+        workspace_id=workspace_id, kind=Timer.Kind.QUEUE, fired_at__isnull=True
+    ).update(due_at=clock.now())
+
+
+# ---- workers fire due timers
+
+
+def timers_fire_due(*, limit: int = BATCH) -> int:
+    """Fire up to `limit` due timers, each exactly once; returns how many were claimed."""
+    now = clock.now()
+    with transaction.atomic():
+        due = (
+            Timer.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(fired_at__isnull=True, due_at__lte=now)
+            .order_by("due_at")[:limit]
+        )
+        timers = list(due)
+        routers: dict[int, Router] = {}
+        fired = []
+        for timer in timers:
+            if _fire_one(timer, now, routers):
+                fired.append(timer.pk)
+        Timer.objects.filter(pk__in=fired).update(fired_at=now)
+        for router in routers.values():
+            router.save()
+    return len(timers)
+
+
+def _fire_one(timer: Timer, now: datetime, routers: dict) -> bool:
+    """Act on one timer; False leaves it for a later tick (its lead is busy, or re-armed)."""
+    lead = (
+        Lead.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("workspace", "contact", "owner", "stage")
+        .filter(pk=timer.lead_id)
+        .first()
+    )
+    if lead is None:
+        return not Lead.objects.filter(pk=timer.lead_id).exists()
+    try:
+        with transaction.atomic():
+            return _ACTIONS[timer.kind](timer, lead, now, routers)
+    except Exception:  # one broken timer must not block the others
+        log.exception("timer %s (%s) failed", timer.pk, timer.kind)
+        return True
+
+
+def _router(lead: Lead, routers: dict) -> Router:
+    if lead.workspace_id not in routers:
+        routers[lead.workspace_id] = Router(lead.workspace)
+    return routers[lead.workspace_id]
+
+
+def _fire_queue(timer: Timer, lead: Lead, now: datetime, routers: dict) -> bool:
+    if not lead.is_open or lead.owner_id is not None:
+        return True
+    router = _router(lead, routers)
+    pick = router.pick(lead)
+    if pick.owner is None:
+        timer.due_at = max(now + QUEUE_RETRY, router.business.add(now, 0))
+        timer.save(update_fields=["due_at"])
+        return False
+    lead_reassign(lead, pick.owner, Actor.system(lead.workspace, "SLA"), pick.reason)
+    return True
+
+
+def _fire_assign(timer: Timer, lead: Lead, now: datetime, routers: dict) -> bool:
+    if lead.is_open and lead.owner_id is None and timer.done_at is None:
+        message = _("Lead #%(id)s has waited %(m)s minutes: no rep can take it")
+        minutes = int((now - lead.created_at).total_seconds() // 60)
+        _escalate(lead, "lead_unassigned", message % {"id": lead.pk, "m": minutes})
+    return True
+
+
+def _fire_obligation(timer: Timer, lead: Lead, now: datetime, routers: dict) -> bool:
+    if timer.done_at is None and lead.is_open and lead.owner_id == timer.member_id:
+        what = Timer.Kind(timer.kind).label
+        message = _("SLA missed on lead #%(id)s: %(what)s was due at %(due)s") % {
+            "id": lead.pk,
+            "what": what,
+            "due": timer.due_at.astimezone(ZoneInfo(lead.workspace.time_zone)).strftime(
+                "%H:%M %d/%m"
+            ),
+        }
+        _escalate(lead, "sla_breach", message, also=lead.owner)
+    return True
+
+
+def _fire_idle(timer: Timer, lead: Lead, now: datetime, routers: dict) -> bool:
+    if not lead.is_open or lead.owner_id != timer.member_id or lead.stage.pauses_sla:
+        return True
+    router = _router(lead, routers)
+    pick = router.pick(lead, exclude={lead.owner_id})
+    if pick.owner is None:  # nobody else can take it: keep it and look again in an hour
+        timer.due_at = router.business.add(now, 60)
+        timer.save(update_fields=["due_at"])
+        return False
+    lead_reassign(lead, pick.owner, Actor.system(lead.workspace, "SLA"), "idle")
+    return True
+
+
+def _fire_journey(timer: Timer, lead: Lead, now: datetime, routers: dict) -> bool:
+    policy = policy_of(lead.workspace)
+    if lead.is_open and policy.journey_end_stage_id:
+        lead_change_stage(
+            lead=lead,
+            actor=Actor.system(lead.workspace, "SLA"),
+            stage_key=policy.journey_end_stage.key,
+            reason=_("The care journey ended after %(d)s days") % {"d": policy.journey_days},
+        )
+    return True
+
+
+_ACTIONS = {
+    Timer.Kind.QUEUE: _fire_queue,
+    Timer.Kind.ASSIGN: _fire_assign,
+    Timer.Kind.FIRST_CONTACT: _fire_obligation,
+    Timer.Kind.ATTEMPT: _fire_obligation,
+    Timer.Kind.IDLE: _fire_idle,
+    Timer.Kind.JOURNEY: _fire_journey,
+}
