@@ -3,6 +3,7 @@
 import json
 import os
 
+import httpx
 import pytest
 from django.db import connection
 from django.test import Client
@@ -113,3 +114,29 @@ def admin_api(team) -> ApiClient:
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def marketer_key(team) -> str:
+    _token, key = token_create(
+        workspace=team.workspace,
+        actor=Actor.system(team.workspace),
+        name="load",
+        role="marketer",
+        member=team.members["marketer"],
+    )
+    return key
+
+
+@pytest.fixture
+def post(live_server, marketer_key):
+    """POST one lead to /api/v1/leads of a live server, as the marketer."""
+    base = {"Authorization": f"Bearer {marketer_key}"}
+
+    def post(body: dict, **headers) -> httpx.Response:
+        with httpx.Client(
+            base_url=live_server.url, timeout=60, headers={**base, **headers}
+        ) as client:
+            return client.post("/api/v1/leads", json=body)
+
+    return post

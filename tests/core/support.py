@@ -1,10 +1,12 @@
 """Helpers shared by the core-engine tests: times, captures through the service, error checks."""
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.utils import timezone
 
 from leadloop.core import clock
@@ -65,3 +67,37 @@ def assert_error(response, status: int | None = None, code: str | None = None) -
     if code is not None:
         assert error["code"] == code, error
     return error
+
+
+def database_url() -> str:
+    """The test database as a DATABASE_URL, for the CLI run in a child process."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def burst(n: int, work) -> list:
+    """Run work(i) in n threads released at the same instant; re-raise any failure."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+    errors: list = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = work(i)
+        except Exception as exc:  # collected and re-raised in the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    if errors:
+        raise errors[0]
+    return results

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 from django.test import Client
 
 from leadloop.core.models import ApiToken, Workspace
 from leadloop.core.services import token_authenticate
 from leadloop.pipeline.models import Stage
+from tests.core.support import database_url
 
 TOKEN_RE = re.compile(r"^ll_[0-9a-f]{10}_[A-Za-z0-9_-]{40,}$")
 LEADLOOP = Path(sys.executable).with_name("leadloop")
@@ -104,17 +104,9 @@ def test_token_create_errors(team):
     assert not ApiToken.objects.filter(name="x").exists()
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_installed_leadloop_command_end_to_end():
-    env = {**os.environ, "DATABASE_URL": _database_url()}
+    env = {**os.environ, "DATABASE_URL": database_url()}
 
     def leadloop(*args):
         return subprocess.run(

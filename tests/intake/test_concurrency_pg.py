@@ -2,75 +2,22 @@
 
 Run with DATABASE_URL=postgres://...; skipped on SQLite (which serialises every write)."""
 
-import threading
 from collections import Counter
 
-import httpx
 import pytest
-from django.db import connection
 
 from leadloop.contacts.models import Contact
 from leadloop.core.access import Actor
-from leadloop.core.services import member_create, token_create
+from leadloop.core.services import member_create
 from leadloop.intake.models import IdempotencyRecord, Touch
 from leadloop.intake.services import Submission, lead_capture
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
-from tests.core.support import phone
+from tests.core.support import burst, phone
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 THREADS = 10
-
-
-def burst(n: int, work) -> list:
-    """Run work(i) in n threads released at the same instant; re-raise any failure."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-    errors: list = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except Exception as exc:  # collected and re-raised in the main thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    if errors:
-        raise errors[0]
-    return results
-
-
-@pytest.fixture
-def key(team) -> str:
-    _token, key = token_create(
-        workspace=team.workspace,
-        actor=Actor.system(team.workspace),
-        name="load",
-        role="marketer",
-        member=team.members["marketer"],
-    )
-    return key
-
-
-@pytest.fixture
-def post(live_server, key):
-    base = {"Authorization": f"Bearer {key}"}
-
-    def post(body: dict, **headers) -> httpx.Response:
-        with httpx.Client(
-            base_url=live_server.url, timeout=60, headers={**base, **headers}
-        ) as client:
-            return client.post("/api/v1/leads", json=body)
-
-    return post
 
 
 def test_the_same_new_phone_at_once_is_one_contact_and_one_lead(team, post):

@@ -28,7 +28,7 @@ from leadloop.intake.imports import (
 from leadloop.intake.models import Import, ImportProblem, Touch
 from leadloop.intake.sheets import SAMPLE_BYTES, FileRefused
 from leadloop.pipeline.models import Lead
-from tests.core.test_cli import _database_url
+from tests.core.support import database_url
 
 LEADLOOP = Path(sys.executable).with_name("leadloop")
 HEADER = ["Họ và tên", "SĐT", "E-mail", "Quận", "Ghi chú"]
@@ -375,7 +375,7 @@ def test_a_sales_rep_cannot_import_and_a_second_run_of_the_task_does_nothing(tea
 
 @pytest.mark.django_db(transaction=True)
 def test_the_installed_command_prints_the_summary_and_exits_by_readability(tmp_path):
-    env = {**os.environ, "DATABASE_URL": _database_url()}
+    env = {**os.environ, "DATABASE_URL": database_url()}
 
     def leadloop(*args):
         return subprocess.run(

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
+from django.db.models import F
 
 from leadloop.activities.models import Kind
 from leadloop.activities.services import activity_log
@@ -39,9 +40,13 @@ from leadloop.core.models import Member, Role, Workspace
 from leadloop.core.services import member_create, workspace_create
 from leadloop.intake.models import Channel, Touch
 from leadloop.intake.services import Submission, channel_create, lead_capture
+from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead
 from leadloop.pipeline.services import lead_change_stage
+from leadloop.routing.models import Policy
 from leadloop.routing.services import lead_assign
+from leadloop.routing.sla import BATCH as TIMER_BATCH
+from leadloop.routing.sla import timers_fire_due
 
 DEFAULT_SLUG = "demo"
 WORKSPACE_NAME = "Công ty Demo"
@@ -51,6 +56,7 @@ DAYS = 90
 SEED = 2026
 TYPO_SEED = 1122  # the mistyped resubmissions have their own draws
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+TIMER_TICK = timedelta(hours=1)
 
 
 # ------------------------------------------------------------------ the team
@@ -572,6 +578,11 @@ FATES = {  # how a genuine lead ends up, before the campaign's, source's and rep
     "bad": 0.035, "idle": 0.02,
 }  # fmt: skip
 WORK_START, WORK_END = 8, 20  # the team calls 8:00–20:00, Monday to Saturday
+SLA = {  # what the demo team signed
+    "business_hours": {str(day): [["08:00", "20:00"]] for day in range(6)},
+    "first_contact_minutes": 30,
+    "attempt_cadence": ["3h", "next_morning"],
+}
 
 
 def working(rng: random.Random, at: datetime) -> datetime:
@@ -614,11 +625,16 @@ class Scripter:
     def _gap(self, low_h: float, high_h: float) -> timedelta:
         return timedelta(hours=self.rng.uniform(low_h, high_h))
 
+    def _retry(self, at: datetime) -> datetime:
+        """The next attempt: mostly on the agreed cadence, sometimes a day or two later."""
+        gap = self._gap(2, 3) if self.rng.random() < 0.65 else self._gap(16, 40)
+        return working(self.rng, at + gap)
+
     def _misses(self, at: datetime, most: int) -> tuple[list[Step], datetime]:
         steps = []
         for _ in range(self.rng.randint(0, most)):
             steps.append(Step(at, self.rng.choice(["no_answer", "no_answer", "busy_callback"])))
-            at = working(self.rng, at + self._gap(2, 30))
+            at = self._retry(at)
         return steps, at
 
     def script(self, item: Planned, start: datetime, rep: Staff) -> list[Step]:
@@ -639,7 +655,7 @@ class Scripter:
         if fate == "unreachable":
             for _ in range(rng.randint(2, 5)):
                 steps.append(Step(at, rng.choice(["no_answer", "no_answer", "busy_callback"])))
-                at = working(rng, at + self._gap(3, 40))
+                at = self._retry(at)
             return steps
         steps, at = self._misses(at, 2)
         if fate == "refused":
@@ -685,6 +701,7 @@ class Loader:
         self.queue: list = []
         self.seq = itertools.count()
         self.counts: Counter = Counter()
+        self.waiting: list[tuple[Lead, Planned]] = []  # captured while nobody was on shift
         self.intake = {
             "facebook": Actor.system(workspace, "Facebook Lead Ads"),
             "google": Actor.system(workspace, "Google Ads"),
@@ -698,11 +715,27 @@ class Loader:
     def run(self, plan: list[Planned]) -> Counter:
         for item in plan:
             self._push(item.at, self._capture, item)
+        first = min((item.at for item in plan), default=self.now)
+        tick = first.replace(minute=0, second=0, microsecond=0)
+        while tick < self.now:  # the worker's SLA timers, looked at hourly
+            self._push(tick, self._fire_timers)
+            tick += TIMER_TICK
         while self.queue:
             at, _seq, action, args = heapq.heappop(self.queue)
             with clock.travel(at - clock.now()):
                 action(*args)
         return self.counts
+
+    def _fire_timers(self) -> None:
+        while timers_fire_due() == TIMER_BATCH:
+            continue
+        waiting, self.waiting = self.waiting, []
+        for lead, item in waiting:  # leads of the night, handed out when the shift began
+            lead.refresh_from_db(fields=["owner"])
+            if lead.owner_id:
+                self._plan_care(lead, item, clock.now())
+            else:
+                self.waiting.append((lead, item))
 
     def _capture(self, item: Planned) -> None:
         kind = Touch.Kind.FORM if item.source == "website" else Touch.Kind.WEBHOOK
@@ -719,7 +752,10 @@ class Loader:
             return
         self.counts["leads"] += 1
         self.counts["returning"] += captured.returning
-        self._plan_care(captured.lead, item, clock.now())
+        if captured.lead.owner_id is None:
+            self.waiting.append((captured.lead, item))
+        else:
+            self._plan_care(captured.lead, item, clock.now())
 
     def _plan_care(self, lead: Lead, item: Planned, start: datetime) -> None:
         rep = self.style.get(lead.owner_id, STAFF[-1])
@@ -874,10 +910,13 @@ def demo_load(
         with clock.travel(opened - clock.now()):
             if workspace is None:
                 workspace = workspace_create(slug=slug, name=WORKSPACE_NAME, preset="telesales")
+                Policy.objects.update_or_create(workspace=workspace, defaults=SLA)
             members = _ensure_members(workspace)
         _ensure_campaigns(workspace, members["marketer"], today)
         plan = Planner(rng, now, leads).plan()
         counts = Loader(workspace, members, rng, now).run(plan)
         _ensure_form_channel(workspace, members["marketer"])
         counts["possible_duplicates"] = duplicates_scan(workspace=workspace)
+        seen = Notification.objects.filter(workspace=workspace, created_at__lt=now - timedelta(1))
+        seen.update(read_at=F("created_at"))  # the team has read what is older than a day
     return DemoResult(workspace, True, counts, wallclock.monotonic() - started)

@@ -6,10 +6,11 @@ transaction, so an action happens exactly once and a worker that dies mid-run lo
 """
 
 import logging
+import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django.utils.translation import gettext as _
 
 from leadloop.activities.models import CONTACT_KINDS, Kind, Outcome
@@ -358,3 +359,17 @@ _ACTIONS = {
     Timer.Kind.IDLE: _fire_idle,
     Timer.Kind.JOURNEY: _fire_journey,
 }
+
+
+def timers_run(*, stop: threading.Event, interval: float = 1.0) -> None:
+    """Fire due timers until `stop` is set: at once while there is a backlog, else every tick."""
+    while not stop.is_set():
+        try:
+            claimed = timers_fire_due()
+        except DatabaseError:  # the database went away for a moment: try again next tick
+            log.exception("firing timers failed")
+            claimed = 0
+        finally:
+            close_old_connections()
+        if claimed < BATCH:
+            stop.wait(interval)

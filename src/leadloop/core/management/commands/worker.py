@@ -1,12 +1,26 @@
+import threading
+
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from leadloop.routing.sla import timers_run
+
 
 class Command(BaseCommand):
-    help = "Run the background worker (Huey: SQLite storage by default, Redis with REDIS_URL)."
+    help = (
+        "Run the background worker: queued tasks (Huey: SQLite storage by default, Redis with "
+        "REDIS_URL) and the SLA timers."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--workers", type=int, default=2)
 
     def handle(self, *args, workers: int, **options):
-        call_command("run_huey", workers=workers, worker_type="thread")
+        stop = threading.Event()
+        timers = threading.Thread(target=timers_run, kwargs={"stop": stop}, name="sla-timers")
+        timers.start()
+        try:
+            call_command("run_huey", workers=workers, worker_type="thread")
+        finally:
+            stop.set()
+            timers.join(timeout=10)

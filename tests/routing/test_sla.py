@@ -1,0 +1,271 @@
+"""SLA timers: obligations met or breached, attempts, idle reassignment, journeys, the queue.
+
+Time moves with the clock helper; `timers_fire_due` is what every worker runs each tick.
+"""
+
+from datetime import date, timedelta
+
+from leadloop.activities.services import activity_log
+from leadloop.core import clock
+from leadloop.core.models import Member
+from leadloop.notifications.models import Notification
+from leadloop.pipeline.models import LeadEvent, Stage
+from leadloop.pipeline.services import lead_change_stage
+from leadloop.routing.engine import policy_of
+from leadloop.routing.models import Timer
+from leadloop.routing.sla import queue_wake, timers_fire_due
+from tests.core.support import at, capture, local, phone
+
+WEEKDAYS = {str(d): [["08:00", "12:00"], ["13:30", "17:30"]] for d in range(6)}  # Mon-Sat
+
+
+def set_policy(team, **fields):
+    policy = policy_of(team.workspace)
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    policy.save()
+    return policy
+
+
+def call(team, lead, outcome="no_answer", role=None, **extra):
+    owner_role = role or next(r for r, m in team.members.items() if m.pk == lead.owner_id)
+    return activity_log(
+        lead=lead, actor=team.actors[owner_role], kind="call", outcome=outcome, **extra
+    )
+
+
+def near(moment, expected) -> bool:
+    """The clock helper sets time to the millisecond, and a capture takes a few."""
+    return abs(moment - expected) < timedelta(seconds=1)
+
+
+def pending(lead, kind):
+    return Timer.objects.filter(lead=lead, kind=kind, fired_at__isnull=True)
+
+
+def breaches(member=None):
+    found = Notification.objects.filter(kind="sla_breach")
+    return found.filter(member=member) if member else found
+
+
+def test_a_new_lead_owes_a_first_contact_within_the_policy_minutes(team):
+    lead = capture(team, phone=phone(1)).lead
+    timer = Timer.objects.get(lead=lead, kind="first_contact")
+    assert timer.member_id == lead.owner_id
+    assert near(timer.due_at, lead.assigned_at + timedelta(minutes=15))
+    assert timer.done_at is None and timer.fired_at is None
+
+
+def test_a_first_call_in_time_meets_the_obligation_and_nobody_is_alerted(team):
+    lead = capture(team, phone=phone(1)).lead
+    with clock.travel(timedelta(minutes=10)):
+        call(team, lead, outcome="thinking")
+    with clock.travel(timedelta(minutes=16)):
+        timers_fire_due()
+    timer = Timer.objects.get(lead=lead, kind="first_contact")
+    assert timer.done_at is not None and timer.done_at <= timer.due_at
+    assert timer.fired_at is not None
+    assert not breaches().exists()
+
+
+def test_a_missed_first_contact_alerts_the_owner_and_the_managers_once(team):
+    lead = capture(team, phone=phone(1)).lead
+    with clock.travel(timedelta(minutes=14)):
+        assert timers_fire_due() == 0
+    with clock.travel(timedelta(minutes=16)):
+        assert timers_fire_due() == 1
+        assert timers_fire_due() == 0
+    alerted = set(breaches().values_list("member_id", flat=True))
+    members = team.members
+    assert alerted == {lead.owner_id, members["manager"].pk, members["admin"].pk}
+    assert breaches().count() == 3
+    with clock.travel(timedelta(minutes=40)):
+        call(team, lead)  # met late: the log keeps how late
+    timer = Timer.objects.get(lead=lead, kind="first_contact")
+    assert timer.done_at - timer.due_at >= timedelta(minutes=24)
+
+
+def test_someone_elses_call_does_not_meet_the_owners_obligation(team):
+    lead = capture(team, phone=phone(1)).lead
+    activity_log(lead=lead, actor=team.actors["manager"], kind="call", outcome="thinking")
+    assert Timer.objects.get(lead=lead, kind="first_contact").done_at is None
+
+
+def test_failed_calls_follow_the_cadence_then_the_lead_moves_to_not_reached(team):
+    not_reached = Stage.objects.get(workspace=team.workspace, key="k4-2")
+    set_policy(
+        team,
+        business_hours=WEEKDAYS,
+        attempt_cadence=["2h", "next_morning"],
+        not_reached_stage=not_reached,
+    )
+    monday_9 = local(date(2026, 11, 23), 9)
+    with at(monday_9):
+        lead = capture(team, phone=phone(1)).lead
+        call(team, lead)
+    second = Timer.objects.get(lead=lead, kind="attempt", attempt=2)
+    assert near(second.due_at, local(date(2026, 11, 23), 11))
+    with at(local(date(2026, 11, 23), 11, 5)):
+        call(team, lead)
+    third = Timer.objects.get(lead=lead, kind="attempt", attempt=3)
+    assert near(third.due_at, local(date(2026, 11, 24), 8))  # the next morning's opening
+    second.refresh_from_db()
+    assert second.done_at is not None
+    with at(local(date(2026, 11, 24), 8, 30)):
+        call(team, lead)
+    lead.refresh_from_db()
+    assert (lead.stage.key, lead.is_open) == ("k4-2", False)
+    moved = LeadEvent.objects.get(lead=lead, kind="stage")
+    assert "3" in moved.reason and moved.actor_label == "SLA"
+
+
+def test_a_reached_person_ends_the_attempts(team):
+    lead = capture(team, phone=phone(1)).lead
+    call(team, lead, outcome="consulted")
+    assert not Timer.objects.filter(lead=lead, kind="attempt").exists()
+
+
+def test_a_callback_time_sets_the_next_attempt(team):
+    lead = capture(team, phone=phone(1)).lead
+    later = clock.now() + timedelta(days=2, hours=3)
+    call(team, lead, outcome="busy_callback", callback_at=later)
+    assert Timer.objects.get(lead=lead, kind="attempt", attempt=2).due_at == later
+
+
+def test_an_untouched_lead_moves_to_the_next_rep_and_the_previous_owner_hears_of_it(team):
+    set_policy(team, idle_hours=2)
+    lead = capture(team, phone=phone(1)).lead
+    first_owner = lead.owner_id
+    with clock.travel(timedelta(hours=2, minutes=1)):
+        timers_fire_due()
+    lead.refresh_from_db()
+    assert lead.owner_id not in (None, first_owner)
+    event = LeadEvent.objects.filter(lead=lead, kind="assigned").last()
+    assert (event.from_owner_id, event.to_owner_id, event.reason) == (
+        first_owner,
+        lead.owner_id,
+        "idle",
+    )
+    told = Notification.objects.get(kind="lead_reassigned")
+    assert told.member_id == first_owner and told.lead_id == lead.pk
+    assert Notification.objects.filter(kind="lead_assigned", member_id=lead.owner_id).exists()
+    # the new owner now owes the first contact; the old one's open obligations are gone
+    owed = Timer.objects.get(lead=lead, kind="first_contact", fired_at__isnull=True)
+    assert owed.member_id == lead.owner_id
+
+
+def test_activity_restarts_the_idle_clock(team):
+    set_policy(team, idle_hours=2)
+    lead = capture(team, phone=phone(1)).lead
+    owner = lead.owner_id
+    with clock.travel(timedelta(hours=1, minutes=30)):
+        call(team, lead, outcome="thinking")
+    with clock.travel(timedelta(hours=2, minutes=30)):
+        timers_fire_due()
+    lead.refresh_from_db()
+    assert lead.owner_id == owner
+    with clock.travel(timedelta(hours=3, minutes=31)):
+        timers_fire_due()
+    lead.refresh_from_db()
+    assert lead.owner_id != owner
+
+
+def test_a_pausing_stage_stops_the_idle_clock_and_leaving_it_restarts_it(team):
+    set_policy(team, idle_hours=1)
+    lead = capture(team, phone=phone(1)).lead
+    owner_role = next(r for r, m in team.members.items() if m.pk == lead.owner_id)
+    lead_change_stage(lead=lead, actor=team.actors[owner_role], stage_key="k3")
+    assert not pending(lead, "idle").exists()
+    with clock.travel(timedelta(hours=5)):
+        timers_fire_due()
+        lead.refresh_from_db()
+        assert lead.owner.pk == team.members[owner_role].pk
+        lead_change_stage(lead=lead, actor=team.actors[owner_role], stage_key="k2")
+    assert pending(lead, "idle").count() == 1
+
+
+def test_the_journey_ends_after_the_agreed_days(team):
+    lost = Stage.objects.get(workspace=team.workspace, key="k4-2")
+    set_policy(team, journey_days=7, journey_end_stage=lost)
+    lead = capture(team, phone=phone(1)).lead
+    with clock.travel(timedelta(days=6, hours=23)):
+        timers_fire_due()
+    lead.refresh_from_db()
+    assert lead.is_open
+    with clock.travel(timedelta(days=7, minutes=1)):
+        timers_fire_due()
+    lead.refresh_from_db()
+    assert (lead.is_open, lead.stage.key) == (False, "k4-2")
+
+
+def test_closing_a_lead_drops_its_future_timers(team):
+    set_policy(team, idle_hours=2, journey_days=30)
+    lead = capture(team, phone=phone(1)).lead
+    owner_role = next(r for r, m in team.members.items() if m.pk == lead.owner_id)
+    lead_change_stage(lead=lead, actor=team.actors[owner_role], stage_key="k1")
+    assert not Timer.objects.filter(lead=lead, fired_at__isnull=True).exists()
+    with clock.travel(timedelta(days=31)):
+        assert timers_fire_due() == 0
+    assert not breaches().exists()
+
+
+def test_a_lead_nobody_can_take_waits_alerts_the_managers_and_goes_to_the_first_rep_back(team):
+    reps = Member.objects.filter(pk__in=[team.members["sales"].pk, team.members["sales2"].pk])
+    reps.update(away=True)
+    lead = capture(team, phone=phone(1)).lead
+    assert lead.owner is None
+    assert pending(lead, "queue").count() == 1
+    with clock.travel(timedelta(minutes=6)):
+        timers_fire_due()
+    unassigned = Notification.objects.filter(kind="lead_unassigned", lead=lead)
+    assert set(unassigned.values_list("member_id", flat=True)) == {
+        team.members["manager"].pk,
+        team.members["admin"].pk,
+    }
+    reps.filter(pk=team.members["sales2"].pk).update(away=False)
+    with clock.travel(timedelta(minutes=7)):
+        queue_wake(workspace_id=team.workspace.pk)
+        timers_fire_due()
+    lead.refresh_from_db()
+    assert lead.owner_id == team.members["sales2"].pk
+    assert Timer.objects.get(lead=lead, kind="assign").done_at is not None
+    assert not pending(lead, "queue").exists()
+    assert Timer.objects.filter(lead=lead, kind="first_contact", member_id=lead.owner_id).exists()
+
+
+def test_a_lead_in_the_night_is_owed_from_the_next_opening(team):
+    set_policy(team, business_hours=WEEKDAYS)
+    for role in ("sales", "sales2"):  # reps follow the business hours
+        assert not team.members[role].working_hours
+    with at(local(date(2026, 11, 23), 22)):
+        lead = capture(team, phone=phone(1)).lead
+    assert lead.owner is None  # nobody is on shift at 22:00
+    assign = Timer.objects.get(lead=lead, kind="assign")
+    assert near(assign.due_at, local(date(2026, 11, 24), 8, 5))
+    with at(local(date(2026, 11, 24), 8, 0)):
+        timers_fire_due()
+    lead.refresh_from_db()
+    assert lead.owner is not None
+    owed = Timer.objects.get(lead=lead, kind="first_contact")
+    assert near(owed.due_at, local(date(2026, 11, 24), 8, 15))
+
+
+def test_timers_missed_while_the_worker_was_down_fire_once_when_it_returns(team):
+    leads = [capture(team, phone=phone(i)).lead for i in range(5)]
+    with clock.travel(timedelta(days=3)):
+        assert timers_fire_due() == 5
+        assert timers_fire_due() == 0
+    assert breaches().count() == 5 * 3
+    fired = Timer.objects.filter(lead__in=leads, fired_at__isnull=False)
+    assert fired.count() == 5
+
+
+def test_the_timers_of_one_workspace_never_touch_another(team, other_team):
+    capture(team, phone=phone(1))
+    theirs = capture(other_team, phone=phone(1)).lead
+    with clock.travel(timedelta(hours=1)):
+        timers_fire_due()
+    alerted = Notification.objects.filter(kind="sla_breach")
+    assert {n.workspace_id for n in alerted} == {team.workspace.pk, other_team.workspace.pk}
+    assert all(n.member.workspace_id == n.workspace_id for n in alerted)
+    assert Notification.objects.filter(lead=theirs, workspace=team.workspace).count() == 0
