@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from leadloop.contacts.normalize import fold
 from leadloop.core import clock
@@ -92,11 +92,10 @@ class Router:
         self.workspace, self.now = workspace, clock.now()
         self.policy = policy_of(workspace)
         self.business = calendar_of(workspace, self.policy)
-        fallback_rule(workspace)
-        rules = Rule.objects.filter(workspace=workspace, active=True).select_related("team")
-        if lock:
-            rules = rules.select_for_update(of=("self",))
-        self.rules = list(rules.order_by("fallback", "position", "id"))
+        self.rules = self._rules(lock)
+        if not any(rule.fallback for rule in self.rules):
+            fallback_rule(workspace)
+            self.rules = self._rules(lock)
         named = Rule.members.through.objects.filter(rule__in=[r.pk for r in self.rules])
         self.named: dict[int, list[int]] = {}
         for rule_id, member_id in named.values_list("rule_id", "member_id").order_by("member_id"):
@@ -107,6 +106,13 @@ class Router:
         self.today = Counter()
         self._load_counts()
         self.changed: set[int] = set()
+
+    def _rules(self, lock: bool) -> list[Rule]:
+        rules = Rule.objects.filter(workspace=self.workspace).select_related("team")
+        rules = rules.filter(Q(active=True) | Q(fallback=True))
+        if lock:
+            rules = rules.select_for_update(of=("self",))
+        return list(rules.order_by("fallback", "position", "id"))
 
     def _load_counts(self) -> None:
         reps = self.reps.values()

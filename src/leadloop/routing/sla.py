@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_RETRY = timedelta(seconds=60)
 NOT_REACHED = (Outcome.NO_ANSWER, Outcome.BUSY_CALLBACK)
+OWED_BY_CALL = (Timer.Kind.FIRST_CONTACT, Timer.Kind.ATTEMPT)
 BATCH = 200
 
 
@@ -156,17 +157,17 @@ def sla_after_activity(
     if lead.owner_id is None or actor.member_id != lead.owner_id:
         return
     now = clock.now()
-    owed = Timer.objects.filter(lead=lead, done_at__isnull=True, member_id=lead.owner_id)
+    met = {Kind.CALL: OWED_BY_CALL}.get(kind, (Timer.Kind.FIRST_CONTACT,))
     if kind in CONTACT_KINDS:
-        owed.filter(kind=Timer.Kind.FIRST_CONTACT).update(done_at=now)
+        owed = Timer.objects.filter(lead=lead, done_at__isnull=True, member_id=lead.owner_id)
+        owed.filter(kind__in=met).update(done_at=now)
     policy = policy_of(lead.workspace)
-    business = calendar_of(lead.workspace, policy)
     if kind == Kind.CALL:
-        owed.filter(kind=Timer.Kind.ATTEMPT).update(done_at=now)
         _next_attempt(lead, policy, outcome, callback_at, now)
     if policy.idle_hours and not lead.stage.pauses_sla:
+        due = calendar_of(lead.workspace, policy).add(now, policy.idle_hours * 60)
         idle = Timer.objects.filter(lead=lead, kind=Timer.Kind.IDLE, fired_at__isnull=True)
-        idle.update(due_at=business.add(now, policy.idle_hours * 60))
+        idle.update(due_at=due)
 
 
 def _next_attempt(lead, policy: Policy, outcome: str, callback_at, now: datetime) -> None:
@@ -256,27 +257,31 @@ def timers_fire_due(*, limit: int = BATCH) -> int:
             .order_by("due_at")[:limit]
         )
         timers = list(due)
+        leads = _lock_leads({t.lead_id for t in timers})
         routers: dict[int, Router] = {}
-        fired = []
-        for timer in timers:
-            if _fire_one(timer, now, routers):
-                fired.append(timer.pk)
+        fired = [t.pk for t in timers if _fire_one(t, leads.get(t.lead_id), now, routers)]
         Timer.objects.filter(pk__in=fired).update(fired_at=now)
         for router in routers.values():
             router.save()
     return len(timers)
 
 
-def _fire_one(timer: Timer, now: datetime, routers: dict) -> bool:
-    """Act on one timer; False leaves it for a later tick (its lead is busy, or re-armed)."""
-    lead = (
+def _lock_leads(ids: set[int]) -> dict[int, Lead]:
+    """The timers' leads, locked; a lead a request holds at this instant is left out."""
+    if not ids:
+        return {}
+    leads = (
         Lead.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("workspace", "contact", "owner", "stage")
-        .filter(pk=timer.lead_id)
-        .first()
+        .filter(pk__in=ids)
     )
-    if lead is None:
-        return not Lead.objects.filter(pk=timer.lead_id).exists()
+    return {lead.pk: lead for lead in leads}
+
+
+def _fire_one(timer: Timer, lead: Lead | None, now: datetime, routers: dict) -> bool:
+    """Act on one timer; False leaves it for a later tick (its lead is busy, or re-armed)."""
+    if lead is None:  # busy now (try again next tick), or deleted with its timers
+        return False
     try:
         with transaction.atomic():
             return _ACTIONS[timer.kind](timer, lead, now, routers)
