@@ -10,6 +10,7 @@ from pydantic import ConfigDict, StringConstraints
 from leadloop.activities.selectors import activity_list
 from leadloop.config.api import PageQuery, page_of
 from leadloop.contacts.services import contact_values
+from leadloop.core import clock
 from leadloop.core.errors import ApplicationError, ValidationFailed
 from leadloop.intake.services import (
     UTM_FIELDS,
@@ -21,6 +22,7 @@ from leadloop.intake.services import (
 )
 from leadloop.pipeline.exports import export_response
 from leadloop.pipeline.models import Lead
+from leadloop.pipeline.obligations import late_seconds, lead_obligations
 from leadloop.pipeline.selectors import LeadFilter, lead_get, lead_list, stage_history, stage_list
 from leadloop.pipeline.services import lead_change_stage
 
@@ -87,6 +89,12 @@ class LeadQuery(PageQuery):
     test: bool | None = None
     invalid: bool | None = None
     duplicate: bool | None = None
+    sla: Literal["", "due", "met", "breached"] = ""
+    sla_kind: Literal["", "assign", "first_contact", "attempt"] = ""
+    sla_member: Annotated[str, StringConstraints(max_length=20)] = ""
+    sla_team: Annotated[str, StringConstraints(max_length=20)] = ""
+    sla_from: date | None = None
+    sla_to: date | None = None
 
     def to_filter(self) -> LeadFilter:
         return LeadFilter(**{f.name: getattr(self, f.name) for f in dataclass_fields(LeadFilter)})
@@ -164,6 +172,21 @@ def lead_out(lead: Lead) -> dict:
     }
 
 
+def obligation_out(timer, workspace) -> dict:
+    """One SLA obligation of a lead (pipeline.obligations.with_state)."""
+    return {
+        "id": timer.id,
+        "lead_id": timer.lead_id,
+        "kind": timer.kind,
+        "attempt": timer.attempt,
+        "member": owner_out(timer.member),
+        "due_at": local(workspace, timer.due_at),
+        "done_at": local(workspace, timer.done_at),
+        "state": timer.state,
+        "late_s": late_seconds(timer),
+    }
+
+
 def lead_detail_out(lead: Lead) -> dict:
     touches = lead.touches.select_related("source", "campaign").order_by("received_at", "id")
     return {
@@ -209,6 +232,9 @@ def lead_detail_out(lead: Lead) -> dict:
                 "at": local(lead, e.at),
             }
             for e in stage_history(lead=lead)
+        ],
+        "sla": [
+            obligation_out(t, lead.workspace) for t in lead_obligations(lead=lead, now=clock.now())
         ],
     }
 

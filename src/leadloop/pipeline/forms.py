@@ -3,9 +3,12 @@ from django.utils.translation import gettext_lazy as _
 
 from leadloop.campaigns.selectors import campaign_list, source_list
 from leadloop.core.access import Actor
+from leadloop.core.models import Member, Team
 from leadloop.core.selectors import member_list, sales_members
 from leadloop.intake.services import Submission
-from leadloop.pipeline.selectors import NONE, LeadFilter, stage_list
+from leadloop.pipeline.obligations import KINDS, STATES
+from leadloop.pipeline.selectors import NONE, SLA_FIELDS, LeadFilter, stage_list
+from leadloop.routing.models import Timer
 from leadloop.web.forms import DateInput, keyed_choices
 
 
@@ -30,10 +33,26 @@ class LeadFilterForm(forms.Form):
     test = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
     invalid = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
     duplicate = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
+    sla = forms.ChoiceField(
+        label=_("SLA"),
+        required=False,
+        choices=[("", ""), *((state, state) for state in STATES)],
+        widget=forms.HiddenInput,
+    )
+    sla_kind = forms.ChoiceField(
+        label=_("SLA"),
+        required=False,
+        choices=[("", ""), *((kind, kind) for kind in KINDS)],
+        widget=forms.HiddenInput,
+    )
+    sla_member = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
+    sla_team = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
+    sla_from = forms.DateField(required=False, widget=forms.HiddenInput)
+    sla_to = forms.DateField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, data, *, actor: Actor):
         super().__init__(data)
-        workspace = actor.workspace
+        workspace = self.workspace = actor.workspace
         self.fields["stage"].choices = keyed_choices(
             stage_list(workspace=workspace, fetched_by=actor, archived=True), _("All stages")
         )
@@ -78,7 +97,35 @@ class LeadFilterForm(forms.Form):
             labels.append(_("Invalid data") if data["invalid"] else _("Valid data"))
         if data.get("duplicate") is not None:
             labels.append(_("Duplicates") if data["duplicate"] else _("Not duplicates"))
+        if any(data.get(name) for name in SLA_FIELDS):
+            labels.append(self._sla_label(data))
         return labels
+
+    def _sla_label(self, data: dict) -> str:
+        """E.g. 'SLA breached: First contact, owed by Sales Một, due 01/03/2027–31/03/2027'."""
+        states = {"met": _("SLA met on time"), "breached": _("SLA breached")}
+        label = str(states.get(data.get("sla"), _("SLA obligations due")))
+        if data.get("sla_kind"):
+            label += f": {Timer.Kind(data['sla_kind']).label}"
+        member, team = data.get("sla_member"), data.get("sla_team")
+        if member:
+            found = Member.objects.filter(workspace=self.workspace, pk=_id(member)).first()
+            name = found.full_name if found else _("nobody (assignment)")
+            label += ", " + _("owed by %(name)s") % {"name": name}
+        if team:
+            found = Team.objects.filter(workspace=self.workspace, pk=_id(team)).first()
+            label += ", " + (found.name if found else str(_("No team")))
+        if data.get("sla_from") or data.get("sla_to"):
+            days = [
+                d.strftime("%d/%m/%Y") if d else "…"
+                for d in (data.get("sla_from"), data.get("sla_to"))
+            ]
+            label += ", " + _("due %(from)s–%(to)s") % {"from": days[0], "to": days[1]}
+        return label
+
+
+def _id(text: str) -> int:
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else 0
 
 
 class StageForm(forms.Form):

@@ -1,15 +1,18 @@
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from leadloop.contacts.normalize import fold, normalize_phone
 from leadloop.contacts.selectors import flagged
+from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.errors import NotFound
 from leadloop.core.models import Workspace
 from leadloop.pipeline.models import Lead, LeadEvent, Stage
+from leadloop.pipeline.obligations import obligation_q
+from leadloop.routing.models import Timer
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,22 @@ class LeadFilter:
     test: bool | None = None  # providers' test leads; reports count only real ones (False)
     invalid: bool | None = None  # unreachable: neither a valid phone nor a valid e-mail
     duplicate: bool | None = None  # returning, or its contact is in an open duplicate pair
+    # leads with an SLA obligation (pipeline.obligations) that matches all the sla_* filters:
+    sla: str = ""  # due (met or breached), met (on time) or breached
+    sla_kind: str = ""  # assign, first_contact or attempt; empty: any
+    sla_member: str = ""  # the accountable member's id, or "none"
+    sla_team: str = ""  # the accountable member's team id, or "none"
+    sla_from: date | None = None  # due on or after this day (workspace time zone)
+    sla_to: date | None = None  # due on or before this day
+
+    @property
+    def has_sla(self) -> bool:
+        return any(getattr(self, name) for name in SLA_FIELDS)
+
+    def without_sla(self) -> "LeadFilter":
+        return replace(
+            self, sla="", sla_kind="", sla_member="", sla_team="", sla_from=None, sla_to=None
+        )
 
     def as_query(self) -> dict:
         """The non-empty filters as query parameters (for `leads_url` and pagination links)."""
@@ -38,6 +57,7 @@ class LeadFilter:
         return out
 
 
+SLA_FIELDS = ("sla", "sla_kind", "sla_member", "sla_team", "sla_from", "sla_to")
 NONE = "-"  # the `source` / `campaign` filter value for leads without one (never a key)
 
 
@@ -54,6 +74,21 @@ def duplicate_q() -> Q:
 
 def day_start(workspace: Workspace, day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(workspace.time_zone))
+
+
+def sla_q(workspace: Workspace, flt: LeadFilter, now: datetime) -> Q:
+    """The obligations (Timer rows) that `flt`'s sla_* filters select; the SLA report counts
+    these and the lead list shows their leads."""
+    return obligation_q(
+        workspace_id=workspace.pk,
+        now=now,
+        state=flt.sla or "due",
+        kind=flt.sla_kind,
+        member=flt.sla_member,
+        team=flt.sla_team,
+        due_from=day_start(workspace, flt.sla_from) if flt.sla_from else None,
+        due_before=day_start(workspace, flt.sla_to + timedelta(days=1)) if flt.sla_to else None,
+    )
 
 
 def stage_list(*, workspace: Workspace, fetched_by: Actor, archived: bool = False):
@@ -126,6 +161,9 @@ def lead_filter(leads: QuerySet[Lead], workspace: Workspace, flt: LeadFilter, fe
     for wanted, condition in ((flt.invalid, invalid_q), (flt.duplicate, duplicate_q)):
         if wanted is not None:
             leads = leads.filter(condition()) if wanted else leads.exclude(condition())
+    if flt.has_sla:
+        owed = Timer.objects.filter(sla_q(workspace, flt, clock.now()), lead_id=OuterRef("pk"))
+        leads = leads.filter(Exists(owed))
     return leads
 
 

@@ -7,6 +7,7 @@ from leadloop.activities.forms import CallForm, NoteForm
 from leadloop.activities.selectors import activity_list
 from leadloop.contacts.selectors import duplicates_of
 from leadloop.contacts.services import Identity
+from leadloop.core import clock
 from leadloop.core.errors import ApplicationError
 from leadloop.intake.models import Touch
 from leadloop.intake.selectors import touch_list
@@ -14,6 +15,7 @@ from leadloop.intake.services import Captured, lead_capture
 from leadloop.pipeline.exports import export_response
 from leadloop.pipeline.forms import AssignForm, LeadFilterForm, NewLeadForm, StageForm
 from leadloop.pipeline.models import Lead
+from leadloop.pipeline.obligations import lead_obligations
 from leadloop.pipeline.selectors import lead_get, lead_list, lead_timeline
 from leadloop.pipeline.services import lead_can_work, lead_change_stage
 from leadloop.routing.services import lead_assign
@@ -75,6 +77,7 @@ def lead_page(request, lead: Lead, *, status: int = 200, **bound_forms):
         "quality_issues": _quality_issues(lead),
         "touches": touch_list(lead=lead),
         "timeline": _timeline(lead),
+        "obligations": lead_obligations(lead=lead, now=clock.now()),
         "can_work": lead_can_work(lead, actor),
         "stage_form": StageForm(
             actor=actor, current=lead.stage.key, suggested=request.GET.get("suggest", "")

@@ -18,11 +18,12 @@ class ReportForm(forms.Form):
     )
     source = forms.ChoiceField(label=_("Source"), required=False)
     campaign = forms.ChoiceField(label=_("Campaign"), required=False)
+    default_by = "day"
 
     def __init__(self, query, *, actor: Actor):
         first, last = default_range(actor.workspace)
         given = {name: value for name, value in query.items() if value}
-        super().__init__({"date_from": first, "date_to": last, "by": "day", **given})
+        super().__init__({"date_from": first, "date_to": last, "by": self.default_by, **given})
         self.fields["source"].choices = keyed_choices(
             source_list(workspace=actor.workspace, fetched_by=actor), _("All sources")
         )
@@ -45,3 +46,15 @@ class QualityForm(ReportForm):
     def __init__(self, query, *, actor: Actor):
         super().__init__(query, actor=actor)
         del self.fields["by"]
+
+
+class SlaForm(ReportForm):
+    """The SLA report's range (due days), grouping and lead filters."""
+
+    default_by = "rep"
+
+    def __init__(self, query, *, actor: Actor):
+        super().__init__(query, actor=actor)
+        self.fields["by"].choices = [("rep", _("Rep")), ("team", _("Team")), ("day", _("Day"))]
+        self.fields["date_from"].label = _("Due from")
+        self.fields["date_to"].label = _("Due to")

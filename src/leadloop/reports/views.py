@@ -5,9 +5,12 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from leadloop.core.errors import ApplicationError
-from leadloop.reports.forms import QualityForm, ReportForm
+from leadloop.pipeline.obligations import KINDS
+from leadloop.reports.forms import QualityForm, ReportForm, SlaForm
 from leadloop.reports.selectors import funnel, quality, stages_by_period
-from leadloop.web.pages import leads_url, member_page, show_error
+from leadloop.reports.sla import breach_list, sla_report
+from leadloop.routing.models import Timer
+from leadloop.web.pages import leads_url, member_page, paginate, show_error
 
 PERIOD_FORMATS = {"day": "%d/%m", "week": "%d/%m", "month": "%m/%Y"}
 NO_CELL = {"count": 0, "url": ""}
@@ -123,5 +126,48 @@ def quality_report(request):
         request,
         "reports/quality.html",
         {"form": form, "tables": tables},
+        status=400 if form.errors else 200,
+    )
+
+
+def _sla_label(row: dict, by: str) -> str:
+    if not row["key"]:
+        return _("Total")
+    if row["key"] == "none":
+        return _("No rep (assignment)") if by == "rep" else _("No team")
+    if by == "day":
+        return date.fromisoformat(row["key"]).strftime("%d/%m/%Y")
+    return row["name"]
+
+
+@member_page
+def sla_report_page(request):
+    """SLA compliance per rep, team or due day, and the breach log of the range."""
+    actor = request.actor
+    form = SlaForm(request.GET, actor=actor)
+    rows, breaches, by = [], None, ""
+    if form.is_valid():
+        by, args = form.cleaned_data["by"], form.report_args()
+        try:
+            rows = sla_report(workspace=actor.workspace, fetched_by=actor, by=by, **args)
+            breaches = paginate(
+                request, breach_list(workspace=actor.workspace, fetched_by=actor, **args)
+            )
+        except ApplicationError as exc:
+            show_error(form, exc)
+    shown = [kind for kind in KINDS if rows and rows[-1]["kinds"][kind]["due"]]  # the total's
+    for row in rows:
+        row["label"] = _sla_label(row, by)
+        row["kind_cells"] = [row["kinds"][kind] for kind in shown]
+    return render(
+        request,
+        "reports/sla.html",
+        {
+            "form": form,
+            "rows": rows,
+            "kinds": [Timer.Kind(kind).label for kind in shown],
+            "breaches": breaches,
+            "by_label": dict(form.fields["by"].choices).get(by, ""),
+        },
         status=400 if form.errors else 200,
     )

@@ -4,6 +4,7 @@ import json
 
 from django import template
 from django.template.defaultfilters import floatformat
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from leadloop.activities.models import Outcome
@@ -26,6 +27,7 @@ DUPLICATE_REASONS = {
     "email_local": _("Same e-mail name at another domain"),
 }
 ASSIGN_REASONS = {"round_robin": _("automatic, round robin"), "manual": _("by hand")}
+SLA_STATES = {"met": _("Met on time"), "breached": _("Breached"), "pending": _("Pending")}
 
 
 @register.filter
@@ -66,3 +68,26 @@ def pretty_json(value) -> str:
 @register.filter
 def percent(fraction: float) -> str:
     return f"{floatformat(fraction * 100, 1)} %"
+
+
+@register.filter
+def sla_state(code: str) -> str:
+    return SLA_STATES.get(code, code)
+
+
+@register.filter
+def duration(seconds) -> str:
+    """A lateness in seconds, shortly: 40 s, 12 min, 2 h 5 min, 3 d 4 h; "—" when unknown."""
+    if seconds is None or seconds == "":
+        return "—"
+    total = max(0, round(float(seconds)))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return gettext("%(d)s d %(h)s h") % {"d": days, "h": hours}
+    if hours:
+        return gettext("%(h)s h %(m)s min") % {"h": hours, "m": minutes}
+    if minutes:
+        return gettext("%(m)s min") % {"m": minutes}
+    return gettext("%(s)s s") % {"s": secs}
