@@ -12,7 +12,8 @@ from leadloop.core.models import ApiToken, AuditLog, Member
 from leadloop.core.services import member_create, token_authenticate, token_create, token_revoke
 from tests.core.support import assert_error
 
-MEMBER_KEYS = {"id", "email", "full_name", "role", "team", "capacity", "active"}
+ROUTING_KEYS = {"capacity", "daily_limit", "weight", "away", "working_hours"}
+MEMBER_KEYS = {"id", "email", "full_name", "role", "team", "active"} | ROUTING_KEYS
 
 
 # ------------------------------------------------------------------ members
@@ -48,6 +49,10 @@ def test_admin_adds_a_member_over_the_api(team):
         "role": "sales",
         "team": "Sales",
         "capacity": 40,
+        "daily_limit": 0,
+        "weight": 1,
+        "away": False,
+        "working_hours": {},
         "active": True,
     }
     member = Member.objects.get(pk=created["id"])

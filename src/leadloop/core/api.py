@@ -4,9 +4,11 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict, StringConstraints
 
+from leadloop.core.errors import Forbidden
 from leadloop.core.models import Member, Role
-from leadloop.core.selectors import member_list
+from leadloop.core.selectors import member_get, member_list
 from leadloop.core.services import member_create
+from leadloop.routing.services import member_routing_update
 
 router = Router(tags=["workspace"])
 
@@ -28,7 +30,27 @@ class MemberOut(Schema):
     role: str
     team: str
     capacity: int
+    daily_limit: int
+    weight: int
+    away: bool
+    working_hours: dict[str, list[list[str]]]
     active: bool
+
+
+class MemberRoutingPatch(Schema):
+    """Only the fields sent change; `working_hours` {} means the business hours."""
+
+    model_config = ConfigDict(extra="forbid")
+    capacity: int = None
+    daily_limit: int = None
+    weight: int = None
+    away: bool = None
+    working_hours: dict[str, list[list[str]]] = None
+
+
+class AwayIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    away: bool
 
 
 def member_out(member: Member) -> dict:
@@ -39,6 +61,10 @@ def member_out(member: Member) -> dict:
         "role": member.role,
         "team": member.team.name if member.team else "",
         "capacity": member.capacity,
+        "daily_limit": member.daily_limit,
+        "weight": member.weight,
+        "away": member.away,
+        "working_hours": member.working_hours,
         "active": member.active,
     }
 
@@ -54,3 +80,20 @@ def create_member(request: HttpRequest, payload: MemberIn):
     actor = request.auth
     member = member_create(workspace=actor.workspace, actor=actor, **payload.model_dump())
     return Status(201, member_out(member))
+
+
+@router.patch("/members/{member_id}", response=MemberOut)
+def update_member_routing(request: HttpRequest, member_id: int, payload: MemberRoutingPatch):
+    actor = request.auth
+    member = member_get(workspace=actor.workspace, fetched_by=actor, member_id=member_id)
+    return member_out(member_routing_update(member=member, actor=actor, **payload.model_dump()))
+
+
+@router.post("/me/away", response=MemberOut)
+def set_away(request: HttpRequest, payload: AwayIn):
+    """The token's member switches themselves away (no new leads) or back."""
+    actor = request.auth
+    if actor.member is None:
+        raise Forbidden("This token does not act as a member.")
+    member = member_get(workspace=actor.workspace, fetched_by=actor, member_id=actor.member_id)
+    return member_out(member_routing_update(member=member, actor=actor, away=payload.away))

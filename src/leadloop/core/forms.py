@@ -15,13 +15,6 @@ class _MemberFields(forms.Form):
     full_name = forms.CharField(label=_("Full name"), max_length=200)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.SALES)
     team = _team_field()
-    capacity = forms.IntegerField(
-        label=_("Capacity (open leads)"),
-        min_value=0,
-        max_value=100_000,
-        initial=0,
-        help_text=_("0: no limit"),
-    )
     active = forms.BooleanField(label=_("Active"), required=False, initial=True)
 
     def __init__(self, *args, team_choices: list, **kwargs):
@@ -29,9 +22,20 @@ class _MemberFields(forms.Form):
         self.fields["team"].choices = [("", _("No team")), *team_choices]
 
 
+def capacity_field() -> forms.IntegerField:
+    return forms.IntegerField(
+        label=_("Capacity (open leads)"),
+        min_value=0,
+        max_value=100_000,
+        initial=0,
+        help_text=_("0: no limit"),
+    )
+
+
 class MemberCreateForm(_MemberFields):
     prefix = "new-member"
     email = forms.EmailField(label=_("E-mail"), max_length=254)
+    capacity = capacity_field()
     password = forms.CharField(
         label=_("Initial password"),
         required=False,
@@ -71,6 +75,11 @@ class StageCreateForm(forms.Form):
 
 class StageUpdateForm(StageCreateForm):
     archived = forms.BooleanField(label=_("Archived"), required=False)
+    pauses_sla = forms.BooleanField(
+        label=_("Pauses the SLA"),
+        required=False,
+        help_text=_("While a lead is here (e.g. call back later), it is not reassigned as idle."),
+    )
 
 
 class TokenForm(forms.Form):

@@ -130,7 +130,7 @@ def member_update(*, member: Member, actor: Actor, **changes) -> Member:
         raise ValidationFailed(_("Unknown role."), fields={"role": [changes["role"]]})
     if "team" in changes:
         changes["team"] = _team_of(member.workspace, changes["team"])
-    for field in ("full_name", "role", "team", "capacity", "active", "language"):
+    for field in ("full_name", "role", "team", "active", "language"):  # routing: its own service
         if field in changes:
             setattr(member, field, changes[field])
     member.save()

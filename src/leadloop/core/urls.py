@@ -7,6 +7,11 @@ urlpatterns = [
     path("", views.settings_index, name="settings"),
     path("members/", views.member_add, name="settings-member-add"),
     path("members/<int:member_id>/", views.member_edit, name="settings-member-edit"),
+    path(
+        "members/<int:member_id>/routing/",
+        views.member_routing_edit,
+        name="settings-member-routing",
+    ),
     path("teams/", views.team_add, name="settings-team-add"),
     path("stages/", views.stage_add, name="settings-stage-add"),
     path("stages/<slug:key>/", views.stage_edit, name="settings-stage-edit"),

@@ -26,7 +26,9 @@ from leadloop.core.services import (
 )
 from leadloop.pipeline.selectors import stage_list
 from leadloop.pipeline.services import stage_create, stage_reorder, stage_update
-from leadloop.web.pages import member_page, show_error
+from leadloop.routing.forms import MemberRoutingForm
+from leadloop.routing.services import member_routing_update
+from leadloop.web.pages import member_page, show_error, swapped
 
 
 def _team_choices(actor) -> list[tuple[int, str]]:
@@ -38,7 +40,6 @@ def _member_form(member, team_choices, data=None) -> MemberUpdateForm:
         "full_name": member.full_name,
         "role": member.role,
         "team": member.team_id,
-        "capacity": member.capacity,
         "active": member.active,
         "language": member.language,
     }
@@ -53,8 +54,23 @@ def _stage_form(stage, data=None) -> StageUpdateForm:
         "name_en": stage.name_en,
         "category": stage.category,
         "archived": stage.archived,
+        "pauses_sla": stage.pauses_sla,
     }
     return StageUpdateForm(data, prefix=f"stage-{stage.key}", initial=initial)
+
+
+def _member_rows(actor, bound: dict, teams: list | None) -> list[tuple]:
+    """Each member with their edit form (admins: `teams` given) and, for those who take leads,
+    their routing form."""
+    return [
+        (
+            m,
+            teams is not None and (bound.get(("member", m.pk)) or _member_form(m, teams)),
+            m.role != Role.MARKETER
+            and (bound.get(("routing", m.pk)) or MemberRoutingForm(member=m)),
+        )
+        for m in member_list(workspace=actor.workspace, fetched_by=actor)
+    ]
 
 
 def _admin_context(request, bound: dict) -> dict:
@@ -63,7 +79,7 @@ def _admin_context(request, bound: dict) -> dict:
     members = member_list(workspace=actor.workspace, fetched_by=actor)
     stages = stage_list(workspace=actor.workspace, fetched_by=actor, archived=True)
     return {
-        "members": [(m, bound.get(("member", m.pk)) or _member_form(m, teams)) for m in members],
+        "members": _member_rows(actor, bound, teams),
         "stages": [(s, bound.get(("stage", s.key)) or _stage_form(s)) for s in stages],
         "teams": team_list(workspace=actor.workspace, fetched_by=actor),
         "tokens": token_list(workspace=actor.workspace, fetched_by=actor),
@@ -75,7 +91,7 @@ def _admin_context(request, bound: dict) -> dict:
 
 
 def settings_page(request, *, status: int = 200, new_key: str = "", bound: dict | None = None):
-    """Admins manage everything here; managers may look at the members."""
+    """Admins manage everything here; managers the members' routing (capacity, shifts …)."""
     actor = request.actor
     actor.require(
         actor.role in (Role.ADMIN, Role.MANAGER),
@@ -84,8 +100,7 @@ def settings_page(request, *, status: int = 200, new_key: str = "", bound: dict 
     if actor.administers:
         context = _admin_context(request, bound or {})
     else:
-        members = member_list(workspace=actor.workspace, fetched_by=actor)
-        context = {"members": [(m, None) for m in members]}
+        context = {"members": _member_rows(actor, bound or {}, None)}
     return render(request, "core/settings.html", {**context, "new_key": new_key}, status=status)
 
 
@@ -132,6 +147,21 @@ def member_edit(request, member_id: int):
         done=_("Member saved."),
         section="members",
         bound_as=("member", member.pk),
+    )
+
+
+@require_POST
+@member_page
+def member_routing_edit(request, member_id: int):
+    actor = request.actor
+    member = member_get(workspace=actor.workspace, fetched_by=actor, member_id=member_id)
+    return _submit(
+        request,
+        MemberRoutingForm(request.POST, member=member),
+        partial(member_routing_update, member=member, actor=actor),
+        done=_("Routing saved."),
+        section="members",
+        bound_as=("routing", member.pk),
     )
 
 
@@ -187,14 +217,6 @@ def stage_edit(request, key: str):
     )
 
 
-def _moved(keys: list[str], key: str, step: int) -> list[str]:
-    """The stage order with `key` swapped with its neighbour (step -1: up, +1: down)."""
-    i = keys.index(key)
-    j = min(max(i + step, 0), len(keys) - 1)
-    keys[i], keys[j] = keys[j], keys[i]
-    return keys
-
-
 @require_POST
 @member_page
 def stage_move(request, key: str):
@@ -202,7 +224,7 @@ def stage_move(request, key: str):
     stage = _stage_of(request, key)
     keys = [s.key for s in stage_list(workspace=actor.workspace, fetched_by=actor, archived=True)]
     step = -1 if request.POST.get("direction") == "up" else 1
-    stage_reorder(workspace=actor.workspace, actor=actor, keys=_moved(keys, stage.key, step))
+    stage_reorder(workspace=actor.workspace, actor=actor, keys=swapped(keys, stage.key, step))
     return redirect(f"{reverse('settings')}#stages")
 
 

@@ -90,8 +90,17 @@ def stage_create(
 
 @transaction.atomic
 def stage_update(
-    *, stage: Stage, actor: Actor, name_vi: str, name_en: str, category: str, archived: bool
+    *,
+    stage: Stage,
+    actor: Actor,
+    name_vi: str,
+    name_en: str,
+    category: str,
+    archived: bool,
+    pauses_sla: bool | None = None,
 ) -> Stage:
+    """Rename, recategorise or archive a stage; `pauses_sla` (None: unchanged) stops its leads'
+    idle clock."""
     actor.require(actor.administers)
     _check_stage_fields(name_vi, name_en, category)
     if archived and stage.category == Category.NEW:
@@ -102,12 +111,14 @@ def stage_update(
             raise ValidationFailed(_("Keep at least one active stage of category New."))
     stage.name_vi, stage.name_en = name_vi.strip(), name_en.strip() or name_vi.strip()
     stage.category, stage.archived = category, archived
+    if pauses_sla is not None:
+        stage.pauses_sla = pauses_sla
     stage.save()
     audit_record(
         actor=actor,
         action="stage.update",
         obj=stage,
-        data={"category": category, "archived": archived},
+        data={"category": category, "archived": archived, "pauses_sla": stage.pauses_sla},
     )
     return stage
 

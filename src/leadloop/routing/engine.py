@@ -136,15 +136,22 @@ class Router:
             return self.business.is_open(self.now)
         return calendar_of(self.workspace, self.policy, member.working_hours).is_open(self.now)
 
+    def why_not(self, member: Member) -> str:
+        """Why `member` cannot take a lead now, as a code ("" when they can)."""
+        if member.pk not in self.reps:
+            return "inactive"
+        if member.away:
+            return "away"
+        if member.capacity and self.open[member.pk] >= member.capacity:
+            return "at_capacity"
+        if member.daily_limit and self.today[member.pk] >= member.daily_limit:
+            return "daily_limit"
+        if not self.on_shift(member):
+            return "off_shift"
+        return ""
+
     def can_take(self, member: Member | None) -> bool:
-        return (
-            member is not None
-            and member.pk in self.reps
-            and not member.away
-            and (not member.capacity or self.open[member.pk] < member.capacity)
-            and (not member.daily_limit or self.today[member.pk] < member.daily_limit)
-            and self.on_shift(member)
-        )
+        return member is not None and not self.why_not(member)
 
     def pool(self, rule: Rule) -> list[Member]:
         if ids := self.named.get(rule.pk):

@@ -37,7 +37,8 @@ def member_page(view):
 
 
 def show_error(form, exc: ApplicationError) -> None:
-    """Put a service's error on the form: its message on top, its field messages on the fields.
+    """Put a service's error on the form: its message on top, its field messages on the fields
+    (a form's `service_fields` names its field for a service's field of another name).
 
     Forbidden is no input problem: it goes on to the 403 page. Some services list the offending
     value under a field instead of a message; a value equal to the input is not repeated.
@@ -45,11 +46,20 @@ def show_error(form, exc: ApplicationError) -> None:
     if isinstance(exc, Forbidden):
         raise exc
     form.add_error(None, exc.message)
-    for name, messages in exc.fields.items():
+    for field, messages in exc.fields.items():
+        name = getattr(form, "service_fields", {}).get(field, field)
         submitted = str(form.data.get(form.add_prefix(name), ""))
         for message in messages:
             if name in form.fields and message and message != submitted:
                 form.add_error(name, message)
+
+
+def swapped(items: list, item, step: int) -> list:
+    """`items` with `item` swapped with its neighbour (step -1: up, +1: down)."""
+    i = items.index(item)
+    j = min(max(i + step, 0), len(items) - 1)
+    items[i], items[j] = items[j], items[i]
+    return items
 
 
 def paginate(request, items) -> Page:

@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from leadloop.routing import views as routing_views
 from leadloop.web import views
 
 urlpatterns = [
@@ -7,11 +8,13 @@ urlpatterns = [
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
     path("notifications/read/", views.notifications_read, name="notifications-read"),
+    path("me/away/", routing_views.away_switch, name="me-away"),
     path("leads/import/", include("leadloop.intake.import_urls")),
     path("leads/", include("leadloop.pipeline.urls")),
     path("leads/", include("leadloop.activities.urls")),
     path("contacts/", include("leadloop.contacts.urls")),
     path("reports/", include("leadloop.reports.urls")),
     path("settings/inbox/", include("leadloop.intake.inbox_urls")),
+    path("settings/", include("leadloop.routing.urls")),
     path("settings/", include("leadloop.core.urls")),
 ]
