@@ -13,7 +13,8 @@ from leadloop.core.services import member_create, token_authenticate, token_crea
 from tests.core.support import assert_error
 
 ROUTING_KEYS = {"capacity", "daily_limit", "weight", "away", "working_hours"}
-MEMBER_KEYS = {"id", "email", "full_name", "role", "team", "active"} | ROUTING_KEYS
+MEMBER_KEYS = {"id", "email", "full_name", "role", "team", "active", "email_notifications"}
+MEMBER_KEYS |= ROUTING_KEYS
 
 
 # ------------------------------------------------------------------ members
@@ -54,6 +55,7 @@ def test_admin_adds_a_member_over_the_api(team):
         "away": False,
         "working_hours": {},
         "active": True,
+        "email_notifications": False,
     }
     member = Member.objects.get(pk=created["id"])
     assert member.workspace == team.workspace

@@ -21,6 +21,7 @@ class MemberIn(Schema):
     team: Annotated[str, StringConstraints(max_length=100)] = ""
     capacity: int = Field(0, ge=0, le=100_000)
     active: bool = True
+    email_notifications: bool = False
 
 
 class MemberOut(Schema):
@@ -35,6 +36,7 @@ class MemberOut(Schema):
     away: bool
     working_hours: dict[str, list[list[str]]]
     active: bool
+    email_notifications: bool
 
 
 class MemberRoutingPatch(Schema):
@@ -66,6 +68,7 @@ def member_out(member: Member) -> dict:
         "away": member.away,
         "working_hours": member.working_hours,
         "active": member.active,
+        "email_notifications": member.email_notifications,
     }
 
 

@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from leadloop.campaigns.models import Campaign, Source
@@ -11,7 +11,7 @@ from leadloop.core.models import Member, Team, Workspace
 from leadloop.intake.models import Channel
 from leadloop.pipeline.models import Lead
 from leadloop.routing.engine import WORKING_ROLES, Router, Traits, fallback_rule, policy_of
-from leadloop.routing.models import Policy, Rule
+from leadloop.routing.models import Policy, Rule, Timer
 from leadloop.routing.services import MANAGES
 
 
@@ -119,3 +119,31 @@ def routing_preview(
     candidates = [Candidate.of(router, member) for _pk, member in sorted(pool.items())]
     pick = router.pick(lead, channel_id=channel_id)  # never saved: the turn stays
     return Preview(rule=rule, candidates=candidates, pick=pick.owner, reason=pick.reason)
+
+
+def queue_list(*, workspace: Workspace, fetched_by: Actor) -> QuerySet[Lead]:
+    """The member's own open leads, most urgent first.
+
+    Urgency is the earliest due time among the lead's obligations still open for the member
+    (first contact, call attempts), annotated as `due_at`, `due_kind` and `due_attempt`; the
+    leads owing nothing follow, oldest first.
+    """
+    fetched_by.require(fetched_by.works_leads)
+    if fetched_by.member is None:
+        return Lead.objects.none()
+    owed = Timer.objects.filter(
+        lead=OuterRef("pk"),
+        member_id=fetched_by.member_id,
+        kind__in=Timer.OBLIGATIONS,
+        done_at__isnull=True,
+    ).order_by("due_at", "id")
+    return (
+        Lead.objects.filter(workspace=workspace, owner_id=fetched_by.member_id, is_open=True)
+        .select_related("contact", "source", "stage")
+        .annotate(
+            due_at=Subquery(owed.values("due_at")[:1]),
+            due_kind=Subquery(owed.values("kind")[:1]),
+            due_attempt=Subquery(owed.values("attempt")[:1]),
+        )
+        .order_by(F("due_at").asc(nulls_last=True), "created_at", "id")
+    )

@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from leadloop.notifications import views as notification_views
 from leadloop.routing import views as routing_views
 from leadloop.web import views
 
@@ -9,6 +10,10 @@ urlpatterns = [
     path("logout/", views.logout, name="logout"),
     path("notifications/read/", views.notifications_read, name="notifications-read"),
     path("me/away/", routing_views.away_switch, name="me-away"),
+    path("events/", notification_views.events, name="events"),
+    path("profile/", notification_views.profile, name="profile"),
+    path("queue/", views.queue, name="queue"),
+    path("queue/<int:lead_id>/call/", views.queue_call, name="queue-call"),
     path("leads/import/", include("leadloop.intake.import_urls")),
     path("leads/", include("leadloop.pipeline.urls")),
     path("leads/", include("leadloop.activities.urls")),
