@@ -582,6 +582,7 @@ SLA = {  # what the demo team signed
     "business_hours": {str(day): [["08:00", "20:00"]] for day in range(6)},
     "first_contact_minutes": 30,
     "attempt_cadence": ["3h", "next_morning"],
+    "journey_days": 60,  # a lead still open after 60 days is closed as "no need"
 }
 
 
@@ -910,7 +911,10 @@ def demo_load(
         with clock.travel(opened - clock.now()):
             if workspace is None:
                 workspace = workspace_create(slug=slug, name=WORKSPACE_NAME, preset="telesales")
-                Policy.objects.update_or_create(workspace=workspace, defaults=SLA)
+                journey_end = workspace.stages.get(key="k4-2")  # refused / no need
+                Policy.objects.update_or_create(
+                    workspace=workspace, defaults={**SLA, "journey_end_stage": journey_end}
+                )
             members = _ensure_members(workspace)
         _ensure_campaigns(workspace, members["marketer"], today)
         plan = Planner(rng, now, leads).plan()

@@ -10,6 +10,10 @@
   }
 
   function duration(seconds) {
+    var days = Math.floor(seconds / 86400);
+    if (days >= 2) {  // long overdue: days and hours say enough
+      return days + " d " + Math.floor((seconds % 86400) / 3600) + " h";
+    }
     var h = Math.floor(seconds / 3600);
     var m = Math.floor((seconds % 3600) / 60);
     var s = seconds % 60;
