@@ -14,7 +14,7 @@ from leadloop.pipeline.services import lead_change_stage
 from leadloop.routing.engine import policy_of
 from leadloop.routing.models import Timer
 from leadloop.routing.sla import queue_wake, timers_fire_due
-from tests.core.support import at, capture, local, phone
+from tests.core.support import HCM, assert_error, at, capture, local, phone
 
 WEEKDAYS = {str(d): [["08:00", "12:00"], ["13:30", "17:30"]] for d in range(6)}  # Mon-Sat
 
@@ -27,10 +27,17 @@ def set_policy(team, **fields):
     return policy
 
 
+def owner_role(team, lead) -> str:
+    return next(r for r, m in team.members.items() if m.pk == lead.owner_id)
+
+
 def call(team, lead, outcome="no_answer", role=None, **extra):
-    owner_role = role or next(r for r, m in team.members.items() if m.pk == lead.owner_id)
     return activity_log(
-        lead=lead, actor=team.actors[owner_role], kind="call", outcome=outcome, **extra
+        lead=lead,
+        actor=team.actors[role or owner_role(team, lead)],
+        kind="call",
+        outcome=outcome,
+        **extra,
     )
 
 
@@ -173,14 +180,14 @@ def test_activity_restarts_the_idle_clock(team):
 def test_a_pausing_stage_stops_the_idle_clock_and_leaving_it_restarts_it(team):
     set_policy(team, idle_hours=1)
     lead = capture(team, phone=phone(1)).lead
-    owner_role = next(r for r, m in team.members.items() if m.pk == lead.owner_id)
-    lead_change_stage(lead=lead, actor=team.actors[owner_role], stage_key="k3")
+    owner = owner_role(team, lead)
+    lead_change_stage(lead=lead, actor=team.actors[owner], stage_key="k3")
     assert not pending(lead, "idle").exists()
     with clock.travel(timedelta(hours=5)):
         timers_fire_due()
         lead.refresh_from_db()
-        assert lead.owner.pk == team.members[owner_role].pk
-        lead_change_stage(lead=lead, actor=team.actors[owner_role], stage_key="k2")
+        assert lead.owner.pk == team.members[owner].pk
+        lead_change_stage(lead=lead, actor=team.actors[owner], stage_key="k2")
     assert pending(lead, "idle").count() == 1
 
 
@@ -201,8 +208,7 @@ def test_the_journey_ends_after_the_agreed_days(team):
 def test_closing_a_lead_drops_its_future_timers(team):
     set_policy(team, idle_hours=2, journey_days=30)
     lead = capture(team, phone=phone(1)).lead
-    owner_role = next(r for r, m in team.members.items() if m.pk == lead.owner_id)
-    lead_change_stage(lead=lead, actor=team.actors[owner_role], stage_key="k1")
+    lead_change_stage(lead=lead, actor=team.actors[owner_role(team, lead)], stage_key="k1")
     assert not Timer.objects.filter(lead=lead, fired_at__isnull=True).exists()
     with clock.travel(timedelta(days=31)):
         assert timers_fire_due() == 0
@@ -269,3 +275,32 @@ def test_the_timers_of_one_workspace_never_touch_another(team, other_team):
     assert {n.workspace_id for n in alerted} == {team.workspace.pk, other_team.workspace.pk}
     assert all(n.member.workspace_id == n.workspace_id for n in alerted)
     assert Notification.objects.filter(lead=theirs, workspace=team.workspace).count() == 0
+
+
+def test_a_callback_time_from_the_lead_page_is_read_in_the_workspace_time_zone(team):
+    lead = capture(team, phone=phone(1)).lead
+    client = team.browser_client(owner_role(team, lead))
+    tomorrow = (clock.now().astimezone(HCM) + timedelta(days=1)).date()
+    response = client.post(
+        f"/leads/{lead.pk}/call/",
+        {"call-outcome": "busy_callback", "call-callback_at": f"{tomorrow}T17:00"},
+    )
+    assert response.status_code == 302
+    assert near(Timer.objects.get(lead=lead, attempt=2).due_at, local(tomorrow, 17))
+
+
+def test_a_callback_time_over_the_api_needs_an_offset(team):
+    lead = capture(team, phone=phone(1)).lead
+    api = team.api(owner_role(team, lead))
+    naive = api.post(
+        f"/leads/{lead.pk}/activities",
+        {"kind": "call", "outcome": "busy_callback", "callback_at": "2030-01-02T09:00:00"},
+    )
+    assert_error(naive, 422)
+    answered = api.post(
+        f"/leads/{lead.pk}/activities",
+        {"kind": "call", "outcome": "busy_callback", "callback_at": "2030-01-02T09:00:00+07:00"},
+    )
+    assert answered.status_code == 201
+    due = Timer.objects.get(lead=lead, attempt=2).due_at
+    assert due == local(date(2030, 1, 2), 9)

@@ -25,6 +25,13 @@ class CallForm(forms.Form):
         max_length=10_000,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    callback_at = forms.DateTimeField(  # in the workspace's time zone (the middleware's)
+        label=_("Call back at"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("When the person asked to be called back: the next attempt is due then."),
+    )
 
     def activity(self) -> dict:
         data = self.cleaned_data
@@ -33,6 +40,7 @@ class CallForm(forms.Form):
             "outcome": data["outcome"],
             "body": data["body"],
             "duration_s": (data["minutes"] or 0) * 60,
+            "callback_at": data["callback_at"],
         }
 
 
