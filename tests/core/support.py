@@ -101,3 +101,17 @@ def burst(n: int, work) -> list:
     if errors:
         raise errors[0]
     return results
+
+
+def three_more_reps(team) -> None:
+    """Sales reps Ba, Bon and Nam beside the team's two: five in all."""
+    from leadloop.core.services import member_create
+
+    for name in ("Ba", "Bon", "Nam"):
+        member_create(
+            workspace=team.workspace,
+            actor=team.actors["admin"],
+            email=f"{name.lower()}@acme.test",
+            full_name=name,
+            role="sales",
+        )

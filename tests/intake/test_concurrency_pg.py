@@ -8,12 +8,11 @@ import pytest
 
 from leadloop.contacts.models import Contact
 from leadloop.core.access import Actor
-from leadloop.core.services import member_create
 from leadloop.intake.models import IdempotencyRecord, Touch
 from leadloop.intake.services import Submission, lead_capture
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
-from tests.core.support import burst, phone
+from tests.core.support import burst, phone, three_more_reps
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -39,14 +38,7 @@ def test_the_same_new_phone_at_once_is_one_contact_and_one_lead(team, post):
 
 
 def test_fifty_leads_from_ten_threads_spread_evenly_over_five_reps(team, post):
-    for name in ("Ba", "Bon", "Nam"):
-        member_create(
-            workspace=team.workspace,
-            actor=team.actors["admin"],
-            email=f"{name.lower()}@acme.test",
-            full_name=name,
-            role="sales",
-        )
+    three_more_reps(team)
 
     def five_leads(i: int) -> list[int]:
         return [post({"phone": phone(i * 5 + j)}).status_code for j in range(5)]

@@ -13,12 +13,11 @@ import pytest
 from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.models import Member
-from leadloop.core.services import member_create
 from leadloop.intake.services import Submission, leads_capture
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
 from leadloop.routing.models import Timer
-from tests.core.support import burst, database_url, phone
+from tests.core.support import burst, database_url, phone, three_more_reps
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -26,14 +25,7 @@ LEADLOOP = Path(sys.executable).with_name("leadloop")
 
 
 def five_reps(team, capacity: int) -> list[Member]:
-    for name in ("Ba", "Bon", "Nam"):
-        member_create(
-            workspace=team.workspace,
-            actor=team.actors["admin"],
-            email=f"{name.lower()}@acme.test",
-            full_name=name,
-            role="sales",
-        )
+    three_more_reps(team)
     reps = Member.objects.filter(workspace=team.workspace, role="sales")
     reps.update(capacity=capacity)
     return list(reps)
