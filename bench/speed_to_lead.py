@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import platform
 import random
@@ -59,11 +60,11 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import intake  # bench/ is not a package
+from generate import PREFIXES
 from intake import ROOT, Server, machine_busy, percentile, postgres_cpu_seconds
 from webhooks import Payloads, Worker, setup_channels
 
 BUDGET_P50_MS, BUDGET_P99_MS, BUDGET_TIMER_P99_S = 200, 1000, 5
-PREFIX = "97"  # a Viettel prefix: lead i gets 097 followed by seven digits of its own
 READ_TIMEOUT_S = 40  # a stream sends a heartbeat every 15 s
 
 
@@ -157,6 +158,48 @@ class Streams:
                 self.received[lead] = (perf, wall, rep)
 
 
+# ------------------------------------------------------------------ the worker's queue
+
+
+class QueueDepth:
+    """Samples the length of the worker's Huey queue in Redis once a second."""
+
+    KEY = "huey.redis.leadloop"  # RedisHuey(name="leadloop")
+
+    def __init__(self, url: str):
+        self.client = redis.Redis.from_url(url, socket_timeout=2)
+        self.samples: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        began = time.perf_counter()
+        while not self.stop.wait(1.0):
+            try:
+                depth = self.client.llen(self.KEY)
+            except redis.RedisError:
+                continue
+            self.samples.append((round(time.perf_counter() - began), depth))
+
+    def drain(self, timeout: float) -> dict:
+        """Wait until the queue is empty (at most `timeout` seconds)."""
+        began = time.perf_counter()
+        depth = self.client.llen(self.KEY)
+        while depth and time.perf_counter() - began < timeout:
+            time.sleep(1)
+            depth = self.client.llen(self.KEY)
+        return {"waited_s": round(time.perf_counter() - began, 1), "tasks_left": depth}
+
+    def summary(self) -> dict:
+        depths = [d for _t, d in self.samples]
+        step = max(1, len(self.samples) // 20)
+        return {
+            "max": max(depths, default=0),
+            "mean": round(statistics.fmean(depths), 1) if depths else 0,
+            "every_few_s": self.samples[::step],  # (seconds since the load began, tasks waiting)
+        }
+
+
 # ------------------------------------------------------------------ the load
 
 
@@ -175,12 +218,19 @@ class Sent:
     lead_id: int | None = None  # from the API's answer; webhooks: from the database
 
 
-def lead_bodies(payloads: Payloads, count: int, first: int) -> list[Sent]:
-    """`count` new people, alternately for the API and the Google hook; serials from `first`."""
-    made = []
+def lead_bodies(payloads: Payloads, count: int, first: int, taken: set[str]) -> list[Sent]:
+    """`count` new people, alternately for the API and the Google hook; serials from `first`.
+
+    Each has a mobile number of its own (drawn like the generator's, again when `taken`), so
+    every lead is new; numbers are random, not sequential, since the duplicate finder blocks
+    contacts on the number's first digits and sequential ones would all share a block.
+    """
+    made, rng = [], payloads.people.rng
     for index in range(first, first + count):
         person = payloads.people.body()
-        national = f"{PREFIX}{index:07d}"
+        while (national := rng.choice(PREFIXES) + f"{rng.randrange(10**7):07d}") in taken:
+            pass
+        taken.add(national)
         person["phone"] = f"0{national}"
         if index % 2 == 0:
             body, headers = json.dumps(person, ensure_ascii=False).encode(), {}
@@ -267,16 +317,24 @@ def wait_for_pushes(streams: Streams, expected: int, settle: float) -> float:
     return round(time.perf_counter() - began, 1)
 
 
-def dist(values: list[float], digits: int = 1) -> dict:
-    if not values:
+def dist(values: list[float], digits: int = 1, missing: int = 0) -> dict:
+    """p50/p95/p99/max of `values`; `missing` more never came: a percentile that falls among
+    them is None (later than the wait), and so are max and mean."""
+    if not values and not missing:
         return {"n": 0}
+    ordered = sorted(values) + [math.inf] * missing
+
+    def rounded(x: float) -> float | None:
+        return None if math.isinf(x) else round(x, digits)
+
     return {
         "n": len(values),
-        "p50": round(percentile(values, 50), digits),
-        "p95": round(percentile(values, 95), digits),
-        "p99": round(percentile(values, 99), digits),
-        "max": round(max(values), digits),
-        "mean": round(statistics.fmean(values), digits),
+        "missing": missing,
+        "p50": rounded(percentile(ordered, 50)),
+        "p95": rounded(percentile(ordered, 95)),
+        "p99": rounded(percentile(ordered, 99)),
+        "max": rounded(ordered[-1]),
+        "mean": rounded(statistics.fmean(ordered)),
     }
 
 
@@ -329,7 +387,7 @@ def latencies(leads: list[Sent], streams: Streams, slug: str) -> dict:
             "no_lead": sum(1 for x in ok if x.lead_id is None),
             "not_assigned": sum(1 for x in ok if assigned_at.get(x.lead_id) is None),
             "never_pushed": len(ok) - len(pushed),
-            "pushed_ms": dist(pushed),
+            "pushed_ms": dist(pushed, missing=len(ok) - len(pushed)),
             "assigned_in_db_ms": dist(assigned),
             "pushed_after_assigned_ms": dist(after_assign),
             "answered_ms": dist(answered),
@@ -338,7 +396,31 @@ def latencies(leads: list[Sent], streams: Streams, slug: str) -> dict:
             report[path]["stored_ms"] = dist(stored)
             report[path]["stored_to_assigned_ms"] = dist(queued)
     report["owners"] = sorted(owners.values())
+    report["timeline"] = timeline(leads, received)
     return report
+
+
+def timeline(leads: list[Sent], received: dict, windows: int = 10) -> list[dict]:
+    """Arrival → pushed p50 / p99 per path in `windows` slices of the run, by send time."""
+    sent = [x for x in leads if x.sent is not None]
+    if not sent:
+        return []
+    first = min(x.sent for x in sent)
+    width = max((max(x.sent for x in sent) - first) / windows, 1e-9)
+    slices: list[dict] = [{"from_s": round(i * width)} for i in range(windows)]
+    for path in ("api", "webhook"):
+        for i in range(windows):
+            values = [
+                (received[x.lead_id][0] - x.sent) * 1000
+                for x in sent
+                if x.path == path
+                and x.lead_id in received
+                and i == min(windows - 1, int((x.sent - first) / width))
+            ]
+            slices[i][path] = (
+                [round(percentile(values, 50)), round(percentile(values, 99))] if values else None
+            )
+    return slices
 
 
 # ------------------------------------------------------------------ the timers
@@ -412,7 +494,7 @@ def timer_phase(args, slug: str, server: Server, worker: Worker) -> dict:
         "insert_s": inserted_s,
         "fired": len(late),
         "unfired_due_at_end": unfired_due,
-        "lateness_s": dist(late, 3),
+        "lateness_s": dist(late, 3, missing=soon - len(late)),
         "fired_from": str(fired_span["first"]),
         "fired_to": str(fired_span["last"]),
         "machine_cpu_busy": round((busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1), 3),
@@ -433,7 +515,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=100, help="leads per second, both paths")
     parser.add_argument("--duration", type=float, default=300, help="seconds of load")
     parser.add_argument("--concurrency", type=int, default=32, help="sending threads")
-    parser.add_argument("--settle", type=float, default=60, help="max wait for the last pushes")
+    parser.add_argument(
+        "--settle", type=float, default=900, help="max wait for the last pushes (and the worker)"
+    )
     parser.add_argument("--timers", type=int, default=100_000, help="open timers to insert")
     parser.add_argument("--due-timers", type=int, default=3_000, help="of them due soon")
     parser.add_argument("--due-spread", type=float, default=60, help="seconds they are due over")
@@ -446,7 +530,7 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument("--allow-sqlite", action="store_true", help="the budget is PostgreSQL's")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--max-seconds", type=float, default=1200, help="hard stop of the run")
+    parser.add_argument("--max-seconds", type=float, default=2400, help="hard stop of the run")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     if args.due_timers > args.timers:
@@ -490,18 +574,18 @@ def _verdict(report: dict) -> dict:
     load = report["load"]
     kept_up = not load["not_sent"] and load["behind_schedule_s"] < 1 and not load["errors"]
     latency = (
-        bool(pushed.get("n"))
+        not everyone["never_pushed"]
+        and bool(pushed.get("n"))
         and pushed["p50"] <= BUDGET_P50_MS
         and pushed["p99"] <= BUDGET_P99_MS
-        and not everyone["never_pushed"]
     )
     timers = report.get("timers") or {}
     late = timers.get("lateness_s", {})
     timer_ok = (
         bool(late.get("n"))
-        and late["p99"] <= BUDGET_TIMER_P99_S
-        and timers["unfired_due_at_end"] == 0
         and timers["fired"] == timers["due"]
+        and timers["unfired_due_at_end"] == 0
+        and late["p99"] <= BUDGET_TIMER_P99_S
     )
     full = load["target_rate"] >= 100 and load["duration_s"] >= 300
     return {
@@ -511,15 +595,19 @@ def _verdict(report: dict) -> dict:
     }
 
 
+def _ms(value: float | None) -> str:
+    return "(not pushed)" if value is None else f"{value:,.0f}"
+
+
 def _line(name: str, figures: dict) -> str:
     pushed, assigned = figures["pushed_ms"], figures["assigned_in_db_ms"]
     if not pushed.get("n"):
         return f"  {name:8} nothing pushed ({figures['accepted']} accepted)"
     return (
-        f"  {name:8} pushed p50 {pushed['p50']:g} / p95 {pushed['p95']:g} / p99 {pushed['p99']:g} "
-        f"/ max {pushed['max']:g} ms; assigned in the database p50 {assigned.get('p50')} / p99 "
-        f"{assigned.get('p99')} ms; {figures['never_pushed']} of {figures['accepted']} never "
-        f"pushed"
+        f"  {name:8} pushed p50 {_ms(pushed['p50'])} / p95 {_ms(pushed['p95'])} / p99 "
+        f"{_ms(pushed['p99'])} / max {_ms(pushed['max'])} ms; assigned in the database p50 "
+        f"{_ms(assigned.get('p50'))} / p99 {_ms(assigned.get('p99'))} ms; "
+        f"{figures['never_pushed']} of {figures['accepted']} never pushed"
     )
 
 
@@ -585,7 +673,8 @@ def main() -> int:
         streams = Streams(server.url, tokens)
         streams.start()
         payloads = Payloads(args.seed)
-        warmup = lead_bodies(payloads, 40, first=9_000_000)
+        taken: set[str] = set()
+        warmup = lead_bodies(payloads, 40, first=1_000_000, taken=taken)
         send_all(server.url, slug, token, warmup, 20, args)
         wait_for_pushes(streams, 40, 20)
         background = _busy_over(2)
@@ -597,12 +686,15 @@ def main() -> int:
         with streams.lock:
             streams.received.clear()
             streams.kinds.clear()
-        leads = lead_bodies(payloads, int(args.rate * args.duration), first=0)
+        leads = lead_bodies(payloads, int(args.rate * args.duration), first=0, taken=taken)
         busy0, cpu0 = machine_busy(), time.process_time()
         server0, worker0, db0 = server.cpu_seconds(), worker.cpu_seconds(), postgres_cpu_seconds()
+        queue = QueueDepth(args.redis_url)
+        queue.thread.start()
         load = send_all(server.url, slug, token, leads, args.rate, args)
         accepted = sum(1 for x in leads if x.status in ("200", "201"))
         load.settle_s = wait_for_pushes(streams, accepted, args.settle)
+        queue.stop.set()
         busy1 = machine_busy()
         load.machine_cpu_busy = round((busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1), 3)
         load.server_cpu_s = round(server.cpu_seconds() - server0, 1)
@@ -614,6 +706,7 @@ def main() -> int:
         report["load"] = {
             **load.__dict__,
             "paths": paths,
+            "worker_queue": queue.summary(),
             "streams": {
                 "notifications": dict(streams.kinds),
                 "pushed_twice": streams.duplicates,
@@ -628,7 +721,9 @@ def main() -> int:
             f"last send"
         )
         if not args.skip_timers:
-            report["timers"] = timer_phase(args, slug, server, worker)
+            drained = queue.drain(args.settle)  # timers are measured on a worker with no backlog
+            report["timers"] = {"worker_queue_before": drained}
+            report["timers"] |= timer_phase(args, slug, server, worker)
     finally:
         if streams is not None:
             streams.stop.set()
@@ -657,6 +752,12 @@ def _print(report: dict, args, database: str) -> None:
         f"  webhook: stored p50 {hook['stored_ms'].get('p50')} ms, stored → assigned p50 "
         f"{hook['stored_to_assigned_ms'].get('p50')} / p99 "
         f"{hook['stored_to_assigned_ms'].get('p99')} ms (the worker's queue and capture)"
+    )
+    queue = load["worker_queue"]
+    print(f"  worker queue: at most {queue['max']} tasks waiting (mean {queue['mean']})")
+    print(
+        "  pushed p50 / p99 ms by tenth of the run (api | webhook): "
+        + ", ".join(f"{w['api'] or '-'} | {w['webhook'] or '-'}" for w in paths["timeline"])
     )
     print(
         f"  CPU: server {load['server_cpu_s']} s, worker {load['worker_cpu_s']} s, PostgreSQL "
