@@ -2,14 +2,19 @@
 
 import json
 import os
+import socket
+import threading
+import time
 
 import httpx
 import pytest
+import uvicorn
 from django.db import connection
 from django.test import Client
 from django.test.utils import override_settings
 
 from leadloop.core.access import Actor
+from leadloop.core.management.commands.serve import SHUTDOWN_GRACE_S
 from leadloop.core.services import member_create, token_create, workspace_create
 
 PASSWORD = "correct-horse-battery-staple"
@@ -140,3 +145,49 @@ def post(live_server, marketer_key):
             return client.post("/api/v1/leads", json=body)
 
     return post
+
+
+class AsgiServer:
+    """The ASGI application on uvicorn, as `leadloop serve` runs it, in a thread of this process
+    (so on the test database): pytest-django's live server is WSGI, which cannot stream."""
+
+    def __init__(self):
+        from leadloop.config.asgi import application
+
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        config = uvicorn.Config(
+            application,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started and self.thread.is_alive():
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(SHUTDOWN_GRACE_S + 10)
+        self.socket.close()
+
+
+@pytest.fixture(scope="session")
+def asgi_server():
+    server = AsgiServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def asgi_url(asgi_server, transactional_db) -> str:
+    """The in-process ASGI server's address; the test's rows are committed, so it sees them."""
+    return asgi_server.url

@@ -12,7 +12,16 @@ from leadloop.core.models import ApiToken, AuditLog, Member
 from leadloop.core.services import member_create, token_authenticate, token_create, token_revoke
 from tests.core.support import assert_error
 
-MEMBER_KEYS = {"id", "email", "full_name", "role", "team", "capacity", "active"}
+MEMBER_KEYS = {
+    "id",
+    "email",
+    "full_name",
+    "role",
+    "team",
+    "capacity",
+    "active",
+    "email_notifications",
+}
 
 
 # ------------------------------------------------------------------ members
@@ -49,6 +58,7 @@ def test_admin_adds_a_member_over_the_api(team):
         "team": "Sales",
         "capacity": 40,
         "active": True,
+        "email_notifications": False,
     }
     member = Member.objects.get(pk=created["id"])
     assert member.workspace == team.workspace

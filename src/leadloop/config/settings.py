@@ -169,6 +169,24 @@ LEADLOOP_FACEBOOK_GRAPH_URL = os.environ.get(
     "LEADLOOP_FACEBOOK_GRAPH_URL", "https://graph.facebook.com/v21.0"
 ).rstrip("/")
 
+# E-mail (notifications, for members who ask for them): SMTP when a host is set, else printed
+# on the console. LEADLOOP_SMTP_TLS: 1 (STARTTLS, the default), ssl (implicit TLS) or 0.
+if SMTP_HOST := os.environ.get("LEADLOOP_SMTP_HOST", ""):
+    _tls = os.environ.get("LEADLOOP_SMTP_TLS", "1").lower()
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = SMTP_HOST
+    EMAIL_PORT = int(os.environ.get("LEADLOOP_SMTP_PORT", "465" if _tls == "ssl" else "587"))
+    EMAIL_HOST_USER = os.environ.get("LEADLOOP_SMTP_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("LEADLOOP_SMTP_PASSWORD", "")
+    EMAIL_USE_SSL = _tls == "ssl"
+    EMAIL_USE_TLS = _tls in {"1", "true", "yes", "on", "starttls"}
+    EMAIL_TIMEOUT = 20
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = os.environ.get("LEADLOOP_EMAIL_FROM", "LeadLoop <leadloop@localhost>")
+# Where members reach LeadLoop (https://crm.example.com): links in e-mails; none when unset.
+LEADLOOP_BASE_URL = os.environ.get("LEADLOOP_BASE_URL", "").rstrip("/")
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # The cache counts form submissions per address: Redis shares the count between web processes;
 # without it each process counts on its own (one process is the single-machine default).

@@ -19,6 +19,7 @@ class MemberIn(Schema):
     team: Annotated[str, StringConstraints(max_length=100)] = ""
     capacity: int = Field(0, ge=0, le=100_000)
     active: bool = True
+    email_notifications: bool = False
 
 
 class MemberOut(Schema):
@@ -29,6 +30,7 @@ class MemberOut(Schema):
     team: str
     capacity: int
     active: bool
+    email_notifications: bool
 
 
 def member_out(member: Member) -> dict:
@@ -40,6 +42,7 @@ def member_out(member: Member) -> dict:
         "team": member.team.name if member.team else "",
         "capacity": member.capacity,
         "active": member.active,
+        "email_notifications": member.email_notifications,
     }
 
 

@@ -84,6 +84,7 @@ def member_create(
     capacity: int = 0,
     active: bool = True,
     password: str | None = None,
+    email_notifications: bool = False,
 ) -> Member:
     actor.require(actor.administers)
     email = email.strip().lower()
@@ -118,6 +119,7 @@ def member_create(
         capacity=capacity,
         active=active,
         created_at=clock.now(),
+        email_notifications=email_notifications,
     )
     audit_record(actor=actor, action="member.create", obj=member, data={"role": role})
     return member

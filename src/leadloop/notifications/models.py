@@ -12,6 +12,7 @@ class Notification(models.Model):
     message = models.CharField(max_length=300)
     created_at = models.DateTimeField()
     read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)  # claimed by the e-mail task once
 
     class Meta:
         indexes = [models.Index(fields=["member", "read_at", "created_at"])]

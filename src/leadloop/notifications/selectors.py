@@ -10,3 +10,17 @@ def notification_list(*, member: Member) -> QuerySet[Notification]:
 
 def unread_count(*, member: Member) -> int:
     return Notification.objects.filter(member=member, read_at__isnull=True).count()
+
+
+def notification_last_id(*, member: Member) -> int:
+    """The id of the member's newest notification (0 when there is none)."""
+    last = Notification.objects.filter(member=member).order_by("-id").values_list("id", flat=True)
+    return last.first() or 0
+
+
+def notifications_after(
+    *, member: Member, after_id: int, skip: set[int], limit: int
+) -> list[Notification]:
+    """The member's notifications with an id above `after_id`, oldest first, except `skip`."""
+    rows = Notification.objects.filter(member=member, id__gt=after_id).exclude(id__in=skip)
+    return list(rows.order_by("id")[:limit])

@@ -1,10 +1,23 @@
+import logging
+from functools import partial
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from leadloop.core import clock
+from leadloop.core.access import Actor
 from leadloop.core.models import Member
+from leadloop.core.services import audit_record
 from leadloop.notifications.models import Notification
 from leadloop.notifications.push import announce
 from leadloop.pipeline.models import Lead
+
+log = logging.getLogger(__name__)
 
 
 def notification_new(*, member: Member, kind: str, lead: Lead | None, message: str):
@@ -25,7 +38,88 @@ def notifications_mark_read(*, member: Member) -> int:
 
 
 def notifications_publish(notifications: list[Notification]) -> None:
-    """After the commit, wake the open event streams of the members these saved rows are for."""
+    """After the commit, wake the open event streams of the members these saved rows are for,
+    and have the worker e-mail the ones whose member asked for e-mail."""
     members = {n.member_id for n in notifications}
     if members:
-        transaction.on_commit(lambda: announce(members))
+        transaction.on_commit(partial(announce, members))
+    emailed = [n.pk for n in notifications if n.member.email_notifications]
+    if emailed:
+        transaction.on_commit(partial(_email_soon, emailed))
+
+
+def _email_soon(notification_ids: list[int]) -> None:
+    from leadloop.notifications.tasks import notifications_email_task  # tasks import this module
+
+    try:
+        notifications_email_task(notification_ids)
+    except Exception:  # the queue is down: the notification is still shown in the app
+        log.exception("could not enqueue e-mail for notifications %s", notification_ids[:20])
+
+
+@transaction.atomic
+def notification_preferences_update(*, member: Member, actor: Actor, email: bool) -> Member:
+    actor.require(actor.member_id == member.pk, _("Members choose their own notifications."))
+    member.email_notifications = email
+    member.save(update_fields=["email_notifications"])
+    audit_record(actor=actor, action="member.notifications", obj=member, data={"email": email})
+    return member
+
+
+def _absolute(path: str) -> str:
+    """A link for an e-mail; none when LEADLOOP_BASE_URL does not say where LeadLoop is."""
+    return f"{settings.LEADLOOP_BASE_URL}{path}" if settings.LEADLOOP_BASE_URL else ""
+
+
+def _email_of(note: Notification, mail) -> EmailMessage:
+    member = note.member
+    with translation.override(member.language or member.workspace.language):
+        subject = _("LeadLoop: %(message)s") % {"message": note.message}
+        body = render_to_string(
+            "notifications/email.txt",
+            {
+                "note": note,
+                "member": member,
+                "lead_url": _absolute(reverse("lead-detail", args=[note.lead_id]))
+                if note.lead_id
+                else "",
+                "profile_url": _absolute(reverse("profile")),
+            },
+        )
+    return EmailMessage(
+        subject=" ".join(subject.split())[:200], body=body, to=[member.email], connection=mail
+    )
+
+
+def notifications_email(*, notification_ids: list[int]) -> int:
+    """E-mail those of these notifications whose member wants e-mail; each at most once.
+
+    A notification is claimed (`emailed_at`) before it is sent and released when sending fails,
+    so a task that runs twice, or is retried after a failure, sends nothing twice.
+    """
+    notes = list(
+        Notification.objects.filter(
+            pk__in=notification_ids,
+            emailed_at__isnull=True,
+            member__email_notifications=True,
+            member__active=True,
+        )
+        .exclude(member__user__email="")
+        .select_related("member__user", "member__workspace")
+        .order_by("id")
+    )
+    if not notes:
+        return 0
+    sent = 0
+    with get_connection() as mail:
+        for note in notes:
+            unclaimed = Notification.objects.filter(pk=note.pk, emailed_at__isnull=True)
+            if not unclaimed.update(emailed_at=clock.now()):
+                continue  # another run has it
+            try:
+                _email_of(note, mail).send()
+            except Exception:
+                Notification.objects.filter(pk=note.pk).update(emailed_at=None)
+                raise
+            sent += 1
+    return sent

@@ -1,5 +1,6 @@
 from django.urls import include, path
 
+from leadloop.notifications import views as notification_views
 from leadloop.web import views
 
 urlpatterns = [
@@ -7,6 +8,10 @@ urlpatterns = [
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
     path("notifications/read/", views.notifications_read, name="notifications-read"),
+    path("events/", notification_views.events, name="events"),
+    path("profile/", notification_views.profile, name="profile"),
+    path("queue/", views.queue, name="queue"),
+    path("queue/<int:lead_id>/call/", views.queue_call, name="queue-call"),
     path("leads/import/", include("leadloop.intake.import_urls")),
     path("leads/", include("leadloop.pipeline.urls")),
     path("leads/", include("leadloop.activities.urls")),

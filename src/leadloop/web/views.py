@@ -1,14 +1,25 @@
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from leadloop.activities.forms import CallForm
+from leadloop.activities.models import Outcome
+from leadloop.activities.services import Logged, activity_log
+from leadloop.core import clock
+from leadloop.core.errors import ValidationFailed
 from leadloop.notifications.selectors import notification_list
 from leadloop.notifications.services import notifications_mark_read
+from leadloop.pipeline.views import lead_of
 from leadloop.reports.selectors import dashboard_counts
+from leadloop.routing.selectors import queue_list
 from leadloop.web.forms import EmailLoginForm
 from leadloop.web.pages import member_page
 
 DASHBOARD_NOTIFICATIONS = 10
+QUEUE_SIZE = 100
 
 login = auth_views.LoginView.as_view(
     template_name="web/login.html",
@@ -40,3 +51,49 @@ def dashboard(request):
 def notifications_read(request):
     notifications_mark_read(member=request.member)
     return redirect("dashboard")
+
+
+def _logged_text(logged: Logged) -> str:
+    stage = logged.suggested_stage
+    if stage is None:
+        return _("Call logged.")
+    return _("Call logged. Suggested stage: %(stage)s.") % {"stage": stage}
+
+
+def _queue_page(request, logged: Logged | None = None):
+    """The queue; only its list when HTMX refreshes it (a new lead, a call just logged)."""
+    actor = request.actor
+    leads = list(queue_list(workspace=actor.workspace, fetched_by=actor)[: QUEUE_SIZE + 1])
+    context = {
+        "leads": leads[:QUEUE_SIZE],
+        "more": len(leads) > QUEUE_SIZE,
+        "now": clock.now(),
+        "outcomes": Outcome.choices,
+        "logged": logged,
+        "logged_text": _logged_text(logged) if logged else "",
+    }
+    swap = request.htmx and not request.htmx.history_restore_request
+    response = render(request, "web/_queue.html" if swap else "web/queue.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@member_page
+def queue(request):
+    """The member's open leads, most urgent first, with one-tap call outcomes."""
+    return _queue_page(request)
+
+
+@require_POST
+@member_page
+def queue_call(request, lead_id: int):
+    """An outcome tapped in the queue: a call logged as on the lead page, then the queue."""
+    lead = lead_of(request, lead_id)
+    form = CallForm(request.POST)
+    if not form.is_valid():
+        raise ValidationFailed(_("Choose a call outcome."))
+    logged = activity_log(lead=lead, actor=request.actor, **form.activity())
+    if request.htmx:
+        return _queue_page(request, logged)
+    messages.success(request, _logged_text(logged))
+    return redirect("queue")

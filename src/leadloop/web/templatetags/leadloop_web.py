@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadloop.activities.models import Outcome
 from leadloop.intake.models import Touch
+from leadloop.routing.models import Timer
 from leadloop.web.pages import leads_url as _leads_url
 
 register = template.Library()
@@ -56,6 +57,14 @@ def duplicate_reason(code: str) -> str:
 @register.filter
 def assign_reason(code: str) -> str:
     return ASSIGN_REASONS.get(code, code)
+
+
+@register.filter
+def obligation_label(lead) -> str:
+    """What a lead of the queue owes next: "First contact", "Call attempt 2"."""
+    if lead.due_kind == Timer.Kind.ATTEMPT:
+        return _("Call attempt %(n)s") % {"n": lead.due_attempt}
+    return Timer.Kind(lead.due_kind).label if lead.due_kind in Timer.Kind.values else ""
 
 
 @register.filter

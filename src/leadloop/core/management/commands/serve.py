@@ -6,6 +6,10 @@ import sys
 import uvicorn
 from django.core.management.base import BaseCommand
 
+# Seconds a stopping server lets requests finish; then it cancels them, such as open event
+# streams, which never finish on their own (browsers reconnect to another process and resume).
+SHUTDOWN_GRACE_S = 5
+
 
 class Command(BaseCommand):
     help = "Serve the web UI, API and webhooks (uvicorn); --with-worker also runs the worker."
@@ -33,6 +37,7 @@ class Command(BaseCommand):
                 log_level="warning",
                 lifespan="off",
                 access_log=False,
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
             )
         finally:
             if worker:

@@ -1,0 +1,84 @@
+from asgiref.sync import sync_to_async
+from django.contrib import messages
+from django.core.handlers.asgi import ASGIRequest
+from django.http import JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from leadloop.core.errors import ApplicationError, Forbidden, Unauthorized
+from leadloop.core.models import Member
+from leadloop.core.services import token_authenticate
+from leadloop.notifications.forms import PreferencesForm
+from leadloop.notifications.services import notification_preferences_update
+from leadloop.notifications.stream import notification_events
+from leadloop.web.pages import member_page
+
+MAX_ID = 2**63 - 1
+
+
+def _token_member(request) -> Member | ApplicationError:
+    """The member an `Authorization: Bearer` token acts for, or why there is none."""
+    scheme, _space, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        if request.user.is_authenticated:  # signed in, but a member of no workspace
+            return Forbidden(_("You are not a member of any workspace."))
+        return Unauthorized(_("Log in, or send an API token that belongs to a member."))
+    token = token_authenticate(key.strip())
+    if token is None:
+        return Unauthorized(_("This API token is not valid."))
+    if token.member is None or not token.member.active:
+        return Forbidden(_("This API token does not belong to an active member."))
+    return token.member
+
+
+def _resume_point(request) -> int | None:
+    """The last notification id a reconnecting client saw (`Last-Event-ID`, else `?after=`)."""
+    for value in (request.headers.get("Last-Event-ID", ""), request.GET.get("after", "")):
+        value = value.strip()
+        if value.isascii() and value.isdigit() and int(value) <= MAX_ID:
+            return int(value)
+    return None  # absent or not an id: from now on
+
+
+@require_GET
+async def events(request):
+    """The signed-in member's notifications as server-sent events (see notifications.stream)."""
+    if not isinstance(request, ASGIRequest):  # a WSGI server would read the endless stream whole
+        refusal = ApplicationError(
+            _("Live notifications need the ASGI server (leadloop serve)."), code="asgi_required"
+        )
+        return JsonResponse(refusal.as_dict(), status=501)
+    member = request.member
+    if member is None:
+        member = await sync_to_async(_token_member)(request)
+        if isinstance(member, ApplicationError):
+            response = JsonResponse(member.as_dict(), status=member.status)
+            if member.status == 401:
+                response["WWW-Authenticate"] = "Bearer"
+            return response
+    response = StreamingHttpResponse(
+        notification_events(member=member, after=_resume_point(request)),
+        content_type="text/event-stream",
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@member_page
+def profile(request):
+    """Any member's own page: who they are, and whether notifications also come by e-mail."""
+    member = request.member
+    if request.method == "POST":
+        form = PreferencesForm(request.POST)
+        if form.is_valid():
+            notification_preferences_update(
+                member=member, actor=request.actor, email=form.cleaned_data["email_notifications"]
+            )
+            messages.success(request, _("Notification settings saved."))
+            return redirect("profile")
+    else:
+        form = PreferencesForm(initial={"email_notifications": member.email_notifications})
+    return render(request, "notifications/profile.html", {"form": form})

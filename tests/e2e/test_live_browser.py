@@ -1,0 +1,118 @@
+"""Live notifications in a real browser: the toast, the sound, the title, the queue."""
+
+import re
+from datetime import timedelta
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from leadloop.core import clock
+from leadloop.core.services import member_update
+from leadloop.routing.sla import timers_fire_due
+from tests.conftest import PASSWORD
+from tests.notifications.support import bearer, member_key
+from tests.web.leads import capture
+
+pytestmark = pytest.mark.e2e
+LIVE_S = 5_000  # milliseconds the page may take to show a notification
+RED = "rgb(192, 38, 45)"  # --danger
+
+# Counts the beeps: every sound live.js makes starts with an oscillator.
+COUNT_BEEPS = """
+window.beeps = 0;
+const createOscillator = AudioContext.prototype.createOscillator;
+AudioContext.prototype.createOscillator = function () {
+  window.beeps += 1;
+  return createOscillator.call(this);
+};
+"""
+
+
+@pytest.fixture
+def server_url(asgi_url) -> str:
+    """These pages keep an event stream open: uvicorn (ASGI), not the WSGI live server."""
+    return asgi_url
+
+
+def test_a_rep_sees_a_new_lead_arrive_without_reloading(team, browser_page, log_in, server_url):
+    member_update(member=team.members["sales2"], actor=team.actors["admin"], active=False)
+    page = browser_page
+    page.add_init_script(COUNT_BEEPS)
+    log_in("sales@acme.test", PASSWORD)
+    page.get_by_role("link", name="My queue").click()
+    expect(page.locator("#queue")).to_contain_text("Nothing to do now")
+    page.evaluate("window.notReloaded = true")
+    expect(page).to_have_title("My queue · LeadLoop")
+
+    response = httpx.post(
+        f"{server_url}/api/v1/leads",
+        json={"full_name": "Nguyễn Văn An", "phone": "0912 345 678", "source": "facebook"},
+        headers=bearer(member_key(team, "admin")),
+    )
+    assert response.status_code == 201
+    assert response.json()["owner"]["id"] == team.members["sales"].id
+    lead_id = response.json()["id"]
+
+    toast = page.locator("#live .toast")
+    expect(toast).to_contain_text("Nguyễn Văn An", timeout=LIVE_S)
+    expect(toast.get_by_role("link", name="Open lead")).to_have_attribute(
+        "href", f"/leads/{lead_id}/"
+    )
+    expect(page).to_have_title("(1) My queue · LeadLoop", timeout=LIVE_S)
+    expect(page.locator(".bell .badge")).to_have_text("1")
+    item = page.locator(f"#queue-lead-{lead_id}")
+    expect(item).to_contain_text("Nguyễn Văn An", timeout=LIVE_S)
+    expect(item.locator("a.call")).to_have_attribute("href", "tel:+84912345678")
+    expect(item.locator(".countdown")).to_contain_text("Due in 14:")
+    assert page.evaluate("window.beeps") == 1
+    assert page.evaluate("window.notReloaded") is True
+
+    item.get_by_role("button", name="No answer").click()
+    expect(page.locator("#queue .flash")).to_contain_text("Call logged")
+    expect(page.locator(f"#queue-lead-{lead_id}")).to_contain_text("Call attempt 2")
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_a_manager_is_told_at_once_when_a_deadline_is_missed(
+    team, browser_page, log_in, server_url
+):
+    lead = capture(team, owner="sales", full_name="Trần Thị Bình")
+    page = browser_page
+    log_in("manager@acme.test", PASSWORD)
+    expect(page).to_have_title("Dashboard · LeadLoop")
+
+    with clock.travel(timedelta(minutes=20)):  # first contact was due after 15 minutes
+        timers_fire_due()
+
+    toast = page.locator("#live .toast.kind-sla_breach")
+    expect(toast).to_contain_text(f"#{lead.pk}", timeout=LIVE_S)
+    expect(page).to_have_title("(1) Dashboard · LeadLoop", timeout=LIVE_S)
+    toast.get_by_role("button", name="Close").click()
+    expect(toast).to_have_count(0)
+
+
+def test_a_narrow_phone_screen_shows_the_queue_in_one_column(team, chromium, server_url):
+    with clock.travel(timedelta(minutes=-20)):  # its first contact was due 5 minutes ago
+        capture(team, owner="sales", full_name="Lê Văn Cường")
+    context = chromium.new_context(locale="en-US", viewport={"width": 375, "height": 740})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{server_url}/login/")
+        page.get_by_label("E-mail").fill("sales@acme.test")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{server_url}/")
+        page.goto(f"{server_url}/queue/")
+        item = page.locator(".queue-item").first
+        expect(item).to_contain_text("Lê Văn Cường")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375  # nothing sticks out sideways
+        call = item.locator("a.call").bounding_box()
+        assert call["width"] > 300 and call["height"] >= 44  # one big tap to call
+        expect(item.locator(".countdown")).to_contain_text("Overdue by 5:")
+        expect(item).to_have_class(re.compile(r"\boverdue\b"))
+        assert item.locator(".countdown").evaluate("e => getComputedStyle(e).color") == RED
+    finally:
+        context.close()
