@@ -514,7 +514,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="web processes (default 2)")
     parser.add_argument("--rate", type=float, default=100, help="leads per second, both paths")
     parser.add_argument("--duration", type=float, default=300, help="seconds of load")
-    parser.add_argument("--concurrency", type=int, default=32, help="sending threads")
+    parser.add_argument("--concurrency", type=int, default=64, help="sending threads")
     parser.add_argument(
         "--settle", type=float, default=900, help="max wait for the last pushes (and the worker)"
     )
