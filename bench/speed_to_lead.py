@@ -218,8 +218,10 @@ class Sent:
     lead_id: int | None = None  # from the API's answer; webhooks: from the database
 
 
-def lead_bodies(payloads: Payloads, count: int, first: int, taken: set[str]) -> list[Sent]:
-    """`count` new people, alternately for the API and the Google hook; serials from `first`.
+def lead_bodies(
+    payloads: Payloads, count: int, first: int, taken: set[str], paths=("api", "webhook")
+) -> list[Sent]:
+    """`count` new people, in turn for each of `paths` (api, webhook); serials from `first`.
 
     Each has a mobile number of its own (drawn like the generator's, again when `taken`) and an
     e-mail of its own or none, so every lead is new. Numbers are random, not sequential: the
@@ -236,12 +238,11 @@ def lead_bodies(payloads: Payloads, count: int, first: int, taken: set[str]) -> 
         if person["email"] in taken:  # the generator's e-mails repeat now and then
             person["email"] = ""
         taken.add(person["email"])
-        if index % 2 == 0:
+        path = paths[index % len(paths)]
+        if path == "api":
             body, headers = json.dumps(person, ensure_ascii=False).encode(), {}
-            path = "api"
         else:
             body, headers = payloads.google(index, person)
-            path = "webhook"
         made.append(Sent(index, path, f"+84{national}", body, headers))
     return made
 
@@ -431,7 +432,7 @@ def timeline(leads: list[Sent], received: dict, windows: int = 10) -> list[dict]
 
 
 def timer_phase(args, slug: str, server: Server, worker: Worker) -> dict:
-    from django.db.models import Max, Min
+    from django.db.models import Count, Max, Min
     from django.utils import timezone
 
     from leadloop.core.models import Workspace
@@ -468,7 +469,9 @@ def timer_phase(args, slug: str, server: Server, worker: Worker) -> dict:
     due = [timer(start + timedelta(seconds=args.due_spread * k / soon)) for k in range(soon)]
     ids = [t.pk for t in Timer.objects.bulk_create(due, batch_size=2_000)]
     inserted_s = round(time.perf_counter() - began, 1)
-    open_timers = Timer.objects.filter(workspace=workspace, fired_at__isnull=True).count()
+    opened = Timer.objects.filter(workspace=workspace, fired_at__isnull=True)
+    by_kind = dict(opened.values_list("kind").annotate(n=Count("id")).order_by("kind"))
+    open_timers = sum(by_kind.values())
     print(
         f"timers: {args.timers:,} inserted in {inserted_s} s ({open_timers:,} open in the "
         f"workspace); {soon:,} due over {args.due_spread:g} s"
@@ -486,13 +489,14 @@ def timer_phase(args, slug: str, server: Server, worker: Worker) -> dict:
         for due_at, fired in mine.values_list("due_at", "fired_at")
         if fired is not None
     ]
-    unfired_due = Timer.objects.filter(
-        workspace=workspace, fired_at__isnull=True, due_at__lte=timezone.now()
-    ).count()
+    # due by the last of ours (not those of the leads' own timers coming due just now)
+    unfired = Timer.objects.filter(workspace=workspace, fired_at__isnull=True)
+    unfired_due = unfired.filter(due_at__lte=due[-1].due_at).count()
     fired_span = mine.aggregate(first=Min("fired_at"), last=Max("fired_at"))
     return {
         "timers": args.timers,
         "open_timers": open_timers,
+        "open_by_kind": by_kind,
         "due": soon,
         "due_spread_s": args.due_spread,
         "insert_s": inserted_s,
@@ -518,6 +522,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="web processes (default 2)")
     parser.add_argument("--rate", type=float, default=100, help="leads per second, both paths")
     parser.add_argument("--duration", type=float, default=300, help="seconds of load")
+    parser.add_argument("--paths", default="api,webhook", help="api, webhook or both, in turn")
     parser.add_argument("--concurrency", type=int, default=64, help="sending threads")
     parser.add_argument(
         "--settle", type=float, default=900, help="max wait for the last pushes (and the worker)"
@@ -537,6 +542,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=2400, help="hard stop of the run")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    args.paths = tuple(p.strip() for p in args.paths.split(","))
+    if not args.paths or set(args.paths) - {"api", "webhook"}:
+        parser.error("--paths takes api, webhook or api,webhook")
     if args.due_timers > args.timers:
         parser.error("--due-timers is more than --timers")
     return args
@@ -690,7 +698,8 @@ def main() -> int:
         with streams.lock:
             streams.received.clear()
             streams.kinds.clear()
-        leads = lead_bodies(payloads, int(args.rate * args.duration), first=0, taken=taken)
+        count = int(args.rate * args.duration)
+        leads = lead_bodies(payloads, count, first=0, taken=taken, paths=args.paths)
         busy0, cpu0 = machine_busy(), time.process_time()
         server0, worker0, db0 = server.cpu_seconds(), worker.cpu_seconds(), postgres_cpu_seconds()
         queue = QueueDepth(args.redis_url)
@@ -747,7 +756,7 @@ def _print(report: dict, args, database: str) -> None:
     load, paths, verdict = report["load"], report["load"]["paths"], report["verdict"]
     print(
         f"\nspeed to lead, {database}, {args.rate:g} leads/s for {args.duration:g} s "
-        f"(half API, half Google webhook), {args.workers} web processes + 1 worker:"
+        f"(through {' and '.join(args.paths)}), {args.workers} web processes + 1 worker:"
     )
     for name in ("api", "webhook", "all"):
         print(_line(name, paths[name]))
