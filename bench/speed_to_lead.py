@@ -533,6 +533,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--timer-wait", type=float, default=60, help="max wait after the last")
     parser.add_argument("--skip-timers", action="store_true")
     parser.add_argument(
+        "--no-streams", action="store_true", help="open no event stream (what do they cost?)"
+    )
+    parser.add_argument(
         "--redis-url",
         default="redis://127.0.0.1:6379/7",
         help="a Redis database for this run alone: emptied before and after",
@@ -682,13 +685,13 @@ def main() -> int:
             f"server: {server.url} ({args.workers} web processes + 1 worker, {database}, "
             f"Redis {args.redis_url}), workspace {slug}"
         )
-        streams = Streams(server.url, tokens)
+        streams = Streams(server.url, {} if args.no_streams else tokens)
         streams.start()
         payloads = Payloads(args.seed)
         taken: set[str] = set()
         warmup = lead_bodies(payloads, 40, first=1_000_000, taken=taken)
         send_all(server.url, slug, token, warmup, 20, args)
-        wait_for_pushes(streams, 40, 20)
+        wait_for_pushes(streams, 0 if args.no_streams else 40, 20)
         background = _busy_over(2)
         report["setup"]["background_cpu_busy"] = background
         print(
@@ -706,7 +709,7 @@ def main() -> int:
         queue.thread.start()
         load = send_all(server.url, slug, token, leads, args.rate, args)
         new = sum(1 for x in leads if x.status == ("201" if x.path == "api" else "200"))
-        load.settle_s = wait_for_pushes(streams, new, args.settle)
+        load.settle_s = wait_for_pushes(streams, 0 if args.no_streams else new, args.settle)
         queue.stop.set()
         busy1 = machine_busy()
         load.machine_cpu_busy = round((busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1), 3)
