@@ -19,12 +19,15 @@ Phases, each bounded in time (--max-seconds stops everything):
            the rep); the receive time of every `lead_assigned` notification, by lead id.
   load     open loop: lead i is due at i / rate seconds, alternately `POST /api/v1/leads`
            (assigned in the web process) and `POST /hooks/<ws>/google` (stored, then captured
-           and assigned by the worker), each with a phone of its own so every lead is new. After
-           the last send it waits (--settle) for the pushes, then maps lead ids to phones in the
+           and assigned by the worker; --paths for one of them alone), each with a phone and an
+           e-mail of its own so every lead is new. After the last send it waits (--settle, also
+           for the worker's queue to empty) for the pushes, then maps lead ids to phones in the
            database: arrival → pushed = receive time − send time (both this process's monotonic
            clock), per path and overall, with the leads that never arrived; also arrival →
            assigned in the database (`assigned_at`), and for webhooks arrival → stored
-           (`received_at` of the delivery), i.e. where the time goes.
+           (`received_at` of the delivery), the worker's queue depth each second and the CPU of
+           the server, worker, PostgreSQL and this process: where the time goes. --no-streams
+           opens no stream, to see what the streams cost.
   timers   with the server and worker still running, inserts --timers open journey timers on
            the run's open leads (ORM bulk insert from this process): all but --due-timers due
            2–60 days ahead, --due-timers due over the next --due-spread seconds. A journey timer
