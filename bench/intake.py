@@ -105,28 +105,38 @@ class Server:
         raise SystemExit(f"the server did not answer within 60 s; see {self.log}")
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)  # our own process group (start_new_session)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
+        stop_group(self.proc, timeout=15)
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the server's processes so far (Linux /proc)."""
-        if self.proc is None:
-            return 0.0
-        total, tick = 0.0, os.sysconf("SC_CLK_TCK")
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                parts = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(parts[2]) == self.proc.pid:  # process group id
-                total += (int(parts[11]) + int(parts[12])) / tick
-        return total
+        return group_cpu_seconds(self.proc)
+
+
+def stop_group(proc: subprocess.Popen | None, timeout: float) -> None:
+    """SIGTERM the process group this script started as `proc` (start_new_session), then KILL."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)  # our own process group (start_new_session)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def group_cpu_seconds(proc: subprocess.Popen | None) -> float:
+    """User + system CPU so far of the live processes in the group `proc` leads (Linux /proc)."""
+    if proc is None:
+        return 0.0
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parts = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(parts[2]) == proc.pid:  # process group id
+            total += (int(parts[11]) + int(parts[12])) / tick
+    return total
 
 
 def postgres_cpu_seconds() -> float | None:

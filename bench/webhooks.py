@@ -28,7 +28,6 @@ import hmac
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -41,7 +40,16 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import Generator  # bench/ is not a package
-from intake import ROOT, Server, _leadloop, add_sales_reps, machine_busy, percentile
+from intake import (
+    ROOT,
+    Server,
+    _leadloop,
+    add_sales_reps,
+    group_cpu_seconds,
+    machine_busy,
+    percentile,
+    stop_group,
+)
 
 BUDGET_P99_MS = 50
 APP_SECRET, GOOGLE_KEY, PAGE_TOKEN = "bench-app-secret", "bench-google-key", "bench-page-token"
@@ -83,8 +91,9 @@ class Payloads:
         digest = hmac.new(APP_SECRET.encode(), data, hashlib.sha256).hexdigest()
         return data, {"X-Hub-Signature-256": f"sha256={digest}"}
 
-    def google(self, serial: int) -> tuple[bytes, dict]:
-        person = self.people.body()
+    def google(self, serial: int, person: dict | None = None) -> tuple[bytes, dict]:
+        """A Google lead form delivery of `person` (a `Generator.body()`; a new one if None)."""
+        person = person or self.people.body()
         columns = [("FULL_NAME", person["full_name"]), ("PHONE_NUMBER", person["phone"]),
                    ("EMAIL", person["email"]), ("CITY", person["fields"]["district"])]  # fmt: skip
         body = {
@@ -98,6 +107,31 @@ class Payloads:
             "user_column_data": [{"column_id": c, "string_value": v} for c, v in columns if v],
         }
         return json.dumps(body, ensure_ascii=False).encode(), {}
+
+
+class Worker:
+    """A `leadloop worker` process group started by this script, stopped by its own id."""
+
+    def __init__(self, env: dict, log: Path | None = None):
+        self.env, self.log = env, log or ROOT / "var" / "bench" / "worker.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("w") as log:
+            self.proc = subprocess.Popen(
+                [*_leadloop(), "worker"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop(self) -> None:
+        stop_group(self.proc, timeout=30)
+
+    def cpu_seconds(self) -> float:
+        return group_cpu_seconds(self.proc)
 
 
 class GraphStandIn:
@@ -250,7 +284,10 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _setup(url: str, token: str, slug: str) -> None:
+def setup_channels(
+    url: str, token: str, slug: str, kinds: tuple[str, ...] = ("facebook", "google")
+) -> None:
+    """Five sales reps and a channel of each of `kinds` (facebook, google) in the workspace."""
     add_sales_reps(url, token, slug)
     channels = {
         "facebook": {
@@ -261,7 +298,8 @@ def _setup(url: str, token: str, slug: str) -> None:
         "google": {"google_key": GOOGLE_KEY},
     }
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
-        for kind, settings in channels.items():
+        for kind in kinds:
+            settings = channels[kind]
             body = {"kind": kind, "name": f"Bench {kind}", "settings": settings}
             response = client.post(f"{url}/api/v1/channels", json=body)
             if response.status_code != 201:
@@ -283,13 +321,12 @@ def main() -> None:
     token = server.cli("token", "create", "--workspace", slug, "--name", "bench").strip()
     worker = None
     if not args.no_worker:
-        worker_log = (ROOT / "var" / "bench" / "worker.log").open("w")
-        worker = subprocess.Popen([*_leadloop(), "worker"], env=env, stdout=worker_log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        worker = Worker(env)
+        worker.start()
     phases = []
     try:
         server.start(token)
-        _setup(server.url, token, slug)
+        setup_channels(server.url, token, slug)
         for provider in args.providers.split(","):
             phase = run_phase(args, server.url, slug, token, provider.strip(), payloads)
             phases.append(phase)
@@ -297,8 +334,7 @@ def main() -> None:
     finally:
         server.stop()
         if worker:
-            os.killpg(worker.pid, signal.SIGTERM)  # our own process group (start_new_session)
-            worker.wait(timeout=30)
+            worker.stop()
         graph.server.shutdown()
     database = env["DATABASE_URL"].split("://", 1)[0]
     summary = {"database": database, "rate": args.rate, "phases": [asdict(p) for p in phases]}
