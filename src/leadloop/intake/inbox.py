@@ -48,6 +48,7 @@ STALE = timedelta(minutes=5)  # a waiting delivery older than this lost its task
 RETENTION = timedelta(days=30)  # processed deliveries (raw personal data) are kept this long
 RECONCILE_MARGIN = 3600  # seconds before the last reconciliation that are read again
 FETCHERS = 4  # parallel Graph API reads per delivery
+BATCH_SIZE = 200  # deliveries of one channel captured together by one task
 SECRET_HEADERS = {"cookie", "authorization"}
 Status = Delivery.Status
 
@@ -174,29 +175,79 @@ def _raw(item: Item) -> dict:
     return {"lead_id": item.ref, **item.context, "answers": item.answers}
 
 
-def _outcomes(delivery: Delivery) -> list[dict]:
-    provider = PROVIDERS[delivery.provider]
+def _items(delivery: Delivery) -> list[Item] | dict:
+    """The delivery's leads, or the failure of a body that cannot be read."""
     try:
-        items = provider.read(parse_json(bytes(delivery.body)))
+        return PROVIDERS[delivery.provider].read(parse_json(bytes(delivery.body)))
     except ApplicationError as exc:
-        return [_failed("", exc.message)]
-    prior = {o["ref"]: o for o in delivery.outcomes if o["outcome"] in ("created", "joined")}
-    return _capture(delivery.channel, provider, items, prior)
+        return _failed("", exc.message)
+
+
+def _outcomes(batch: list[Delivery]) -> list[list[dict]]:
+    """Each delivery's outcomes; the leads of all of them captured together."""
+    read = [_items(delivery) for delivery in batch]
+    items = [item for leads in read if isinstance(leads, list) for item in leads]
+    prior = {
+        o["ref"]: o
+        for delivery in batch
+        for o in delivery.outcomes
+        if o["outcome"] in ("created", "joined")
+    }
+    first = batch[0]
+    captured = iter(_capture(first.channel, PROVIDERS[first.provider], items, prior))
+    return [
+        [leads] if isinstance(leads, dict) else [next(captured) for _item in leads]
+        for leads in read
+    ]
+
+
+@transaction.atomic
+def _claim(delivery_id: int) -> list[Delivery]:
+    """The delivery and up to BATCH_SIZE - 1 others waiting on its channel, marked as taken by
+    this worker; [] when another worker has it or it needs no processing."""
+    mine = (
+        Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("channel__workspace")
+        .filter(pk=delivery_id, status__in=(Status.RECEIVED, Status.RETRYING))
+        .first()
+    )
+    if mine is None:
+        return []
+    waiting = (
+        Delivery.objects.select_for_update(skip_locked=True)
+        .filter(channel_id=mine.channel_id, status=Status.RECEIVED)
+        .exclude(pk=mine.pk)
+        .order_by("received_at", "id")[: BATCH_SIZE - 1]
+    )
+    batch = [mine, *waiting]
+    for delivery in batch[1:]:
+        delivery.channel = mine.channel
+    Delivery.objects.filter(pk__in=[d.pk for d in batch]).update(
+        status=Status.PROCESSING, next_attempt_at=clock.now()
+    )
+    return batch
 
 
 def delivery_process(*, delivery_id: int) -> Delivery | None:
-    """One attempt at a waiting delivery; a passing failure (the Graph API, the database) is
-    tried again later with backoff, a lead that cannot be taken fails alone."""
-    delivery = Delivery.objects.select_related("channel__workspace").filter(pk=delivery_id).first()
-    if delivery is None or delivery.status not in (Status.RECEIVED, Status.RETRYING):
-        return delivery
-    delivery.attempts += 1
+    """One attempt at a waiting delivery, together with the others waiting on its channel; a
+    passing failure (the Graph API, the database) is tried again later with backoff, a lead
+    that cannot be taken fails alone."""
+    batch = _claim(delivery_id)
+    if not batch:
+        return Delivery.objects.filter(pk=delivery_id).first()
     try:
-        outcomes = _outcomes(delivery)
+        outcomes = _outcomes(batch)
     except Exception as exc:  # e.g. the database is away: like an outage, try again later
-        log.exception("delivery %s: attempt %s failed", delivery.pk, delivery.attempts)
-        kept = [o for o in delivery.outcomes if o["outcome"] != "failed"]
-        outcomes = [*kept, _failed("", f"{type(exc).__name__}: {exc}"[:500], retry=True)]
+        log.exception("deliveries %s: attempt failed", [d.pk for d in batch][:20])
+        failure = _failed("", f"{type(exc).__name__}: {exc}"[:500], retry=True)
+        outcomes = [[*(o for o in d.outcomes if o["outcome"] != "failed"), failure] for d in batch]
+    for delivery, found in zip(batch, outcomes, strict=True):
+        _finish(delivery, found)
+    return batch[0]
+
+
+def _finish(delivery: Delivery, outcomes: list[dict]) -> None:
+    delivery.attempts += 1
     failures = [o for o in outcomes if o["outcome"] == "failed"]
     retry = any(o["retry"] for o in failures)
     delivery.next_attempt_at = None
@@ -215,7 +266,6 @@ def delivery_process(*, delivery_id: int) -> Delivery | None:
     delivery.save(
         update_fields=["status", "attempts", "next_attempt_at", "processed_at", "error", "outcomes"]
     )
-    return delivery
 
 
 def _waiting_again(deliveries) -> list[int]:
@@ -256,11 +306,15 @@ def deliveries_sweep() -> int:
     """Enqueue again the deliveries whose task was lost (a crash between the commit and the
     queue, a queue that was down or wiped) and forget processed ones after RETENTION."""
     now = clock.now()
+    stranded = Delivery.objects.filter(status=Status.PROCESSING, next_attempt_at__lt=now - STALE)
+    stranded_ids = list(stranded.values_list("pk", flat=True)[:1000])
+    # their worker died mid-batch: processing them again is harmless (leads are never made twice)
+    Delivery.objects.filter(pk__in=stranded_ids).update(status=Status.RECEIVED)
     lost = Delivery.objects.filter(
         Q(status=Status.RECEIVED, received_at__lt=now - STALE)
         | Q(status=Status.RETRYING, next_attempt_at__lt=now - STALE)
-    )
-    ids = list(lost.values_list("pk", flat=True)[:1000])
+    ).exclude(pk__in=stranded_ids)
+    ids = stranded_ids + list(lost.values_list("pk", flat=True)[:1000])
     for delivery_id in ids:
         _enqueue(delivery_id)
     done = (Status.DONE, Status.IGNORED)

@@ -97,6 +97,7 @@ class Delivery(models.Model):
 
     class Status(models.TextChoices):
         RECEIVED = "received", _("Waiting")
+        PROCESSING = "processing", _("Processing")  # claimed by a worker (since next_attempt_at)
         RETRYING = "retrying", _("Retrying")
         DONE = "done", _("Done")
         IGNORED = "ignored", _("No lead in it")

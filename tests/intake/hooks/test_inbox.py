@@ -2,14 +2,18 @@
 
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection, transaction
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 
+from leadloop.core import clock
 from leadloop.core.models import AuditLog
-from leadloop.intake.inbox import RETRY_DELAYS, delivery_process
+from leadloop.intake.inbox import RETRY_DELAYS, deliveries_sweep, delivery_process, delivery_receive
 from leadloop.intake.models import Delivery, FacebookForm, Touch
 from leadloop.pipeline.models import Lead
 from tests.intake.hooks.support import google, leadgen, make_channels, post, zalo
@@ -183,3 +187,53 @@ def test_the_inbox_page_queries_are_bounded(team, channels, django_assert_max_nu
     client.get("/settings/inbox/")
     with django_assert_max_num_queries(12):
         assert client.get("/settings/inbox/").content.decode().count("/settings/inbox/") >= 30
+
+
+def google_person(n: int) -> dict:
+    return google(
+        lead_id=f"batch-{n}",
+        user_column_data=[
+            {"column_id": "FULL_NAME", "string_value": f"Khách {n}"},
+            {"column_id": "PHONE_NUMBER", "string_value": f"+84 912 000 {n:03d}"},
+        ],
+    )
+
+
+def receive_together(channel, numbers) -> int:
+    """Deliveries that arrived while the worker was busy; the queries until all are processed."""
+    with (
+        CaptureQueriesContext(connection) as queries,
+        TestCase.captureOnCommitCallbacks(execute=True),
+        transaction.atomic(),
+    ):
+        for n in numbers:
+            body = json.dumps(google_person(n)).encode()
+            delivery_receive(channel=channel, headers={}, body=body, remote_addr="")
+    return len(queries)
+
+
+def test_deliveries_waiting_on_a_channel_are_captured_together(team, channels):
+    channel = channels["google"]
+    alone = receive_together(channel, [100])
+    together = receive_together(channel, range(8))
+    assert together < 3 * alone  # one by one it would be 8 times
+    deliveries = Delivery.objects.filter(channel=channel).exclude(outcomes__0__ref="batch-100")
+    assert sorted(deliveries.values_list("status", "attempts")) == [("done", 1)] * 8
+    assert Lead.objects.filter(workspace=team.workspace).count() == 9
+    outcomes = [d.outcomes for d in deliveries.order_by("id")]
+    assert [o[0]["ref"] for o in outcomes] == [f"batch-{n}" for n in range(8)]
+    assert {o[0]["outcome"] for o in outcomes} == {"created"}
+
+
+def test_a_delivery_whose_worker_died_mid_batch_is_processed_again_once(team, channels):
+    post("google", google_person(1))
+    delivery = Delivery.objects.get()
+    lead = Lead.objects.get()
+    stranded = clock.now() - timedelta(minutes=10)  # claimed, then the worker was killed
+    Delivery.objects.filter(pk=delivery.pk).update(status="processing", next_attempt_at=stranded)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert deliveries_sweep() == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("done", 2)
+    assert (delivery.outcomes[0]["outcome"], delivery.outcomes[0]["lead"]) == ("created", lead.pk)
+    assert list(Lead.objects.all()) == [lead]
