@@ -43,8 +43,7 @@ from leadloop.intake.services import Submission, channel_create, lead_capture
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead
 from leadloop.pipeline.services import lead_change_stage
-from leadloop.routing.models import Policy
-from leadloop.routing.services import lead_assign
+from leadloop.routing.services import lead_assign, policy_update
 from leadloop.routing.sla import BATCH as TIMER_BATCH
 from leadloop.routing.sla import timers_fire_due
 
@@ -583,6 +582,7 @@ SLA = {  # what the demo team signed
     "first_contact_minutes": 30,
     "attempt_cadence": ["3h", "next_morning"],
     "journey_days": 60,  # a lead still open after 60 days is closed as "no need"
+    "journey_end_stage": "k4-2",
 }
 
 
@@ -911,10 +911,7 @@ def demo_load(
         with clock.travel(opened - clock.now()):
             if workspace is None:
                 workspace = workspace_create(slug=slug, name=WORKSPACE_NAME, preset="telesales")
-                journey_end = workspace.stages.get(key="k4-2")  # refused / no need
-                Policy.objects.update_or_create(
-                    workspace=workspace, defaults={**SLA, "journey_end_stage": journey_end}
-                )
+                policy_update(workspace=workspace, actor=Actor.system(workspace, "demo"), **SLA)
             members = _ensure_members(workspace)
         _ensure_campaigns(workspace, members["marketer"], today)
         plan = Planner(rng, now, leads).plan()

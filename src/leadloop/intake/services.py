@@ -291,7 +291,7 @@ class _Batch:
             pick = router.pick(lead, channel_id=channel_id, previous=previous)
             if pick.owner is not None:
                 assigned.append(assignment_new(lead, pick.owner, self.actor, pick.reason))
-            timers.extend(timers_for_new(lead, router.policy, router.now))
+            timers.extend(timers_for_new(lead, router.policy, router.business, router.now))
         router.save()
         return assigned, timers
 

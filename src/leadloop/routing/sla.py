@@ -22,6 +22,7 @@ from leadloop.notifications.services import notification_new, notifications_publ
 from leadloop.pipeline.models import Lead, LeadEvent
 from leadloop.pipeline.services import event_new, lead_change_stage
 from leadloop.routing.engine import Router, calendar_of, policy_of
+from leadloop.routing.hours import Calendar
 from leadloop.routing.models import Policy, Timer
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,9 @@ def _timer(lead: Lead, kind: str, due: datetime, member=None, attempt: int = 0) 
     )
 
 
-def _owner_timers(lead: Lead, owner: Member, policy: Policy, now: datetime) -> list[Timer]:
-    business = calendar_of(lead.workspace, policy)
+def _owner_timers(
+    lead: Lead, owner: Member, policy: Policy, business: Calendar, now: datetime
+) -> list[Timer]:
     timers = [
         _timer(
             lead,
@@ -62,14 +64,13 @@ def _owner_timers(lead: Lead, owner: Member, policy: Policy, now: datetime) -> l
     return timers
 
 
-def timers_for_new(lead: Lead, policy: Policy, now: datetime) -> list[Timer]:
+def timers_for_new(lead: Lead, policy: Policy, business: Calendar, now: datetime) -> list[Timer]:
     """The timers of a lead just opened, assigned to `lead.owner` or waiting in the queue."""
     timers = []
     if policy.journey_days:
         timers.append(_timer(lead, Timer.Kind.JOURNEY, now + timedelta(days=policy.journey_days)))
     if lead.owner is not None:
-        return timers + _owner_timers(lead, lead.owner, policy, now)
-    business = calendar_of(lead.workspace, policy)
+        return timers + _owner_timers(lead, lead.owner, policy, business, now)
     return [
         *timers,
         _timer(lead, Timer.Kind.QUEUE, now),
@@ -100,7 +101,9 @@ def assignment_new(lead: Lead, owner: Member, actor: Actor, reason: str):
     return event, notification
 
 
-def lead_reassign(lead: Lead, owner: Member, actor: Actor, reason: str) -> None:
+def lead_reassign(
+    lead: Lead, owner: Member, actor: Actor, reason: str, policy: Policy | None = None
+) -> None:
     """Give a saved lead to `owner`: timeline, notifications and the new owner's timers."""
     previous = lead.owner
     now = clock.now()
@@ -124,7 +127,9 @@ def lead_reassign(lead: Lead, owner: Member, actor: Actor, reason: str) -> None:
     )
     unfired = Timer.objects.filter(lead=lead, fired_at__isnull=True)
     unfired.exclude(kind__in=(Timer.Kind.ASSIGN, Timer.Kind.JOURNEY)).delete()
-    Timer.objects.bulk_create(_owner_timers(lead, owner, policy_of(lead.workspace), now))
+    policy = policy or policy_of(lead.workspace)
+    business = calendar_of(lead.workspace, policy)
+    Timer.objects.bulk_create(_owner_timers(lead, owner, policy, business, now))
 
 
 def _save_notifications(notes: list[Notification]) -> None:
@@ -132,10 +137,9 @@ def _save_notifications(notes: list[Notification]) -> None:
     notifications_publish(notes)
 
 
-def _escalate(lead: Lead, kind: str, message: str, also: Member | None = None) -> None:
-    managers = Member.objects.filter(
-        workspace_id=lead.workspace_id, role__in=(Role.MANAGER, Role.ADMIN), active=True
-    )
+def _escalate(
+    lead: Lead, kind: str, message: str, managers: list[Member], also: Member | None = None
+) -> None:
     members = {m.pk: m for m in managers}
     if also is not None:
         members[also.pk] = also
@@ -249,21 +253,56 @@ def queue_wake(*, workspace_id: int) -> None:
 
 def timers_fire_due(*, limit: int = BATCH) -> int:
     """Fire up to `limit` due timers, each exactly once; returns how many were claimed."""
-    now = clock.now()
     with transaction.atomic():
+        tick = _Tick(clock.now())
         due = (
             Timer.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(fired_at__isnull=True, due_at__lte=now)
+            .filter(fired_at__isnull=True, due_at__lte=tick.now)
             .order_by("due_at")[:limit]
         )
         timers = list(due)
         leads = _lock_leads({t.lead_id for t in timers})
-        routers: dict[int, Router] = {}
-        fired = [t.pk for t in timers if _fire_one(t, leads.get(t.lead_id), now, routers)]
-        Timer.objects.filter(pk__in=fired).update(fired_at=now)
-        for router in routers.values():
-            router.save()
+        fired = [t.pk for t in timers if _fire_one(t, leads.get(t.lead_id), tick)]
+        Timer.objects.filter(pk__in=fired).update(fired_at=tick.now)
+        tick.save()
     return len(timers)
+
+
+class _Tick:
+    """What one tick reads once per workspace: the router (which locks the rules, so only
+    when a lead is to be assigned), the policy and the managers to escalate to."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.routers: dict[int, Router] = {}
+        self.policies: dict[int, Policy] = {}
+        self.managers: dict[int, list[Member]] = {}
+
+    def router(self, lead: Lead) -> Router:
+        if lead.workspace_id not in self.routers:
+            self.routers[lead.workspace_id] = Router(lead.workspace)
+            self.policies[lead.workspace_id] = self.routers[lead.workspace_id].policy
+        return self.routers[lead.workspace_id]
+
+    def policy(self, lead: Lead) -> Policy:
+        if lead.workspace_id not in self.policies:
+            self.policies[lead.workspace_id] = policy_of(lead.workspace)
+        return self.policies[lead.workspace_id]
+
+    def managers_of(self, lead: Lead) -> list[Member]:
+        if lead.workspace_id not in self.managers:
+            self.managers[lead.workspace_id] = list(
+                Member.objects.filter(
+                    workspace_id=lead.workspace_id,
+                    role__in=(Role.MANAGER, Role.ADMIN),
+                    active=True,
+                )
+            )
+        return self.managers[lead.workspace_id]
+
+    def save(self) -> None:
+        for router in self.routers.values():
+            router.save()
 
 
 def _lock_leads(ids: set[int]) -> dict[int, Lead]:
@@ -278,46 +317,42 @@ def _lock_leads(ids: set[int]) -> dict[int, Lead]:
     return {lead.pk: lead for lead in leads}
 
 
-def _fire_one(timer: Timer, lead: Lead | None, now: datetime, routers: dict) -> bool:
+def _fire_one(timer: Timer, lead: Lead | None, tick: _Tick) -> bool:
     """Act on one timer; False leaves it for a later tick (its lead is busy, or re-armed)."""
     if lead is None:  # busy now (try again next tick), or deleted with its timers
         return False
     try:
         with transaction.atomic():
-            return _ACTIONS[timer.kind](timer, lead, now, routers)
+            return _ACTIONS[timer.kind](timer, lead, tick)
     except Exception:  # one broken timer must not block the others
         log.exception("timer %s (%s) failed", timer.pk, timer.kind)
         return True
 
 
-def _router(lead: Lead, routers: dict) -> Router:
-    if lead.workspace_id not in routers:
-        routers[lead.workspace_id] = Router(lead.workspace)
-    return routers[lead.workspace_id]
-
-
-def _fire_queue(timer: Timer, lead: Lead, now: datetime, routers: dict) -> bool:
+def _fire_queue(timer: Timer, lead: Lead, tick: _Tick) -> bool:
     if not lead.is_open or lead.owner_id is not None:
         return True
-    router = _router(lead, routers)
+    router = tick.router(lead)
     pick = router.pick(lead)
     if pick.owner is None:
-        timer.due_at = max(now + QUEUE_RETRY, router.business.add(now, 0))
+        timer.due_at = max(tick.now + QUEUE_RETRY, router.business.add(tick.now, 0))
         timer.save(update_fields=["due_at"])
         return False
-    lead_reassign(lead, pick.owner, Actor.system(lead.workspace, "SLA"), pick.reason)
+    actor = Actor.system(lead.workspace, "SLA")
+    lead_reassign(lead, pick.owner, actor, pick.reason, router.policy)
     return True
 
 
-def _fire_assign(timer: Timer, lead: Lead, now: datetime, routers: dict) -> bool:
+def _fire_assign(timer: Timer, lead: Lead, tick: _Tick) -> bool:
     if lead.is_open and lead.owner_id is None and timer.done_at is None:
         message = _("Lead #%(id)s has waited %(m)s minutes: no rep can take it")
-        minutes = int((now - lead.created_at).total_seconds() // 60)
-        _escalate(lead, "lead_unassigned", message % {"id": lead.pk, "m": minutes})
+        minutes = int((tick.now - lead.created_at).total_seconds() // 60)
+        message %= {"id": lead.pk, "m": minutes}
+        _escalate(lead, "lead_unassigned", message, tick.managers_of(lead))
     return True
 
 
-def _fire_obligation(timer: Timer, lead: Lead, now: datetime, routers: dict) -> bool:
+def _fire_obligation(timer: Timer, lead: Lead, tick: _Tick) -> bool:
     if timer.done_at is None and lead.is_open and lead.owner_id == timer.member_id:
         what = Timer.Kind(timer.kind).label
         message = _("SLA missed on lead #%(id)s: %(what)s was due at %(due)s") % {
@@ -327,25 +362,25 @@ def _fire_obligation(timer: Timer, lead: Lead, now: datetime, routers: dict) -> 
                 "%H:%M %d/%m"
             ),
         }
-        _escalate(lead, "sla_breach", message, also=lead.owner)
+        _escalate(lead, "sla_breach", message, tick.managers_of(lead), also=lead.owner)
     return True
 
 
-def _fire_idle(timer: Timer, lead: Lead, now: datetime, routers: dict) -> bool:
+def _fire_idle(timer: Timer, lead: Lead, tick: _Tick) -> bool:
     if not lead.is_open or lead.owner_id != timer.member_id or lead.stage.pauses_sla:
         return True
-    router = _router(lead, routers)
+    router = tick.router(lead)
     pick = router.pick(lead, exclude={lead.owner_id})
     if pick.owner is None:  # nobody else can take it: keep it and look again in an hour
-        timer.due_at = router.business.add(now, 60)
+        timer.due_at = router.business.add(tick.now, 60)
         timer.save(update_fields=["due_at"])
         return False
-    lead_reassign(lead, pick.owner, Actor.system(lead.workspace, "SLA"), "idle")
+    lead_reassign(lead, pick.owner, Actor.system(lead.workspace, "SLA"), "idle", router.policy)
     return True
 
 
-def _fire_journey(timer: Timer, lead: Lead, now: datetime, routers: dict) -> bool:
-    policy = policy_of(lead.workspace)
+def _fire_journey(timer: Timer, lead: Lead, tick: _Tick) -> bool:
+    policy = tick.policy(lead)
     if lead.is_open and policy.journey_end_stage_id:
         lead_change_stage(
             lead=lead,
