@@ -8,7 +8,9 @@ from leadloop.core.models import Member, Workspace
 class Contact(models.Model):
     """A person, de-duplicated by valid normalised phone and valid e-mail within a workspace."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="contacts")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="contacts", db_index=False
+    )
     full_name = models.CharField(max_length=200, blank=True)
     phone_raw = models.CharField(max_length=64, blank=True)
     phone_e164 = models.CharField(max_length=20, blank=True)

@@ -18,6 +18,7 @@ from leadloop.contacts.normalize import quality_issues as _quality_issues
 from leadloop.contacts.selectors import contact_missing
 from leadloop.core import clock
 from leadloop.core.access import Actor
+from leadloop.core.bulk import instance
 from leadloop.core.errors import NotFound, ValidationFailed
 from leadloop.core.models import Role, Workspace
 from leadloop.core.services import audit_record
@@ -93,7 +94,8 @@ def match_keys(*, phone_e164: str, email: str) -> dict:
 
 def contact_new(*, workspace: Workspace, who: Identity) -> Contact:
     """An unsaved contact for a submission that matched nobody."""
-    return Contact(
+    return instance(
+        Contact,
         **match_keys(phone_e164=who.phone.e164, email=who.email[:254]),
         workspace=workspace,
         full_name=who.name[:200],

@@ -51,7 +51,7 @@ class Touch(models.Model):
         MANUAL = "manual", _("Entered by hand")
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="touches")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="touches", db_index=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="touches")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.SET_NULL)

@@ -16,12 +16,12 @@ from leadloop.contacts.services import Identity, contact_fill_gaps, contact_new,
 from leadloop.contacts.tasks import duplicates_check_soon
 from leadloop.core import clock
 from leadloop.core.access import Actor
+from leadloop.core.bulk import instance, rows_insert
 from leadloop.core.errors import ApplicationError, Conflict, ValidationFailed
 from leadloop.core.models import Workspace
 from leadloop.core.services import audit_record
 from leadloop.intake.grouping import GroupCommit
 from leadloop.intake.models import Channel, IdempotencyRecord, Touch
-from leadloop.notifications.models import Notification
 from leadloop.notifications.services import notifications_publish
 from leadloop.pipeline.models import Lead, LeadEvent
 from leadloop.pipeline.services import entry_stage, event_new
@@ -193,7 +193,8 @@ class _Batch:
     def _open_lead(self, contact: Contact, sub: Submission, source, campaign) -> Lead:
         if self.stage is None:
             self.stage = entry_stage(self.workspace)
-        lead = Lead(
+        lead = instance(
+            Lead,
             workspace=self.workspace,
             contact=contact,
             source=source,
@@ -225,7 +226,8 @@ class _Batch:
         if created:
             lead = self._open_lead(contact, sub, source, campaign)
         self.touches.append(
-            Touch(
+            instance(
+                Touch,
                 workspace=self.workspace,
                 lead=lead,
                 contact=contact,
@@ -256,7 +258,7 @@ class _Batch:
     # ---- writing
 
     def write(self) -> None:
-        Contact.objects.bulk_create(self.new_contacts)
+        rows_insert(self.new_contacts)
         for contact, fields in self.filled.values():
             contact.save(update_fields=sorted(fields))
         flagged = [
@@ -272,11 +274,11 @@ class _Batch:
         PossibleDuplicate.objects.bulk_create(flagged, ignore_conflicts=True)
         self._check_plan()
         assigned, timers = self._route()
-        Lead.objects.bulk_create(self.new_leads)
-        Touch.objects.bulk_create(self.touches)
-        LeadEvent.objects.bulk_create([*self.events, *(event for event, _note in assigned)])
-        notes = Notification.objects.bulk_create([note for _event, note in assigned])
-        Timer.objects.bulk_create(timers)
+        rows_insert(self.new_leads)
+        rows_insert(self.touches)
+        rows_insert([*self.events, *(event for event, _note in assigned)])
+        notes = rows_insert([note for _event, note in assigned])
+        rows_insert(timers)
         notifications_publish(notes)
 
     def _route(self) -> tuple[list, list[Timer]]:

@@ -6,7 +6,9 @@ from leadloop.pipeline.models import Lead
 
 class Notification(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notifications")
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
     kind = models.CharField(max_length=32)
     lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE)
     message = models.CharField(max_length=300)

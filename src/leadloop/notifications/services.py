@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from leadloop.core import clock
 from leadloop.core.access import Actor
+from leadloop.core.bulk import instance
 from leadloop.core.models import Member
 from leadloop.core.services import audit_record
 from leadloop.notifications.models import Notification
@@ -22,7 +23,8 @@ log = logging.getLogger(__name__)
 
 def notification_new(*, member: Member, kind: str, lead: Lead | None, message: str):
     """An unsaved notification; callers save it, alone or in bulk."""
-    return Notification(
+    return instance(
+        Notification,
         workspace_id=member.workspace_id,
         member=member,
         kind=kind,

@@ -53,7 +53,9 @@ class Stage(models.Model):
 class Lead(models.Model):
     """One care journey of a contact."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="leads")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="leads", db_index=False
+    )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="leads")
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL)
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL)
@@ -113,7 +115,7 @@ class LeadEvent(models.Model):
         MERGED = "merged", _("Merged")
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     actor = models.ForeignKey(
         Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 from leadloop.contacts.normalize import fold
 from leadloop.core import clock
 from leadloop.core.access import Actor
+from leadloop.core.bulk import instance
 from leadloop.core.errors import Conflict, NotFound, ValidationFailed
 from leadloop.core.models import Workspace
 from leadloop.core.services import audit_record
@@ -16,7 +17,8 @@ from leadloop.pipeline.presets import PAUSING, PRESETS
 def event_new(*, lead: Lead, actor: Actor, kind: str, **fields) -> LeadEvent:
     """An unsaved timeline row (for bulk writes); `event_record` saves one."""
     fields.setdefault("at", clock.now())
-    return LeadEvent(
+    return instance(
+        LeadEvent,
         workspace_id=lead.workspace_id,
         lead=lead,
         kind=kind,

@@ -106,6 +106,7 @@ class Router:
         self.today = Counter()
         self._load_counts()
         self.changed: set[int] = set()
+        self.shifts: dict[int, bool] = {}  # member id -> on shift now
 
     def _rules(self, lock: bool) -> list[Rule]:
         rules = Rule.objects.filter(workspace=self.workspace).select_related("team")
@@ -132,9 +133,11 @@ class Router:
     # ---- who can take a lead
 
     def on_shift(self, member: Member) -> bool:
-        if not member.working_hours:
-            return self.business.is_open(self.now)
-        return calendar_of(self.workspace, self.policy, member.working_hours).is_open(self.now)
+        if member.pk not in self.shifts:  # `now` stays put for the router's life
+            hours = member.working_hours
+            calendar = calendar_of(self.workspace, self.policy, hours) if hours else self.business
+            self.shifts[member.pk] = calendar.is_open(self.now)
+        return self.shifts[member.pk]
 
     def why_not(self, member: Member) -> str:
         """Why `member` cannot take a lead now, as a code ("" when they can)."""

@@ -96,10 +96,16 @@ class Timer(models.Model):
 
     OBLIGATIONS = (Kind.ASSIGN, Kind.FIRST_CONTACT, Kind.ATTEMPT)
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="timers")
+    # db_index=False: the composite indexes below start with these columns
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="timers", db_index=False)
     member = models.ForeignKey(  # who must meet the obligation (the owner when it was set)
-        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="timers"
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="timers",
+        db_index=False,
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     attempt = models.PositiveIntegerField(default=0)

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from leadloop.activities.models import CONTACT_KINDS, Kind, Outcome
 from leadloop.core import clock
 from leadloop.core.access import Actor
+from leadloop.core.bulk import instance
 from leadloop.core.models import Member, Role
 from leadloop.notifications.models import Notification
 from leadloop.notifications.services import notification_new, notifications_publish
@@ -34,7 +35,8 @@ BATCH = 200
 
 
 def _timer(lead: Lead, kind: str, due: datetime, member=None, attempt: int = 0) -> Timer:
-    return Timer(
+    return instance(
+        Timer,
         workspace_id=lead.workspace_id,
         lead=lead,
         member=member,

@@ -1,0 +1,176 @@
+"""Inserting many new rows of one model fast: `COPY` on PostgreSQL, one `executemany` on SQLite.
+
+Django's `bulk_create` compiles every value of every row through the ORM (and, on PostgreSQL,
+sends them as arrays that psycopg dumps in Python); the capture engine writes about seven rows
+a lead, so it uses `rows_insert` instead. Ids are drawn beforehand — from the table's sequence on
+PostgreSQL, after the largest id under the write lock on SQLite — and set on the instances, so
+they can be used at once as `bulk_create` would leave them. No signals are sent, no `save()`
+runs: only for plain new rows whose every value is already set. `instance` makes such rows
+cheaply.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache, partial
+from operator import attrgetter
+
+from django.db import connection, transaction
+from django.db.models import Field, JSONField, Model
+from django.db.models.base import ModelState
+
+# Field types whose Python value the database driver takes as it is.
+PLAIN = {
+    "AutoField",
+    "BigAutoField",
+    "BigIntegerField",
+    "BooleanField",
+    "CharField",
+    "EmailField",
+    "ForeignKey",
+    "IntegerField",
+    "OneToOneField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "SlugField",
+    "SmallIntegerField",
+    "TextField",
+    "URLField",
+}
+PLAIN_ON_POSTGRESQL = PLAIN | {"DateTimeField", "DateField"}
+
+
+@dataclass(frozen=True)
+class _Table:
+    """How one model's instances become rows for one database vendor."""
+
+    columns: list[str]
+    values: Callable[[Model], tuple]  # the instance's values in column order, as stored
+    relations: list[Field]
+    converted: list[tuple[int, Callable]]  # (position, its conversion) of non-plain values
+
+    @classmethod
+    @cache
+    def of(cls, model: type[Model], vendor: str) -> _Table:
+        plain = PLAIN_ON_POSTGRESQL if vendor == "postgresql" else PLAIN
+        fields = model._meta.concrete_fields
+        converted = []
+        for position, field in enumerate(fields):
+            if isinstance(field, JSONField):
+                converted.append((position, partial(_json, encoder=field.encoder)))
+            elif field.get_internal_type() not in plain:
+                converted.append((position, partial(field.get_db_prep_save, connection=connection)))
+        return cls(
+            columns=[field.column for field in fields],
+            values=attrgetter(*(field.attname for field in fields)),
+            relations=[field for field in fields if field.is_relation],
+            converted=converted,
+        )
+
+    def row(self, obj: Model) -> tuple | list:
+        for field in self.relations:
+            if getattr(obj, field.attname) is None and field.is_cached(obj):
+                related = field.get_cached_value(obj)  # saved after it was assigned here?
+                setattr(obj, field.attname, None if related is None else related.pk)
+        values = self.values(obj)
+        if not self.converted:
+            return values
+        values = list(values)
+        for position, convert in self.converted:
+            values[position] = convert(values[position])
+        return values
+
+
+def _json(value, encoder=None) -> str | None:
+    return None if value is None else json.dumps(value, cls=encoder)
+
+
+@dataclass(frozen=True)
+class _Blank:
+    """What a new instance of one model holds before its values are set."""
+
+    fields: dict[str, Field]  # by name and by attname
+    defaults: dict[str, object]  # attname -> default, for defaults that are not callables
+    made: list[tuple[str, Callable]]  # (attname, callable default)
+
+    @classmethod
+    @cache
+    def of(cls, model: type[Model]) -> _Blank:
+        fields, defaults, made = {}, {}, []
+        for field in model._meta.concrete_fields:
+            fields[field.name] = fields[field.attname] = field
+            if field.has_default() and callable(field.default):
+                made.append((field.attname, field.default))
+            else:
+                defaults[field.attname] = field.get_default()
+        return cls(fields, defaults, made)
+
+
+def instance(model: type[Model], **values) -> Model:
+    """`model(**values)` for the capture engine's many new rows, at a fraction of the cost.
+
+    Django's constructor routes every related instance through its descriptor's checks (about
+    a quarter of a bulk capture's CPU); here a related instance is cached as the descriptor
+    would and its id read when the row is written. Only concrete fields are accepted.
+    """
+    blank = _Blank.of(model)
+    obj = model.__new__(model)
+    obj._state = ModelState()
+    state = obj.__dict__
+    state.update(blank.defaults)
+    for attname, default in blank.made:
+        state[attname] = default()
+    for name, value in values.items():
+        field = blank.fields[name]
+        if field.is_relation and name == field.name:
+            field.set_cached_value(obj, value)
+            value = None if value is None else value.pk
+        state[field.attname] = value
+    return obj
+
+
+def _new_ids(model: type[Model], count: int) -> list[int]:
+    table, pk = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, pk, count],
+            )
+            return sorted(row[0] for row in cursor.fetchall())
+        quoted = connection.ops.quote_name(table)
+        cursor.execute(
+            f"SELECT max(coalesce((SELECT max({pk}) FROM {quoted}), 0),"
+            " coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))",
+            [table],
+        )
+        last = cursor.fetchone()[0]
+    return list(range(last + 1, last + 1 + count))
+
+
+def rows_insert(objs: Sequence[Model]) -> Sequence[Model]:
+    """Insert new instances of one model in this transaction; their ids are set."""
+    if not objs:
+        return objs
+    assert transaction.get_connection().in_atomic_block, "rows_insert runs in a transaction"
+    model = type(objs[0])
+    alias = connection.alias
+    for obj, new_id in zip(objs, _new_ids(model, len(objs)), strict=True):
+        obj.pk = new_id
+        obj._state.adding, obj._state.db = False, alias
+    table = _Table.of(model, connection.vendor)
+    rows = (table.row(obj) for obj in objs)
+    name = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(column) for column in table.columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            copying = cursor.cursor.copy(f"COPY {name} ({columns}) FROM STDIN")
+            with connection.wrap_database_errors, copying as copy:  # IntegrityError as Django's
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("%s" for _column in table.columns)
+            cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})", list(rows))
+    return objs

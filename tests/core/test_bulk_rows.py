@@ -1,0 +1,85 @@
+"""The capture engine's row writer: what `instance` and `rows_insert` store is what Django would."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from leadloop.contacts.models import Contact
+from leadloop.core import clock
+from leadloop.core.bulk import instance, rows_insert
+from leadloop.pipeline.models import Lead, LeadEvent
+
+
+def _contact(team, phone: str) -> Contact:
+    return instance(
+        Contact,
+        workspace=team.workspace,
+        full_name="Nguyễn Thị Thu\tHà \\ \"quoted\"\n",
+        phone_raw=phone,
+        phone_e164=phone,
+        phone_valid=True,
+        created_at=clock.now(),
+    )
+
+
+def test_rows_are_stored_as_django_would_store_them_and_ids_are_set(team):
+    stage = team.workspace.stages.order_by("position").first()
+    contact = _contact(team, "+84912345678")
+    lead = instance(
+        Lead,
+        workspace=team.workspace,
+        contact=contact,  # saved after it is assigned: its id is taken when the lead is written
+        stage=stage,
+        furthest_stage=stage,
+        fields={"Quận": "Ba Đình", "nested": [1, None, "x"]},
+        created_at=clock.now(),
+    )
+    at = clock.now() - timedelta(minutes=3)
+    with transaction.atomic():
+        rows_insert([contact])
+        rows_insert([lead])
+        events = rows_insert(
+            [instance(LeadEvent, workspace_id=team.workspace.pk, lead=lead, kind="created", at=at)]
+        )
+
+    stored = Lead.objects.select_related("contact").get(pk=lead.pk)
+    assert contact.pk and lead.contact_id == contact.pk == stored.contact_id
+    assert stored.contact.full_name == contact.full_name  # tabs, backslashes, quotes, newlines
+    assert stored.fields == {"Quận": "Ba Đình", "nested": [1, None, "x"]}
+    assert stored.is_open and stored.owner_id is None  # defaults of the model
+    assert Lead.objects.filter(fields__Quận="Ba Đình").get() == stored  # JSON, not a string
+    event = LeadEvent.objects.get(pk=events[0].pk)
+    assert event.lead_id == lead.pk and event.at == at and event.data == {}
+
+
+def test_callable_defaults_are_made_for_each_instance(team):
+    first, second = (instance(LeadEvent, kind="created") for _ in range(2))
+    assert first.data == {} and first.data is not second.data
+    assert first._state.adding
+
+
+def test_a_broken_constraint_is_djangos_integrity_error_and_stores_nothing(team):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows_insert([_contact(team, "+84912345678"), _contact(team, "+84912345678")])
+    assert not Contact.objects.filter(phone_e164="+84912345678").exists()
+
+
+def test_ids_follow_rows_written_by_django(team):
+    with transaction.atomic():
+        Contact.objects.create(**_fields(team, "+84987654321"))
+        written = rows_insert([_contact(team, "+84901111111"), _contact(team, "+84902222222")])
+    after = Contact.objects.create(**_fields(team, "+84903333333"))
+    ids = [c.pk for c in written]
+    assert ids == sorted(ids) and len(set(ids)) == 2
+    assert after.pk > max(ids)
+
+
+def _fields(team, phone: str) -> dict:
+    return {
+        "workspace": team.workspace,
+        "phone_raw": phone,
+        "phone_e164": phone,
+        "phone_valid": True,
+        "created_at": clock.now(),
+    }
