@@ -15,7 +15,7 @@ def _contact(team, phone: str) -> Contact:
     return instance(
         Contact,
         workspace=team.workspace,
-        full_name="Nguyễn Thị Thu\tHà \\ \"quoted\"\n",
+        full_name='Nguyễn Thị Thu\tHà \\ "quoted"\n',
         phone_raw=phone,
         phone_e164=phone,
         phone_valid=True,

@@ -211,6 +211,40 @@ def test_who_may_not_open_a_stream(team, other_team, asgi_url):
     assert _error(httpx.get(events_url, cookies=cookies), 403)
 
 
+def test_deactivating_the_member_ends_their_open_stream_before_anything_more_arrives(
+    team, asgi_url
+):
+    sales = team.members["sales"]
+    with stream(asgi_url, headers=bearer(member_key(team, "sales"))) as events:
+        assert events.first.event == "unread"  # the stream is open
+        member_update(member=sales, actor=team.actors["admin"], active=False)
+        notify(sales, "after leaving")
+        with pytest.raises(EOFError):
+            events.next()
+
+
+def test_revoking_the_token_ends_the_stream_it_opened(team, asgi_url, monkeypatch):
+    monkeypatch.setattr(stream_module, "HEARTBEAT_S", 0.2)  # checked at each heartbeat too
+    with stream(asgi_url, headers=bearer(member_key(team, "sales"))) as events:
+        assert events.next().comment == "heartbeat"
+        token_revoke(token=ApiToken.objects.latest("id"), actor=Actor.system(team.workspace))
+        with pytest.raises(EOFError):
+            for _heartbeat in range(25):  # five seconds of heartbeats at most
+                events.next()
+
+
+def test_logging_out_ends_the_pages_stream(team, asgi_url):
+    browser = Client()
+    browser.force_login(team.members["manager"].user)
+    cookies = {"sessionid": browser.cookies["sessionid"].value}
+    with stream(asgi_url, cookies=cookies) as events:
+        assert events.first.event == "unread"
+        browser.logout()
+        notify(team.members["manager"], "after logging out")
+        with pytest.raises(EOFError):
+            events.next()
+
+
 def test_a_wsgi_server_answers_that_it_cannot_stream(team):
     """Under WSGI (Django's test client, runserver, gunicorn) the endless stream would be read
     whole before anything is sent: the page's script gets a clear refusal instead."""

@@ -5,6 +5,8 @@ Time moves with the clock helper; `timers_fire_due` is what every worker runs ea
 
 from datetime import date, timedelta
 
+from django.utils import translation
+
 from leadloop.activities.services import activity_log
 from leadloop.core import clock
 from leadloop.core.models import Member
@@ -155,6 +157,7 @@ def test_an_untouched_lead_moves_to_the_next_rep_and_the_previous_owner_hears_of
     )
     told = Notification.objects.get(kind="lead_reassigned")
     assert told.member_id == first_owner and told.lead_id == lead.pk
+    assert told.message.endswith("(không chăm sóc kịp thời)")  # the reason, in words
     assert Notification.objects.filter(kind="lead_assigned", member_id=lead.owner_id).exists()
     # the new owner now owes the first contact; the old one's open obligations are gone
     owed = Timer.objects.get(lead=lead, kind="first_contact", fired_at__isnull=True)
@@ -304,3 +307,21 @@ def test_a_callback_time_over_the_api_needs_an_offset(team):
     assert answered.status_code == 201
     due = Timer.objects.get(lead=lead, attempt=2).due_at
     assert due == local(date(2030, 1, 2), 9)
+
+
+def test_notifications_are_written_in_the_members_language_whoever_makes_them(team):
+    set_policy(team, idle_hours=2)
+    Member.objects.filter(pk=team.members["sales"].pk).update(language="en")
+    leads = [capture(team, phone=phone(i)).lead for i in range(2)]
+    with translation.override("vi"), clock.travel(timedelta(hours=2, minutes=1)):
+        timers_fire_due()  # a worker in Vietnamese
+    english = Notification.objects.filter(member=team.members["sales"])
+    vietnamese = Notification.objects.filter(member=team.members["sales2"])  # the workspace's
+    assert {lead.owner_id for lead in leads} == {
+        m.pk for m in team.members.values() if m.role == "sales"
+    }
+    assert english.filter(kind="lead_assigned", message__startswith="New lead for you").exists()
+    assert english.filter(
+        kind="lead_reassigned", message__contains="(no activity in time)"
+    ).exists()
+    assert vietnamese.filter(kind="lead_assigned", message__startswith="Bạn có lead mới").exists()

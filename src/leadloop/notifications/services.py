@@ -21,8 +21,16 @@ from leadloop.pipeline.models import Lead
 log = logging.getLogger(__name__)
 
 
-def notification_new(*, member: Member, kind: str, lead: Lead | None, message: str):
-    """An unsaved notification; callers save it, alone or in bulk."""
+def notification_new(
+    *, member: Member, kind: str, lead: Lead | None, message: str, params: dict | None = None
+):
+    """An unsaved notification; callers save it, alone or in bulk.
+
+    `message` (a lazy translation, with `%(name)s` placeholders filled from `params`) is written
+    in the member's language, else the workspace's, whichever process makes it."""
+    language = member.language or (lead.workspace.language if lead is not None else "")
+    with translation.override(language or translation.get_language()):
+        message = str(message) % params if params else str(message)
     return instance(
         Notification,
         workspace_id=member.workspace_id,

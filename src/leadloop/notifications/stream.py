@@ -7,6 +7,8 @@ are read from the database, never from the wake-up messages, so a client resumin
 `Last-Event-ID` (or `?after=`) gets every notification it missed. Between reads the stream holds
 no database connection; it reads when `push.announce` wakes it, and also every POLL_S without a
 Redis subscription (so notifications made by another process arrive without Redis too).
+Before it sends notifications, and at each heartbeat, it checks that the listener may still
+listen (the member active, the session or token not ended); when not, the stream ends.
 """
 
 import asyncio
@@ -79,8 +81,14 @@ def _start(member: Member, after: int | None) -> tuple[Cursor, int]:
     return Cursor(last), unread_count(member=member)
 
 
-def _read(member: Member, cursor: Cursor) -> tuple[list[Notification], int]:
+def _read(
+    member: Member, cursor: Cursor, allowed: Callable[[], bool], check: bool
+) -> tuple[list[Notification], int] | None:
+    """The notifications after the cursor and the unread count; None once `allowed` says no
+    (asked when there is something to send, or when `check`)."""
     notes = notifications_after(member=member, after_id=cursor.floor, skip=cursor.sent, limit=BATCH)
+    if (notes or check) and not allowed():
+        return None
     return notes, (unread_count(member=member) if notes else 0)
 
 
@@ -100,8 +108,11 @@ def notification_data(note: Notification, unread: int, zone: ZoneInfo) -> dict:
     }
 
 
-async def notification_events(*, member: Member, after: int | None) -> AsyncIterator[str]:
-    """The event stream of `member`, from the notification after `after` (None: from now)."""
+async def notification_events(
+    *, member: Member, after: int | None, allowed: Callable[[], bool]
+) -> AsyncIterator[str]:
+    """The event stream of `member`, from the notification after `after` (None: from now),
+    for as long as `allowed()` (run in a database thread) holds."""
     zone = ZoneInfo(member.workspace.time_zone)
     loop = asyncio.get_running_loop()
     async with hub.listening(member.pk) as waiter:  # before the first read: nothing slips by
@@ -110,7 +121,11 @@ async def notification_events(*, member: Member, after: int | None) -> AsyncIter
         yield f"retry: {RETRY_MS}\n" + sse("unread", {"unread": unread}, cursor.last)
         written = time.monotonic()
         while True:
-            notes, unread = await _db(_read, member, cursor)
+            quiet = time.monotonic() - written >= HEARTBEAT_S
+            read = await _db(_read, member, cursor, allowed, quiet)
+            if read is None:
+                return
+            notes, unread = read
             top = cursor.last
             for note in notes:  # a late row keeps the event id from going back
                 top = max(top, note.pk)
@@ -120,7 +135,7 @@ async def notification_events(*, member: Member, after: int | None) -> AsyncIter
                 continue
             if notes:
                 written = time.monotonic()
-            elif time.monotonic() - written >= HEARTBEAT_S:
+            elif quiet:
                 yield ": heartbeat\n\n"
                 written = time.monotonic()
             await waiter.wait(HEARTBEAT_S if hub.relaying(loop) else POLL_S)

@@ -1,3 +1,5 @@
+from functools import partial
+
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.core.handlers.asgi import ASGIRequest
@@ -7,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from leadloop.core.errors import ApplicationError, Forbidden, Unauthorized
-from leadloop.core.models import Member
+from leadloop.core.models import ApiToken, Member
 from leadloop.core.services import token_authenticate
 from leadloop.notifications.forms import PreferencesForm
 from leadloop.notifications.services import notification_preferences_update
@@ -17,8 +19,8 @@ from leadloop.web.pages import member_page
 MAX_ID = 2**63 - 1
 
 
-def _token_member(request) -> Member | ApplicationError:
-    """The member an `Authorization: Bearer` token acts for, or why there is none."""
+def _token_member(request) -> ApiToken | ApplicationError:
+    """The `Authorization: Bearer` token of an active member, or why there is none."""
     scheme, _space, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         if request.user.is_authenticated:  # signed in, but a member of no workspace
@@ -29,7 +31,16 @@ def _token_member(request) -> Member | ApplicationError:
         return Unauthorized(_("This API token is not valid."))
     if token.member is None or not token.member.active:
         return Forbidden(_("This API token does not belong to an active member."))
-    return token.member
+    return token
+
+
+def _still_allowed(member_id: int, session, token_id: int | None) -> bool:
+    """Whether an open stream may go on: its member active, its token or session not ended."""
+    if not Member.objects.filter(pk=member_id, active=True).exists():
+        return False
+    if token_id is not None:
+        return ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).exists()
+    return session.exists(session.session_key)
 
 
 def _resume_point(request) -> int | None:
@@ -49,16 +60,18 @@ async def events(request):
             _("Live notifications need the ASGI server (leadloop serve)."), code="asgi_required"
         )
         return JsonResponse(refusal.as_dict(), status=501)
-    member = request.member
+    member, token_id = request.member, None
     if member is None:
-        member = await sync_to_async(_token_member)(request)
-        if isinstance(member, ApplicationError):
-            response = JsonResponse(member.as_dict(), status=member.status)
-            if member.status == 401:
+        token = await sync_to_async(_token_member)(request)
+        if isinstance(token, ApplicationError):
+            response = JsonResponse(token.as_dict(), status=token.status)
+            if token.status == 401:
                 response["WWW-Authenticate"] = "Bearer"
             return response
+        member, token_id = token.member, token.pk
+    allowed = partial(_still_allowed, member.pk, request.session, token_id)
     response = StreamingHttpResponse(
-        notification_events(member=member, after=_resume_point(request)),
+        notification_events(member=member, after=_resume_point(request), allowed=allowed),
         content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"

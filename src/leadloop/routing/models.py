@@ -12,6 +12,17 @@ class Strategy(models.TextChoices):
     LEAST_BUSY = "least_busy", _("Least busy (fewest open leads)")
 
 
+# Why a lead went to its owner (LeadEvent.reason of an assignment), as shown to people.
+ASSIGN_REASONS = {
+    Strategy.ROUND_ROBIN: _("automatic, round robin"),
+    Strategy.WEIGHTED: _("automatic, weighted round robin"),
+    Strategy.LEAST_BUSY: _("automatic, least busy"),
+    "returning": _("returning contact, back to their rep"),
+    "idle": _("no activity in time"),
+    "manual": _("by hand"),
+}
+
+
 class Rule(models.Model):
     """One assignment rule: when a new lead matches `conditions`, pick among its reps.
 

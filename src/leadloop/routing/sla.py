@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from leadloop.activities.models import CONTACT_KINDS, Kind, Outcome
 from leadloop.core import clock
@@ -24,7 +25,7 @@ from leadloop.pipeline.models import Lead, LeadEvent
 from leadloop.pipeline.services import event_new, lead_change_stage
 from leadloop.routing.engine import Router, calendar_of, policy_of
 from leadloop.routing.hours import Calendar
-from leadloop.routing.models import Policy, Timer
+from leadloop.routing.models import ASSIGN_REASONS, Policy, Timer
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ def assignment_new(lead: Lead, owner: Member, actor: Actor, reason: str):
         member=owner,
         kind="lead_assigned",
         lead=lead,
-        message=_("New lead for you: %(name)s") % {"name": name},
+        message=gettext_lazy("New lead for you: %(name)s"),
+        params={"name": name},
     )
     return event, notification
 
@@ -119,8 +121,12 @@ def lead_reassign(
                 member=previous,
                 kind="lead_reassigned",
                 lead=lead,
-                message=_("Lead #%(id)s moved to %(owner)s (%(reason)s)")
-                % {"id": lead.pk, "owner": owner.full_name, "reason": reason},
+                message=gettext_lazy("Lead #%(id)s moved to %(owner)s (%(reason)s)"),
+                params={
+                    "id": lead.pk,
+                    "owner": owner.full_name,
+                    "reason": ASSIGN_REASONS.get(reason, reason),
+                },
             )
         )
     _save_notifications(notes)
@@ -140,14 +146,18 @@ def _save_notifications(notes: list[Notification]) -> None:
 
 
 def _escalate(
-    lead: Lead, kind: str, message: str, managers: list[Member], also: Member | None = None
+    lead: Lead,
+    kind: str,
+    message: tuple[str, dict],
+    managers: list[Member],
+    also: Member | None = None,
 ) -> None:
     members = {m.pk: m for m in managers}
     if also is not None:
         members[also.pk] = also
     _save_notifications(
         [
-            notification_new(member=m, kind=kind, lead=lead, message=message)
+            notification_new(member=m, kind=kind, lead=lead, message=message[0], params=message[1])
             for m in members.values()
         ]
     )
@@ -347,23 +357,19 @@ def _fire_queue(timer: Timer, lead: Lead, tick: _Tick) -> bool:
 
 def _fire_assign(timer: Timer, lead: Lead, tick: _Tick) -> bool:
     if lead.is_open and lead.owner_id is None and timer.done_at is None:
-        message = _("Lead #%(id)s has waited %(m)s minutes: no rep can take it")
+        text = gettext_lazy("Lead #%(id)s has waited %(m)s minutes: no rep can take it")
         minutes = int((tick.now - lead.created_at).total_seconds() // 60)
-        message %= {"id": lead.pk, "m": minutes}
+        message = (text, {"id": lead.pk, "m": minutes})
         _escalate(lead, "lead_unassigned", message, tick.managers_of(lead))
     return True
 
 
 def _fire_obligation(timer: Timer, lead: Lead, tick: _Tick) -> bool:
     if timer.done_at is None and lead.is_open and lead.owner_id == timer.member_id:
+        text = gettext_lazy("SLA missed on lead #%(id)s: %(what)s was due at %(due)s")
+        due = timer.due_at.astimezone(ZoneInfo(lead.workspace.time_zone))
         what = Timer.Kind(timer.kind).label
-        message = _("SLA missed on lead #%(id)s: %(what)s was due at %(due)s") % {
-            "id": lead.pk,
-            "what": what,
-            "due": timer.due_at.astimezone(ZoneInfo(lead.workspace.time_zone)).strftime(
-                "%H:%M %d/%m"
-            ),
-        }
+        message = (text, {"id": lead.pk, "what": what, "due": due.strftime("%H:%M %d/%m")})
         _escalate(lead, "sla_breach", message, tick.managers_of(lead), also=lead.owner)
     return True
 

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadloop.activities.models import Outcome
 from leadloop.intake.models import Touch
-from leadloop.routing.models import Timer
+from leadloop.routing.models import ASSIGN_REASONS, Timer
 from leadloop.web.pages import leads_url as _leads_url
 
 register = template.Library()
@@ -27,7 +27,6 @@ DUPLICATE_REASONS = {
     "phone_typo": _("Similar name, phone one digit apart"),
     "email_local": _("Same e-mail name at another domain"),
 }
-ASSIGN_REASONS = {"round_robin": _("automatic, round robin"), "manual": _("by hand")}
 SLA_STATES = {"met": _("Met on time"), "breached": _("Breached"), "pending": _("Pending")}
 
 
