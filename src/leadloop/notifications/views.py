@@ -9,7 +9,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from leadloop.core.errors import ApplicationError, Forbidden, Unauthorized
-from leadloop.core.models import ApiToken, Member
+from leadloop.core.models import ApiToken
+from leadloop.core.selectors import memberships_of
 from leadloop.core.services import token_authenticate
 from leadloop.notifications.forms import PreferencesForm
 from leadloop.notifications.services import notification_preferences_update
@@ -34,13 +35,16 @@ def _token_member(request) -> ApiToken | ApplicationError:
     return token
 
 
-def _still_allowed(member_id: int, session, token_id: int | None) -> bool:
-    """Whether an open stream may go on: its member active, its token or session not ended."""
-    if not Member.objects.filter(pk=member_id, active=True).exists():
-        return False
-    if token_id is not None:
-        return ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).exists()
-    return session.exists(session.session_key)
+def _token_still_valid(request) -> bool:
+    """The token that opened a stream still authenticates an active member (as at the start)."""
+    return not isinstance(_token_member(request), ApplicationError)
+
+
+def _still_signed_in(request, member_id: int) -> bool:
+    """The session that opened a stream still exists and still gives its (active) member."""
+    session = request.session
+    signed_in = session.exists(session.session_key)
+    return signed_in and memberships_of(request.user).filter(pk=member_id).exists()
 
 
 def _resume_point(request) -> int | None:
@@ -60,16 +64,17 @@ async def events(request):
             _("Live notifications need the ASGI server (leadloop serve)."), code="asgi_required"
         )
         return JsonResponse(refusal.as_dict(), status=501)
-    member, token_id = request.member, None
-    if member is None:
+    member = request.member
+    if member is not None:
+        allowed = partial(_still_signed_in, request, member.pk)
+    else:
         token = await sync_to_async(_token_member)(request)
         if isinstance(token, ApplicationError):
             response = JsonResponse(token.as_dict(), status=token.status)
             if token.status == 401:
                 response["WWW-Authenticate"] = "Bearer"
             return response
-        member, token_id = token.member, token.pk
-    allowed = partial(_still_allowed, member.pk, request.session, token_id)
+        member, allowed = token.member, partial(_token_still_valid, request)
     response = StreamingHttpResponse(
         notification_events(member=member, after=_resume_point(request), allowed=allowed),
         content_type="text/event-stream",
