@@ -5,6 +5,7 @@ import hashlib
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from leadloop.core.access import Actor
 from leadloop.core.errors import Conflict, Forbidden, ValidationFailed
@@ -168,6 +169,18 @@ def test_token_authenticate_finds_the_token_and_refuses_the_rest(team):
         "sales",
         team.members["sales"],
     )
+    member = team.members["sales"]
+    member.working_hours = {"mon": [["08:00", "17:00"]]}
+    member.save(update_fields=["working_hours"])
+    read = token_authenticate(key)  # every value as the ORM reads it, and nothing more to query
+    with CaptureQueriesContext(connection) as queries:
+        assert read.member.working_hours == {"mon": [["08:00", "17:00"]]}
+        assert read.member.workspace.time_zone == team.workspace.time_zone
+        assert read.created_at == token.created_at and read.created_at.tzinfo is not None
+        assert read.workspace.created_at == team.workspace.created_at
+        assert (read.last_used_at, read.revoked_at) == (None, None)
+        assert read.member.active is True and read.member.away is False
+    assert not queries.captured_queries
     for wrong in (
         "",
         "ll_",

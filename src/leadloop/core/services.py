@@ -1,14 +1,16 @@
 import hashlib
 import secrets
+from functools import cache
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.errors import Conflict, ValidationFailed
+from leadloop.core.joined import Columns, columns, fetch_joined, table
 from leadloop.core.models import ApiToken, AuditLog, Member, Role, Team, Workspace
 
 TOKEN_PREFIX = "ll_"
@@ -178,14 +180,31 @@ def token_authenticate(key: str) -> ApiToken | None:
     parts = key.removeprefix(TOKEN_PREFIX).split("_", 1)
     if not key.startswith(TOKEN_PREFIX) or len(parts) != 2:
         return None
-    token = (
-        ApiToken.objects.select_related("workspace", "member__workspace")
-        .filter(prefix=parts[0], revoked_at__isnull=True)
-        .first()
-    )
-    if token is None or not secrets.compare_digest(token.key_hash, _hash_key(key)):
+    found = fetch_joined(_token_sql(connection.vendor), [parts[0]], *_token_parts())
+    if not found or not secrets.compare_digest(found[0][0].key_hash, _hash_key(key)):
         return None
+    token, workspace, member = found[0]
+    token.workspace = workspace
+    token.member = member
+    if member is not None and member.workspace_id == workspace.pk:
+        member.workspace = workspace
     return token
+
+
+def _token_parts() -> tuple[Columns, ...]:
+    return columns(ApiToken, "t"), columns(Workspace, "w"), columns(Member, "m")
+
+
+@cache
+def _token_sql(vendor: str) -> str:
+    """The unrevoked token of a prefix with its workspace and member: every request reads it."""
+    select = ", ".join(part.select for part in _token_parts())
+    return (
+        f"SELECT {select} FROM {table(ApiToken)} t"
+        f" JOIN {table(Workspace)} w ON w.id = t.workspace_id"
+        f" LEFT JOIN {table(Member)} m ON m.id = t.member_id"
+        " WHERE t.prefix = %s AND t.revoked_at IS NULL"
+    )
 
 
 @transaction.atomic

@@ -1,0 +1,77 @@
+"""Hot lookups without the query compiler: one hand-written join, instances built as the ORM would.
+
+Compiling a queryset with `select_related` costs the web process about two milliseconds of CPU,
+ten times what the database takes to answer a lookup by key. The API authenticates every request
+that way, so that lookup reads its rows here: the SQL is written once, each model's columns
+converted with the same converters the ORM applies, and the instances made by `Model.from_db`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from django.db import connection
+from django.db.models import Model
+
+
+@dataclass(frozen=True)
+class Columns:
+    """All the concrete columns of one model under a table alias, and how to read them back."""
+
+    model: type[Model]
+    alias: str
+    select: str  # `alias.column, …` in field order
+    converters: tuple[tuple[int, object, tuple], ...]  # (position, column expression, converters)
+
+    @classmethod
+    @cache
+    def of(cls, model: type[Model], alias: str, vendor: str) -> Columns:
+        quote = connection.ops.quote_name
+        fields = model._meta.concrete_fields
+        converters = []
+        for position, field in enumerate(fields):
+            col = field.get_col(alias)
+            found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            if found:
+                converters.append((position, col, tuple(found)))
+        select = ", ".join(f"{alias}.{quote(field.column)}" for field in fields)
+        return cls(model, alias, select, tuple(converters))
+
+    @property
+    def width(self) -> int:
+        return len(self.model._meta.concrete_fields)
+
+    def build(self, values: Sequence) -> Model | None:
+        """The instance these values make; None for the NULL row of a LEFT JOIN."""
+        values = list(values)
+        if values[self.model._meta.concrete_fields.index(self.model._meta.pk)] is None:
+            return None
+        for position, col, converters in self.converters:
+            for convert in converters:
+                values[position] = convert(values[position], col, connection)
+        return self.model.from_db(connection.alias, None, values)
+
+
+def columns(model: type[Model], alias: str) -> Columns:
+    return Columns.of(model, alias, connection.vendor)
+
+
+def table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def fetch_joined(sql: str, params: Sequence, *parts: Columns) -> list[tuple[Model | None, ...]]:
+    """Run SQL whose select list is `parts` in order; one tuple of instances per row."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    found = []
+    for row in rows:
+        start, instances = 0, []
+        for part in parts:
+            instances.append(part.build(row[start : start + part.width]))
+            start += part.width
+        found.append(tuple(instances))
+    return found
