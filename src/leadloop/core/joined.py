@@ -23,6 +23,8 @@ class Columns:
     model: type[Model]
     alias: str
     select: str  # `alias.column, …` in field order
+    width: int
+    pk_position: int
     converters: tuple[tuple[int, object, tuple], ...]  # (position, column expression, converters)
 
     @classmethod
@@ -37,16 +39,13 @@ class Columns:
             if found:
                 converters.append((position, col, tuple(found)))
         select = ", ".join(f"{alias}.{quote(field.column)}" for field in fields)
-        return cls(model, alias, select, tuple(converters))
-
-    @property
-    def width(self) -> int:
-        return len(self.model._meta.concrete_fields)
+        pk_position = fields.index(model._meta.pk)
+        return cls(model, alias, select, len(fields), pk_position, tuple(converters))
 
     def build(self, values: Sequence) -> Model | None:
         """The instance these values make; None for the NULL row of a LEFT JOIN."""
         values = list(values)
-        if values[self.model._meta.concrete_fields.index(self.model._meta.pk)] is None:
+        if values[self.pk_position] is None:
             return None
         for position, col, converters in self.converters:
             for convert in converters:
@@ -54,18 +53,28 @@ class Columns:
         return self.model.from_db(connection.alias, None, values)
 
 
-def columns(model: type[Model], alias: str) -> Columns:
+def _columns(model: type[Model], alias: str) -> Columns:
     return Columns.of(model, alias, connection.vendor)
 
 
-def table(model: type[Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
+@cache
+def _sql(template: str, models: tuple[tuple[str, type[Model]], ...], vendor: str) -> str:
+    select = ", ".join(_columns(model, alias).select for alias, model in models)
+    quote = connection.ops.quote_name
+    tables = {alias: f"{quote(model._meta.db_table)} {alias}" for alias, model in models}
+    return template.format(select=select, **tables)
 
 
-def fetch_joined(sql: str, params: Sequence, *parts: Columns) -> list[tuple[Model | None, ...]]:
-    """Run SQL whose select list is `parts` in order; one tuple of instances per row."""
+def fetch_joined(template: str, params: Sequence, **models: type[Model]) -> list[tuple]:
+    """Instances of `models` (by table alias, in select order), one tuple per row.
+
+    `template` writes `{select}` for the select list and `{alias}` for each table with its
+    alias: "SELECT {select} FROM {t} JOIN {w} ON w.id = t.workspace_id WHERE t.prefix = %s".
+    A model a LEFT JOIN found nothing for comes back as None.
+    """
+    parts = [_columns(model, alias) for alias, model in models.items()]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_sql(template, tuple(models.items()), connection.vendor), params)
         rows = cursor.fetchall()
     found = []
     for row in rows:

@@ -42,6 +42,15 @@ def test_another_workspace_or_no_channel_is_a_404(channels, other_team):
     assert not Delivery.objects.exists()
 
 
+def test_a_switched_off_channel_is_a_404_and_its_settings_are_read_whole(channels):
+    assert post("facebook", leadgen((1, 2))).status_code == 200  # the JSON settings, as a dict
+    channels["facebook"].active = False
+    channels["facebook"].save(update_fields=["active"])
+    assert_error(post("facebook", leadgen((1, 2))), 404)
+    assert_error(Client().get("/hooks/acme/facebook", {**HUB, "hub.challenge": "1"}), 404)
+    assert Delivery.objects.count() == 1
+
+
 def test_a_delivery_is_stored_raw_then_processed_into_a_lead(channels, graph):
     graph.add(
         "1234567890123456",
