@@ -17,6 +17,7 @@ from leadloop.core.models import ApiToken
 from leadloop.core.services import member_update, token_create, token_revoke
 from leadloop.notifications import stream as stream_module
 from leadloop.notifications.models import Notification
+from leadloop.notifications.selectors import notifications_after
 from leadloop.notifications.stream import POLL_S, Cursor
 from tests.conftest import AsgiServer
 from tests.core.support import ISO_LOCAL
@@ -149,6 +150,22 @@ def test_a_row_committed_after_a_higher_id_still_arrives(team, asgi_url):
         [event] = events.notifications(1)
     assert event.data["message"] == "slow" and event.data["id"] < fast.pk
     assert event.id == str(fast.pk)  # the resume point never goes back
+
+
+def test_reading_after_a_point_leaves_out_what_was_sent_and_keeps_to_the_limit(team):
+    sales, manager = team.members["sales"], team.members["manager"]
+    ids = [notify(sales, f"n{n}").pk for n in range(8)]
+    notify(manager, "someone else's")
+    first = ids[0] - 1
+
+    def read(skip, limit):
+        found = notifications_after(member=sales, after_id=first, skip=skip, limit=limit)
+        return [note.pk for note in found]
+
+    assert read(set(), 3) == ids[:3]
+    assert read(set(ids[:5]), 2) == ids[5:7]  # skipped ids do not count against the limit
+    assert read({ids[0], ids[2], ids[4]}, 10) == [ids[1], ids[3], *ids[5:]]
+    assert read(set(ids), 5) == []
 
 
 def test_the_cursor_forgets_what_it_sent_once_it_is_old(monkeypatch):
