@@ -1,9 +1,10 @@
 """The capture engine's row writer: what `instance` and `rows_insert` store is what Django would."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from leadloop.contacts.models import Contact
 from leadloop.core import clock
@@ -51,6 +52,27 @@ def test_rows_are_stored_as_django_would_store_them_and_ids_are_set(team):
     assert Lead.objects.filter(fields__Quận="Ba Đình").get() == stored  # JSON, not a string
     event = LeadEvent.objects.get(pk=events[0].pk)
     assert event.lead_id == lead.pk and event.at == at and event.data == {}
+
+
+@pytest.mark.parametrize("micro", [0, 123456])
+def test_datetimes_are_stored_as_django_stores_them_whatever_their_zone(team, micro):
+    lead = Lead.objects.create(
+        workspace=team.workspace,
+        contact=Contact.objects.create(workspace=team.workspace, created_at=clock.now()),
+        stage=team.workspace.stages.first(),
+        created_at=clock.now(),
+    )
+    hanoi = clock.now().astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).replace(microsecond=micro)
+    django_row = LeadEvent.objects.create(workspace=team.workspace, lead=lead, kind="x", at=hanoi)
+    with transaction.atomic():
+        [ours] = rows_insert([instance(LeadEvent, workspace=team.workspace, lead=lead, at=hanoi)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, at FROM pipeline_leadevent WHERE id IN (%s, %s)", [ours.pk, django_row.pk]
+        )
+        stored = dict(cursor.fetchall())
+    assert stored[ours.pk] == stored[django_row.pk]
+    assert set(LeadEvent.objects.filter(at=hanoi).values_list("pk", flat=True)) == set(stored)
 
 
 def test_callable_defaults_are_made_for_each_instance(team):

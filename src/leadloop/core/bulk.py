@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache, partial
 from operator import attrgetter
 
@@ -60,6 +61,8 @@ class _Table:
         for position, field in enumerate(fields):
             if isinstance(field, JSONField):
                 converted.append((position, partial(_json, encoder=field.encoder)))
+            elif vendor == "sqlite" and field.get_internal_type() == "DateTimeField":
+                converted.append((position, partial(_sqlite_datetime, field=field)))
             elif field.get_internal_type() not in plain:
                 converted.append((position, partial(field.get_db_prep_save, connection=connection)))
         return cls(
@@ -81,6 +84,13 @@ class _Table:
         for position, convert in self.converted:
             values[position] = convert(values[position])
         return values
+
+
+def _sqlite_datetime(value: datetime | None, field: Field) -> str | None:
+    """What Django stores for an aware datetime on SQLite (UTC text), without its checks."""
+    if value is None or value.tzinfo is None:  # naive: Django's own warning and conversion
+        return field.get_db_prep_save(value, connection=connection)
+    return str(value.astimezone(UTC).replace(tzinfo=None))
 
 
 def _json(value, encoder=None) -> str | None:
