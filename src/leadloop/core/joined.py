@@ -1,9 +1,10 @@
 """Hot lookups without the query compiler: one hand-written join, instances built as the ORM would.
 
 Compiling a queryset with `select_related` costs the web process about two milliseconds of CPU,
-ten times what the database takes to answer a lookup by key. The API authenticates every request
-that way, so that lookup reads its rows here: the SQL is written once, each model's columns
-converted with the same converters the ORM applies, and the instances made by `Model.from_db`.
+ten times what the database takes to answer a lookup by key. The lookups made for every request
+or delivery (an API token, a webhook's channel, a delivery task's delivery) read their rows here:
+the SQL is written once, each model's columns converted with the converters the ORM applies,
+and the instances made by `Model.from_db`.
 """
 
 from __future__ import annotations
