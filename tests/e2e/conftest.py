@@ -25,8 +25,10 @@ def server_url(live_server) -> str:
     return live_server.url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """One browser per test module: Playwright's event loop must not outlive the e2e modules,
+    or the database calls of later tests in this process count as made from an async context."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
