@@ -189,12 +189,7 @@ def token_authenticate(key: str) -> ApiToken | None:
     )  # every API request reads it: no query compiler
     if not found or not secrets.compare_digest(found[0][0].key_hash, _hash_key(key)):
         return None
-    token, workspace, member = found[0]
-    token.workspace = workspace
-    token.member = member
-    if member is not None and member.workspace_id == workspace.pk:
-        member.workspace = workspace
-    return token
+    return found[0][0]
 
 
 @transaction.atomic

@@ -7,11 +7,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from leadloop.core.errors import ApplicationError, Forbidden, NotFound, TooLarge
-from leadloop.core.joined import fetch_joined
-from leadloop.core.models import Workspace
 from leadloop.intake.inbox import delivery_receive
 from leadloop.intake.models import Channel
 from leadloop.intake.providers import MAX_BODY, PROVIDERS, same_text
+from leadloop.intake.selectors import hook_channel
 
 log = logging.getLogger(__name__)
 
@@ -48,26 +47,10 @@ def _facebook_verify(request: HttpRequest, channel: Channel) -> HttpResponse:
     return HttpResponse(challenge[:200], content_type="text/plain; charset=utf-8")
 
 
-def _channel(workspace: str, provider: str) -> Channel | None:
-    """The workspace's active channel of this provider; every delivery reads it (no compiler)."""
-    found = fetch_joined(
-        "SELECT {select} FROM {c} JOIN {w} ON w.id = c.workspace_id"
-        " WHERE w.slug = %s AND c.kind = %s AND c.active = %s ORDER BY c.id LIMIT 1",
-        [workspace, provider, True],
-        c=Channel,
-        w=Workspace,
-    )
-    if not found:
-        return None
-    channel, owner = found[0]
-    channel.workspace = owner
-    return channel
-
-
 @csrf_exempt
 def provider_hook(request: HttpRequest, workspace: str, provider: str) -> HttpResponse:
     handler = PROVIDERS.get(provider)
-    channel = _channel(workspace, provider) if handler else None
+    channel = hook_channel(workspace_slug=workspace, provider=provider) if handler else None
     if channel is None:
         return _error(NotFound(_("No such workspace or channel.")))
     if request.method == "GET" and provider == Channel.Kind.FACEBOOK:

@@ -219,12 +219,7 @@ def _waiting(delivery_id: int) -> Delivery | None:
         c=Channel,
         w=Workspace,
     )
-    if not found:
-        return None
-    delivery, channel, workspace = found[0]
-    channel.workspace = delivery.workspace = workspace
-    delivery.channel = channel
-    return delivery
+    return found[0][0] if found else None
 
 
 @transaction.atomic

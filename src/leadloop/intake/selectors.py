@@ -3,6 +3,7 @@ from django.utils.translation import gettext as _
 
 from leadloop.core.access import Actor
 from leadloop.core.errors import NotFound
+from leadloop.core.joined import fetch_joined
 from leadloop.core.models import Role, Workspace
 from leadloop.intake.models import Channel, Delivery, Touch
 from leadloop.pipeline.models import Lead
@@ -51,3 +52,17 @@ def channel_get(*, workspace: Workspace, fetched_by: Actor, channel_id: int) -> 
     if channel is None:
         raise NotFound(_("Channel not found."))
     return channel
+
+
+def hook_channel(*, workspace_slug: str, provider: str) -> Channel | None:
+    """The workspace's active channel of a provider, with its workspace, for its webhook.
+
+    Every delivery reads it, so it is written out (`core/joined.py`): no query compiling."""
+    found = fetch_joined(
+        "SELECT {select} FROM {c} JOIN {w} ON w.id = c.workspace_id"
+        " WHERE w.slug = %s AND c.kind = %s AND c.active = %s ORDER BY c.id LIMIT 1",
+        [workspace_slug, provider, True],
+        c=Channel,
+        w=Workspace,
+    )
+    return found[0][0] if found else None
