@@ -23,13 +23,16 @@ def no_redis(settings):
 
 
 def test_announce_from_a_worker_thread_wakes_only_that_members_streams(no_redis):
+    announcer = threading.Thread(target=announce, args=({7, 9},))
+
     async def main():
         async with hub.listening(7) as mine, hub.listening(8) as other:
-            threading.Thread(target=announce, args=({7, 9},)).start()
+            announcer.start()
             await asyncio.wait_for(mine.event.wait(), 5)
             return other.event.is_set()
 
     assert asyncio.run(main()) is False
+    announcer.join(5)  # before the next test sets REDIS_URL, which the thread reads last
 
 
 def _free_port() -> int:

@@ -176,6 +176,7 @@ class Import(models.Model):
     merged = models.PositiveIntegerField(default=0)
     invalid = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
+    assigned = models.JSONField(default=dict)  # member id -> new leads the import gave them
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)
     progressed_at = models.DateTimeField(null=True, blank=True)  # the last chunk stored

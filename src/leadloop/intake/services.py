@@ -27,7 +27,7 @@ from leadloop.pipeline.models import Lead, LeadEvent
 from leadloop.pipeline.services import entry_stage, event_new
 from leadloop.routing.engine import Router
 from leadloop.routing.models import Timer
-from leadloop.routing.sla import assignment_new, timers_for_new
+from leadloop.routing.sla import assigned_note, assignment_new, timers_for_new
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -276,13 +276,13 @@ class _Batch:
         assigned, timers = self._route()
         rows_insert(self.new_leads)
         rows_insert(self.touches)
-        rows_insert([*self.events, *(event for event, _note in assigned)])
-        notes = rows_insert([note for _event, note in assigned])
+        rows_insert([*self.events, *assigned])
         rows_insert(timers)
-        notifications_publish(notes)
+        if self.kind != Touch.Kind.IMPORT:  # an import tells each rep once, at its end
+            notifications_publish(rows_insert([assigned_note(e.lead) for e in assigned]))
 
-    def _route(self) -> tuple[list, list[Timer]]:
-        """Owners for the new leads by the assignment rules; their SLA timers."""
+    def _route(self) -> tuple[list[LeadEvent], list[Timer]]:
+        """Owners for the new leads by the assignment rules: their timeline rows; SLA timers."""
         if not self.new_leads:
             return [], []
         router = Router(self.workspace)

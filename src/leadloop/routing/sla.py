@@ -81,11 +81,11 @@ def timers_for_new(lead: Lead, policy: Policy, business: Calendar, now: datetime
     ]
 
 
-def assignment_new(lead: Lead, owner: Member, actor: Actor, reason: str):
-    """Give `lead` to `owner` in memory; returns its unsaved timeline row and notification."""
+def assignment_new(lead: Lead, owner: Member, actor: Actor, reason: str) -> LeadEvent:
+    """Give `lead` to `owner` in memory; returns its unsaved timeline row."""
     previous = lead.owner
     lead.owner, lead.assigned_at = owner, clock.now()
-    event = event_new(
+    return event_new(
         lead=lead,
         actor=actor,
         kind=LeadEvent.Kind.ASSIGNED,
@@ -93,16 +93,18 @@ def assignment_new(lead: Lead, owner: Member, actor: Actor, reason: str):
         to_owner=owner,
         reason=reason,
     )
+
+
+def assigned_note(lead: Lead) -> Notification:
+    """The unsaved "new lead for you" notification of the lead's owner."""
     contact = lead.contact
-    name = contact.full_name or contact.phone_raw or contact.email
-    notification = notification_new(
-        member=owner,
+    return notification_new(
+        member=lead.owner,
         kind="lead_assigned",
         lead=lead,
         message=gettext_lazy("New lead for you: %(name)s"),
-        params={"name": name},
+        params={"name": contact.full_name or contact.phone_raw or contact.email},
     )
-    return event, notification
 
 
 def lead_reassign(
@@ -111,10 +113,10 @@ def lead_reassign(
     """Give a saved lead to `owner`: timeline, notifications and the new owner's timers."""
     previous = lead.owner
     now = clock.now()
-    event, notification = assignment_new(lead, owner, actor, reason)
+    event = assignment_new(lead, owner, actor, reason)
     lead.save(update_fields=["owner", "assigned_at"])
     event.save()
-    notes = [notification]
+    notes = [assigned_note(lead)]
     if previous is not None and previous.pk != owner.pk:
         notes.append(
             notification_new(

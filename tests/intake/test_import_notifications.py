@@ -1,0 +1,63 @@
+"""An import tells each rep once how many leads it gave them, not once per lead."""
+
+from collections import Counter
+
+import pytest
+from django.core import mail
+from huey.contrib.djhuey import HUEY
+
+from leadloop.intake import imports
+from leadloop.intake.imports import import_confirm, import_open, import_run
+from leadloop.notifications.models import Notification
+from leadloop.pipeline.models import Lead
+from tests.intake.test_import_files import csv_text, write
+
+
+@pytest.fixture
+def worker(monkeypatch):
+    """Tasks run as they are enqueued (Huey's immediate mode, an in-memory queue)."""
+    monkeypatch.setattr(HUEY, "immediate", True)
+
+
+def imported(team, tmp_path, rows: int):
+    table = [["Họ tên", "SĐT"]] + [[f"Khách {n}", f"091{n:07d}"] for n in range(rows)]
+    path = write(tmp_path, "hoi-cho.csv", csv_text(table).encode())
+    actor = team.actors["marketer"]
+    job = import_open(
+        workspace=team.workspace, actor=actor, path=path, file_name="hội chợ.csv", origin="o"
+    )
+    import_confirm(job=job, actor=actor, mapping=job.mapping, background=False)
+    return import_run(import_id=job.pk)
+
+
+def test_each_rep_gets_one_notification_with_their_count_across_chunks(
+    team, tmp_path, monkeypatch, worker, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(imports, "CHUNK", 2)
+    sales = team.members["sales"]
+    sales.email_notifications, sales.language = True, "en"
+    sales.save(update_fields=["email_notifications", "language"])
+    with django_capture_on_commit_callbacks(execute=True):
+        job = imported(team, tmp_path, rows=7)
+
+    owners = Counter(Lead.objects.values_list("owner_id", flat=True))
+    assert job.created == 7 and len(owners) == 2 and None not in owners
+    assert job.assigned == {str(member): count for member, count in owners.items()}
+    assert not Notification.objects.filter(kind="lead_assigned").exists()
+    told = {n.member_id: n.message for n in Notification.objects.filter(kind="leads_imported")}
+    sales2 = team.members["sales2"]
+    assert told == {
+        sales.pk: f"{owners[sales.pk]} new leads for you from the import hội chợ.csv",
+        sales2.pk: f"Bạn có {owners[sales2.pk]} lead mới từ tệp nhập hội chợ.csv",
+    }
+    [email] = mail.outbox  # one e-mail for the import, to the rep who asked for e-mail
+    assert email.to == [sales.user.email] and "new leads for you" in email.subject
+
+
+def test_an_import_that_gives_nobody_a_lead_tells_nobody(team, tmp_path):
+    for role in ("sales", "sales2"):
+        team.members[role].away = True
+        team.members[role].save(update_fields=["away"])
+    job = imported(team, tmp_path, rows=3)
+    assert job.created == 3 and job.assigned == {}
+    assert not Notification.objects.filter(kind__in=["leads_imported", "lead_assigned"]).exists()
