@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, partial
-from operator import attrgetter
+from operator import itemgetter
 
 from django.db import connection, transaction
 from django.db.models import Field, JSONField, Model
@@ -48,8 +48,8 @@ class _Table:
     """How one model's instances become rows for one database vendor."""
 
     columns: list[str]
-    values: Callable[[Model], tuple]  # the instance's values in column order, as stored
-    relations: list[Field]
+    values: Callable[[dict], tuple]  # the instance's values (from its __dict__) in column order
+    relations: list[tuple[str, str]]  # (cache name, attname) of each foreign key
     converted: list[tuple[int, Callable]]  # (position, its conversion) of non-plain values
 
     @classmethod
@@ -67,17 +67,19 @@ class _Table:
                 converted.append((position, partial(field.get_db_prep_save, connection=connection)))
         return cls(
             columns=[field.column for field in fields],
-            values=attrgetter(*(field.attname for field in fields)),
-            relations=[field for field in fields if field.is_relation],
+            values=itemgetter(*(field.attname for field in fields)),
+            relations=[(field.cache_name, field.attname) for field in fields if field.is_relation],
             converted=converted,
         )
 
     def row(self, obj: Model) -> tuple | list:
-        for field in self.relations:
-            if getattr(obj, field.attname) is None and field.is_cached(obj):
-                related = field.get_cached_value(obj)  # saved after it was assigned here?
-                setattr(obj, field.attname, None if related is None else related.pk)
-        values = self.values(obj)
+        """Read off the instance's dict: the descriptors' checks cost more than the copy."""
+        state = obj.__dict__
+        cached = obj._state.fields_cache
+        for name, attname in self.relations:
+            if state[attname] is None and (related := cached.get(name)) is not None:
+                state[attname] = related.pk  # saved after it was assigned here
+        values = self.values(state)
         if not self.converted:
             return values
         values = list(values)
@@ -94,14 +96,17 @@ def _sqlite_datetime(value: datetime | None, field: Field) -> str | None:
 
 
 def _json(value, encoder=None) -> str | None:
-    return None if value is None else json.dumps(value, cls=encoder)
+    if value is None:
+        return None
+    return "{}" if value == {} else json.dumps(value, cls=encoder)  # most are empty
 
 
 @dataclass(frozen=True)
 class _Blank:
     """What a new instance of one model holds before its values are set."""
 
-    fields: dict[str, Field]  # by name and by attname
+    fields: dict[str, tuple[str, str]]  # name or attname -> (attname, cache name of a relation
+    #                                      given as an instance, else "")
     defaults: dict[str, object]  # attname -> default, for defaults that are not callables
     made: list[tuple[str, Callable]]  # (attname, callable default)
 
@@ -110,7 +115,8 @@ class _Blank:
     def of(cls, model: type[Model]) -> _Blank:
         fields, defaults, made = {}, {}, []
         for field in model._meta.concrete_fields:
-            fields[field.name] = fields[field.attname] = field
+            fields[field.attname] = (field.attname, "")
+            fields[field.name] = (field.attname, field.cache_name if field.is_relation else "")
             if field.has_default() and callable(field.default):
                 made.append((field.attname, field.default))
             else:
@@ -128,17 +134,27 @@ def instance(model: type[Model], **values) -> Model:
     blank = _Blank.of(model)
     obj = model.__new__(model)
     obj._state = ModelState()
+    cached = obj._state.fields_cache
     state = obj.__dict__
     state.update(blank.defaults)
     for attname, default in blank.made:
         state[attname] = default()
     for name, value in values.items():
-        field = blank.fields[name]
-        if field.is_relation and name == field.name:
-            field.set_cached_value(obj, value)
+        attname, relation = blank.fields[name]
+        if relation:
+            cached[relation] = value
             value = None if value is None else value.pk
-        state[field.attname] = value
+        state[attname] = value
     return obj
+
+
+@cache
+def _sequence(table: str, pk: str) -> str:
+    """The name of the sequence behind a table's id (the same in every database of one schema);
+    asked once, as PostgreSQL would look it up again for every id drawn."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, pk])
+        return cursor.fetchone()[0]
 
 
 def _new_ids(model: type[Model], count: int) -> list[int]:
@@ -146,8 +162,8 @@ def _new_ids(model: type[Model], count: int) -> list[int]:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [table, pk, count],
+                "SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
+                [_sequence(table, pk), count],
             )
             return sorted(row[0] for row in cursor.fetchall())
         quoted = connection.ops.quote_name(table)
@@ -166,9 +182,9 @@ def rows_insert(objs: Sequence[Model]) -> Sequence[Model]:
         return objs
     assert transaction.get_connection().in_atomic_block, "rows_insert runs in a transaction"
     model = type(objs[0])
-    alias = connection.alias
+    alias, pk = connection.alias, model._meta.pk.attname
     for obj, new_id in zip(objs, _new_ids(model, len(objs)), strict=True):
-        obj.pk = new_id
+        obj.__dict__[pk] = new_id
         obj._state.adding, obj._state.db = False, alias
     table = _Table.of(model, connection.vendor)
     rows = (table.row(obj) for obj in objs)

@@ -1,15 +1,15 @@
 """The one clock: every service reads time here, so tests and the SLA engine can move it."""
 
 from contextlib import contextmanager
-from datetime import datetime, timedelta
-
-from django.utils import timezone
+from datetime import UTC, datetime, timedelta
 
 _offset = timedelta(0)
 
 
 def now() -> datetime:
-    return timezone.now() + _offset
+    """Aware, in UTC, as Django's `timezone.now()` with USE_TZ (always on here), which reads
+    the setting on every call: a capture asks for the time several times a row."""
+    return datetime.now(UTC) + _offset
 
 
 @contextmanager

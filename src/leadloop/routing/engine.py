@@ -10,6 +10,7 @@ batches take turns in order.
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, time
+from functools import cached_property
 
 from django.db.models import Count, Q
 
@@ -44,24 +45,30 @@ def fallback_rule(workspace: Workspace) -> Rule:
 
 @dataclass(frozen=True)
 class Traits:
-    """What rules match on, read from an (unsaved) lead and the channel it came through."""
+    """What rules match on, read from an (unsaved) lead and the channel it came through; the
+    lead's fields are folded only when a rule asks for them (most leads meet the fallback)."""
 
     source: str
     campaign: str
     channel: int | None
-    language: str
-    fields: dict
+    given: dict  # the lead's fields as they came
 
     @classmethod
     def of(cls, lead: Lead, channel_id: int | None = None) -> "Traits":
-        fields = {fold(str(k)): fold(str(v)) for k, v in (lead.fields or {}).items()}
         return cls(
             source=getattr(lead.source, "key", "") or "",
             campaign=getattr(lead.campaign, "key", "") or "",
             channel=channel_id,
-            language=fields.get("language") or fields.get("lang") or "",
-            fields=fields,
+            given=lead.fields or {},
         )
+
+    @cached_property
+    def fields(self) -> dict[str, str]:
+        return {fold(str(k)): fold(str(v)) for k, v in self.given.items()}
+
+    @property
+    def language(self) -> str:
+        return self.fields.get("language") or self.fields.get("lang") or ""
 
 
 def rule_matches(conditions: dict, traits: Traits) -> bool:
