@@ -45,6 +45,7 @@ def test_a_notification_made_after_the_stream_opened_arrives(team, asgi_url):
         "kind": "lead_assigned",
         "lead_id": lead.pk,
         "message": note.message,
+        "count": 1,
         "created_at": event.data["created_at"],
         "unread": 1,
     }

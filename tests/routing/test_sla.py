@@ -264,7 +264,7 @@ def test_timers_missed_while_the_worker_was_down_fire_once_when_it_returns(team)
     with clock.travel(timedelta(days=3)):
         assert timers_fire_due() == 5
         assert timers_fire_due() == 0
-    assert breaches().count() == 5 * 3
+    assert sum(breaches().values_list("count", flat=True)) == 5 * 3  # each counted once
     fired = Timer.objects.filter(lead__in=leads, fired_at__isnull=False)
     assert fired.count() == 5
 

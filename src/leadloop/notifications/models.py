@@ -12,6 +12,7 @@ class Notification(models.Model):
     kind = models.CharField(max_length=32)
     lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE)
     message = models.CharField(max_length=300)
+    count = models.PositiveIntegerField(default=1)  # the alerts a summary stands for
     created_at = models.DateTimeField()
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)  # claimed by the e-mail task once

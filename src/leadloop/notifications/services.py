@@ -1,4 +1,5 @@
 import logging
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -8,6 +9,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from leadloop.core import clock
 from leadloop.core.access import Actor
@@ -40,6 +42,75 @@ def notification_new(
         message=message[:300],
         created_at=clock.now(),
     )
+
+
+DIGEST_AFTER = 3  # more alerts of one kind for one member at once come as one summary
+DIGEST_WINDOW = timedelta(hours=1)  # while unread, a summary this recent counts later alerts
+SUMMARIES = {
+    "sla_breach": gettext_lazy("%(count)s SLA misses on open leads, the latest on lead #%(id)s"),
+    "lead_unassigned": gettext_lazy(
+        "%(count)s leads are waiting with no rep who can take them, the latest #%(id)s"
+    ),
+    "lead_assigned": gettext_lazy("%(count)s leads given to you, the latest #%(id)s"),
+    "lead_reassigned": gettext_lazy(
+        "%(count)s of your leads moved to other reps, the latest #%(id)s"
+    ),
+}
+
+
+def notifications_digest(notes: list[Notification]) -> None:
+    """Save and publish the SLA worker's unsaved notifications without flooding anyone.
+
+    A member's notifications of one kind beyond DIGEST_AFTER at once, or while an unread
+    summary of that kind from the last DIGEST_WINDOW exists, are counted in that summary: one
+    row, one toast, one e-mail (a backlog of 100,000 missed first calls after an import would
+    otherwise be as many of each for every manager). Runs in the caller's transaction.
+    """
+    groups: dict[tuple[int, str], list[Notification]] = {}
+    for note in notes:
+        groups.setdefault((note.member_id, note.kind), []).append(note)
+    open_summaries = _open_summaries(groups)
+    new = []
+    for key, group in groups.items():
+        summary = open_summaries.get(key)
+        if summary is not None:
+            _fold(summary, group)
+        elif len(group) <= DIGEST_AFTER:
+            new += group
+        else:
+            new.append(_summary(group[-1], len(group)))
+    notifications_publish(Notification.objects.bulk_create(new))
+
+
+def _open_summaries(groups: dict) -> dict[tuple[int, str], Notification]:
+    if not groups:
+        return {}
+    recent = Notification.objects.select_for_update().filter(
+        member_id__in={member for member, _kind in groups},
+        kind__in={kind for _member, kind in groups},
+        count__gt=1,
+        read_at__isnull=True,
+        created_at__gte=clock.now() - DIGEST_WINDOW,
+    )
+    return {(n.member_id, n.kind): n for n in recent.order_by("created_at", "id")}
+
+
+def _summary(latest: Notification, count: int) -> Notification:
+    note = notification_new(
+        member=latest.member,
+        kind=latest.kind,
+        lead=latest.lead,
+        message=SUMMARIES[latest.kind],
+        params={"count": count, "id": latest.lead_id},
+    )
+    note.count = count
+    return note
+
+
+def _fold(summary: Notification, group: list[Notification]) -> None:
+    fresh = _summary(group[-1], summary.count + len(group))
+    summary.message, summary.count, summary.lead = fresh.message, fresh.count, fresh.lead
+    summary.save(update_fields=["message", "count", "lead"])
 
 
 def notifications_mark_read(*, member: Member) -> int:

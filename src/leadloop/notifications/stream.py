@@ -1,7 +1,7 @@
 """One member's notifications as server-sent events (`GET /events/`).
 
 The stream opens with `event: unread` (the unread count); then each new notification is
-`id: <notification id>`, `event: notification`, `data: {"id", "kind", "lead_id", "message",
+`id: <notification id>`, `event: notification`, `data: {"id", "kind", "lead_id", "message", "count",
 "created_at", "unread"}`, and a comment line is sent when nothing else was for HEARTBEAT_S. Rows
 are read from the database, never from the wake-up messages, so a client resuming with
 `Last-Event-ID` (or `?after=`) gets every notification it missed. Between reads the stream holds
@@ -103,6 +103,7 @@ def notification_data(note: Notification, unread: int, zone: ZoneInfo) -> dict:
         "kind": note.kind,
         "lead_id": note.lead_id,
         "message": note.message,
+        "count": note.count,
         "created_at": note.created_at.astimezone(zone).isoformat(),
         "unread": unread,
     }

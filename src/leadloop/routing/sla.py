@@ -20,7 +20,11 @@ from leadloop.core.access import Actor
 from leadloop.core.bulk import instance
 from leadloop.core.models import Member, Role
 from leadloop.notifications.models import Notification
-from leadloop.notifications.services import notification_new, notifications_publish
+from leadloop.notifications.services import (
+    notification_new,
+    notifications_digest,
+    notifications_publish,
+)
 from leadloop.pipeline.models import Lead, LeadEvent
 from leadloop.pipeline.services import event_new, lead_change_stage
 from leadloop.routing.engine import Router, calendar_of, policy_of
@@ -108,17 +112,23 @@ def assigned_note(lead: Lead) -> Notification:
 
 
 def lead_reassign(
-    lead: Lead, owner: Member, actor: Actor, reason: str, policy: Policy | None = None
+    lead: Lead,
+    owner: Member,
+    actor: Actor,
+    reason: str,
+    policy: Policy | None = None,
+    notes: list[Notification] | None = None,
 ) -> None:
-    """Give a saved lead to `owner`: timeline, notifications and the new owner's timers."""
+    """Give a saved lead to `owner`: timeline, notifications and the new owner's timers. The
+    notifications are saved at once, or added to `notes` (the SLA worker's digest)."""
     previous = lead.owner
     now = clock.now()
     event = assignment_new(lead, owner, actor, reason)
     lead.save(update_fields=["owner", "assigned_at"])
     event.save()
-    notes = [assigned_note(lead)]
+    made = [assigned_note(lead)]
     if previous is not None and previous.pk != owner.pk:
-        notes.append(
+        made.append(
             notification_new(
                 member=previous,
                 kind="lead_reassigned",
@@ -131,7 +141,10 @@ def lead_reassign(
                 },
             )
         )
-    _save_notifications(notes)
+    if notes is None:
+        _save_notifications(made)
+    else:
+        notes.extend(made)
     Timer.objects.filter(lead=lead, kind=Timer.Kind.ASSIGN, done_at__isnull=True).update(
         done_at=now
     )
@@ -151,17 +164,15 @@ def _escalate(
     lead: Lead,
     kind: str,
     message: tuple[str, dict],
-    managers: list[Member],
+    tick: "_Tick",
     also: Member | None = None,
 ) -> None:
-    members = {m.pk: m for m in managers}
+    members = {m.pk: m for m in tick.managers_of(lead)}
     if also is not None:
         members[also.pk] = also
-    _save_notifications(
-        [
-            notification_new(member=m, kind=kind, lead=lead, message=message[0], params=message[1])
-            for m in members.values()
-        ]
+    tick.notes.extend(
+        notification_new(member=m, kind=kind, lead=lead, message=message[0], params=message[1])
+        for m in members.values()
     )
 
 
@@ -291,6 +302,7 @@ class _Tick:
         self.routers: dict[int, Router] = {}
         self.policies: dict[int, Policy] = {}
         self.managers: dict[int, list[Member]] = {}
+        self.notes: list[Notification] = []  # sent together at the end (notifications_digest)
 
     def router(self, lead: Lead) -> Router:
         if lead.workspace_id not in self.routers:
@@ -317,6 +329,7 @@ class _Tick:
     def save(self) -> None:
         for router in self.routers.values():
             router.save()
+        notifications_digest(self.notes)
 
 
 def _lock_leads(ids: set[int]) -> dict[int, Lead]:
@@ -335,11 +348,13 @@ def _fire_one(timer: Timer, lead: Lead | None, tick: _Tick) -> bool:
     """Act on one timer; False leaves it for a later tick (its lead is busy, or re-armed)."""
     if lead is None:  # busy now (try again next tick), or deleted with its timers
         return False
+    sent = len(tick.notes)
     try:
         with transaction.atomic():
             return _ACTIONS[timer.kind](timer, lead, tick)
     except Exception:  # one broken timer must not block the others
         log.exception("timer %s (%s) failed", timer.pk, timer.kind)
+        del tick.notes[sent:]  # what it was to say went with its savepoint
         return True
 
 
@@ -353,7 +368,7 @@ def _fire_queue(timer: Timer, lead: Lead, tick: _Tick) -> bool:
         timer.save(update_fields=["due_at"])
         return False
     actor = Actor.system(lead.workspace, "SLA")
-    lead_reassign(lead, pick.owner, actor, pick.reason, router.policy)
+    lead_reassign(lead, pick.owner, actor, pick.reason, router.policy, tick.notes)
     return True
 
 
@@ -362,7 +377,7 @@ def _fire_assign(timer: Timer, lead: Lead, tick: _Tick) -> bool:
         text = gettext_lazy("Lead #%(id)s has waited %(m)s minutes: no rep can take it")
         minutes = int((tick.now - lead.created_at).total_seconds() // 60)
         message = (text, {"id": lead.pk, "m": minutes})
-        _escalate(lead, "lead_unassigned", message, tick.managers_of(lead))
+        _escalate(lead, "lead_unassigned", message, tick)
     return True
 
 
@@ -372,7 +387,7 @@ def _fire_obligation(timer: Timer, lead: Lead, tick: _Tick) -> bool:
         due = timer.due_at.astimezone(ZoneInfo(lead.workspace.time_zone))
         what = Timer.Kind(timer.kind).label
         message = (text, {"id": lead.pk, "what": what, "due": due.strftime("%H:%M %d/%m")})
-        _escalate(lead, "sla_breach", message, tick.managers_of(lead), also=lead.owner)
+        _escalate(lead, "sla_breach", message, tick, also=lead.owner)
     return True
 
 
@@ -385,7 +400,8 @@ def _fire_idle(timer: Timer, lead: Lead, tick: _Tick) -> bool:
         timer.due_at = router.business.add(tick.now, 60)
         timer.save(update_fields=["due_at"])
         return False
-    lead_reassign(lead, pick.owner, Actor.system(lead.workspace, "SLA"), "idle", router.policy)
+    actor = Actor.system(lead.workspace, "SLA")
+    lead_reassign(lead, pick.owner, actor, "idle", router.policy, tick.notes)
     return True
 
 
