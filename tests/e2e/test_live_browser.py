@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from leadloop.core import clock
 from leadloop.core.services import member_update
+from leadloop.intake.imports import import_confirm, import_open, import_run
 from leadloop.routing.sla import timers_fire_due
 from tests.conftest import PASSWORD
 from tests.notifications.support import bearer, member_key
@@ -116,3 +117,26 @@ def test_a_narrow_phone_screen_shows_the_queue_in_one_column(team, chromium, ser
         assert item.locator(".countdown").evaluate("e => getComputedStyle(e).color") == RED
     finally:
         context.close()
+
+
+def test_a_rep_is_told_once_of_the_leads_an_import_gave_them(
+    team, browser_page, log_in, server_url, tmp_path
+):
+    member_update(member=team.members["sales2"], actor=team.actors["admin"], active=False)
+    page = browser_page
+    log_in("sales@acme.test", PASSWORD)
+    rows = ["Họ tên,SĐT", *(f"Khách {n},091{n:07d}" for n in range(5))]
+    path = tmp_path / "hoi-cho.csv"
+    path.write_text("\r\n".join(rows), encoding="utf-8")
+    marketer = team.actors["marketer"]
+    job = import_open(
+        workspace=team.workspace, actor=marketer, path=path, file_name="hoi-cho.csv", origin="o"
+    )
+    import_confirm(job=job, actor=marketer, mapping=job.mapping, background=False)
+    assert import_run(import_id=job.pk).created == 5
+
+    toast = page.locator("#live .toast")
+    expect(toast).to_contain_text("hoi-cho.csv", timeout=LIVE_S)
+    expect(toast).to_have_count(1)  # one for the five leads
+    expect(toast.get_by_role("link", name="Open my queue")).to_have_attribute("href", "/queue/")
+    expect(page.locator(".bell .badge")).to_have_text("1")

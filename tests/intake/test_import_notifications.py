@@ -52,6 +52,8 @@ def test_each_rep_gets_one_notification_with_their_count_across_chunks(
     }
     [email] = mail.outbox  # one e-mail for the import, to the rep who asked for e-mail
     assert email.to == [sales.user.email] and "new leads for you" in email.subject
+    page = team.browser_client("sales").get("/").content.decode()
+    assert f'<a href="/queue/">{told[sales.pk]}</a>' in page  # the dashboard links to the queue
 
 
 def test_an_import_that_gives_nobody_a_lead_tells_nobody(team, tmp_path):

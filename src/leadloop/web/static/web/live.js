@@ -60,10 +60,10 @@
     var text = document.createElement("p");
     text.textContent = note.message;
     box.appendChild(text);
-    if (note.lead_id) {
+    if (note.lead_id || note.kind === "leads_imported") {
       var link = document.createElement("a");
-      link.href = "/leads/" + note.lead_id + "/";
-      link.textContent = root.dataset.open;
+      link.href = note.lead_id ? "/leads/" + note.lead_id + "/" : root.dataset.queue;
+      link.textContent = note.lead_id ? root.dataset.open : root.dataset.openQueue;
       box.appendChild(link);
     }
     var close = document.createElement("button");
