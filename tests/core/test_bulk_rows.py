@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from leadloop.contacts.models import Contact
 from leadloop.core import clock
 from leadloop.core.bulk import instance, rows_insert
+from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
 
 
@@ -73,6 +74,15 @@ def test_datetimes_are_stored_as_django_stores_them_whatever_their_zone(team, mi
         stored = dict(cursor.fetchall())
     assert stored[ours.pk] == stored[django_row.pk]
     assert set(LeadEvent.objects.filter(at=hanoi).values_list("pk", flat=True)) == set(stored)
+
+
+def test_an_empty_datetime_is_stored_as_null(team):
+    member = team.members["sales"]
+    note = instance(Notification, workspace=team.workspace, member=member, created_at=clock.now())
+    with transaction.atomic():
+        rows_insert([note])
+    assert note.read_at is None
+    assert Notification.objects.filter(pk=note.pk, read_at__isnull=True).exists()
 
 
 def test_callable_defaults_are_made_for_each_instance(team):

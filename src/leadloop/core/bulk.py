@@ -90,7 +90,9 @@ class _Table:
 
 def _sqlite_datetime(value: datetime | None, field: Field) -> str | None:
     """What Django stores for an aware datetime on SQLite (UTC text), without its checks."""
-    if value is None or value.tzinfo is None:  # naive: Django's own warning and conversion
+    if value is None:
+        return None
+    if value.tzinfo is None:  # naive: Django's own warning and conversion
         return field.get_db_prep_save(value, connection=connection)
     return str(value.astimezone(UTC).replace(tzinfo=None))
 
