@@ -16,6 +16,7 @@ from django.test.utils import override_settings
 from leadloop.core.access import Actor
 from leadloop.core.management.commands.serve import SHUTDOWN_GRACE_S
 from leadloop.core.services import member_create, token_create, workspace_create
+from tests.core.support import immediate_huey
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -99,6 +100,13 @@ class Team:
         client = Client()
         client.force_login(self.members[role].user)
         return client
+
+
+@pytest.fixture
+def worker():
+    """The worker's tasks run as they are enqueued (Huey's immediate mode, in memory)."""
+    with immediate_huey():
+        yield
 
 
 @pytest.fixture

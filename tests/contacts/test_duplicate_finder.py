@@ -4,7 +4,6 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from huey.contrib.djhuey import HUEY
 
 from leadloop.contacts.models import Contact, PossibleDuplicate
 from leadloop.contacts.services import duplicate_dismiss, duplicates_find
@@ -142,15 +141,8 @@ def test_scan_of_an_unknown_workspace_fails_clearly(db):
         call_command("duplicates", "scan", "--workspace", "nope")
 
 
-@pytest.fixture
-def huey_immediate(monkeypatch):
-    monkeypatch.setattr(HUEY, "immediate", True)
-    yield
-    monkeypatch.setattr(HUEY, "immediate", False)
-
-
 def test_capture_queues_the_finder_for_new_contacts_after_commit(
-    team, huey_immediate, django_capture_on_commit_callbacks
+    team, worker, django_capture_on_commit_callbacks
 ):
     person(team, "Nguyễn Văn An", "0912345678")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.utils import timezone
+from huey.contrib.djhuey import HUEY
 
 from leadloop.core import clock
 from leadloop.core.access import Actor
@@ -115,3 +116,15 @@ def three_more_reps(team) -> None:
             full_name=name,
             role="sales",
         )
+
+
+@contextmanager
+def immediate_huey():
+    """Tasks run as they are enqueued; delayed ones (retries) wait in HUEY's memory schedule."""
+    HUEY.immediate = True
+    HUEY.storage.flush_all()
+    try:
+        yield HUEY
+    finally:
+        HUEY.storage.flush_all()
+        HUEY.immediate = False

@@ -6,7 +6,8 @@ from playwright.sync_api import expect
 from leadloop.intake.models import Delivery
 from leadloop.pipeline.models import Lead
 from tests.conftest import PASSWORD
-from tests.intake.hooks.support import graph_api, immediate_huey, make_channels
+from tests.core.support import immediate_huey
+from tests.intake.hooks.support import graph_api, make_channels
 from tests.intake.hooks.test_inbox import failed_delivery
 
 pytestmark = pytest.mark.e2e

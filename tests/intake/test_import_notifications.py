@@ -2,21 +2,13 @@
 
 from collections import Counter
 
-import pytest
 from django.core import mail
-from huey.contrib.djhuey import HUEY
 
 from leadloop.intake import imports
 from leadloop.intake.imports import import_confirm, import_open, import_run
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead
 from tests.intake.test_import_files import csv_text, write
-
-
-@pytest.fixture
-def worker(monkeypatch):
-    """Tasks run as they are enqueued (Huey's immediate mode, an in-memory queue)."""
-    monkeypatch.setattr(HUEY, "immediate", True)
 
 
 def imported(team, tmp_path, rows: int):

@@ -6,7 +6,6 @@ import sys
 
 import pytest
 from django.core import mail
-from huey.contrib.djhuey import HUEY
 
 from leadloop.core.services import member_update
 from leadloop.notifications.models import Notification
@@ -14,14 +13,6 @@ from leadloop.notifications.services import notifications_email
 from leadloop.notifications.tasks import notifications_email_task
 from tests.notifications.support import notify
 from tests.web.leads import capture
-
-
-@pytest.fixture
-def worker(monkeypatch):
-    """Tasks run as they are enqueued (Huey's immediate mode, an in-memory queue)."""
-    monkeypatch.setattr(HUEY, "immediate", True)
-    yield
-    monkeypatch.setattr(HUEY, "immediate", False)
 
 
 def wants_email(member, language: str = ""):

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from huey.contrib.djhuey import HUEY
 
 from leadloop.core import clock
 from leadloop.notifications.models import Notification
@@ -18,9 +17,8 @@ LATE = timedelta(minutes=16)  # past the default 15 minutes to the first contact
 
 
 @pytest.fixture
-def manager(team, monkeypatch):
+def manager(team, worker):
     """The manager, in English, asking for e-mail; tasks run as they are enqueued."""
-    monkeypatch.setattr(HUEY, "immediate", True)
     member = team.members["manager"]
     member.language, member.email_notifications = "en", True
     member.save(update_fields=["language", "email_notifications"])

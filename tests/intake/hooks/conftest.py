@@ -3,7 +3,8 @@
 import pytest
 
 from leadloop.intake.models import Channel
-from tests.intake.hooks.support import graph_api, immediate_huey, make_channels
+from tests.core.support import immediate_huey
+from tests.intake.hooks.support import graph_api, make_channels
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.test import Client, TestCase
-from huey.contrib.djhuey import HUEY
 
 from leadloop.intake.models import Channel
 from leadloop.intake.services import channel_create
@@ -198,18 +197,6 @@ class GraphApi:
 
     def lead_reads(self) -> list[str]:
         return [path for path, _q in self.requests if path.count("/") == 2]
-
-
-@contextmanager
-def immediate_huey():
-    """Tasks run as they are enqueued; delayed ones (retries) wait in HUEY's memory schedule."""
-    HUEY.immediate = True
-    HUEY.storage.flush_all()
-    try:
-        yield HUEY
-    finally:
-        HUEY.storage.flush_all()
-        HUEY.immediate = False
 
 
 @contextmanager
