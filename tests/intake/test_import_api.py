@@ -9,7 +9,7 @@ from leadloop.intake.models import Import
 from leadloop.pipeline.models import Lead
 from tests.core.support import assert_error
 from tests.intake.test_import_files import HEADER, ROWS, csv_text
-from tests.intake.test_import_pages import worker  # noqa: F401 (a fixture)
+from tests.intake.test_import_pages import tasks  # noqa: F401 (a fixture)
 
 DATA = csv_text([HEADER, *ROWS], "\t").encode("utf-16")
 
@@ -19,9 +19,9 @@ def post(api, data=DATA, **form):
     return api.client.post("/api/v1/imports", body | form)
 
 
-def test_a_marketer_uploads_and_follows_an_import(team, worker):  # noqa: F811
+def test_a_marketer_uploads_and_follows_an_import(team, tasks):  # noqa: F811
     api = team.api("marketer")
-    with worker():
+    with tasks():
         response = post(api, source="Website cũ", mapping='{"Quận": "ignore"}')
     assert response.status_code == 201, response.content
     body = response.json()

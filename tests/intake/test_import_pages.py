@@ -3,11 +3,11 @@ roles and workspaces."""
 
 import csv
 import io
+from collections import Counter
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
-from huey.contrib.djhuey import HUEY
 
 from leadloop.core.models import AuditLog
 from leadloop.intake.models import Import
@@ -18,14 +18,10 @@ URL = "/leads/import/"
 
 
 @pytest.fixture
-def worker(django_capture_on_commit_callbacks):
-    """`with worker():` runs the tasks queued in the block at its end, in Huey's immediate mode
+def tasks(worker, django_capture_on_commit_callbacks):
+    """`with tasks():` runs the tasks queued in the block at its end, in Huey's immediate mode
     (in memory: nothing reaches the queue under var/)."""
-    HUEY.immediate = True
-    try:
-        yield lambda: django_capture_on_commit_callbacks(execute=True)
-    finally:
-        HUEY.immediate = False
+    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 def upload(client, data: bytes, name="khach-hang.csv", origin="Hội chợ Tết 2027, có đồng ý"):
@@ -37,7 +33,7 @@ def mapping_post(job: Import, **extra) -> dict:
     return {f"col{i}": target for i, target in enumerate(job.mapping)} | extra
 
 
-def test_a_marketer_uploads_checks_the_preview_maps_and_runs_an_import(team, worker):
+def test_a_marketer_uploads_checks_the_preview_maps_and_runs_an_import(team, tasks):
     client = team.browser_client("marketer")
     response = upload(client, cp1258(csv_text([HEADER, *ROWS], ";")))
     job = Import.objects.get()
@@ -59,7 +55,7 @@ def test_a_marketer_uploads_checks_the_preview_maps_and_runs_an_import(team, wor
     assert preview.status_code == 200 and not Lead.objects.exists()
     assert Import.objects.get().status == "draft"
 
-    with worker():
+    with tasks():
         started = client.post(f"{URL}{job.pk}/start/", ignore_note)
     assert started.status_code == 302
     job.refresh_from_db()
@@ -92,13 +88,13 @@ def test_reading_again_with_another_encoding_and_sheet(team):
     assert job.encoding == "cp1252"
 
 
-def test_an_import_that_has_started_cannot_be_changed(team, worker):
+def test_an_import_that_has_started_cannot_be_changed(team, tasks):
     client = team.browser_client("admin")
     upload(client, csv_text([HEADER, *ROWS]).encode())
     job = Import.objects.get()
-    with worker():
+    with tasks():
         client.post(f"{URL}{job.pk}/start/", mapping_post(job))
-    with worker():
+    with tasks():
         again = client.post(f"{URL}{job.pk}/start/", mapping_post(job))
     assert again.status_code == 302 and Lead.objects.count() == 3  # shows the progress instead
     relayout = client.post(f"{URL}{job.pk}/layout/", {"encoding": "utf-8", "delimiter": ";"})
@@ -179,7 +175,7 @@ def test_the_wizard_speaks_vietnamese_by_default(team):
     assert "Không nhập" in detail and "Thiếu số điện thoại" in detail
 
 
-def test_an_import_stopped_midway_is_resumed_after_its_last_stored_chunk(team, tmp_path, worker):
+def test_an_import_stopped_midway_is_resumed_after_its_last_stored_chunk(team, tmp_path, tasks):
     """The worker died after the first 1,000 rows: the sweep queues the import again and it goes
     on from row 1,001, so nothing is read, counted or stored twice."""
     from datetime import timedelta
@@ -199,12 +195,14 @@ def test_an_import_stopped_midway_is_resumed_after_its_last_stored_chunk(team, t
         finished_at=None,
         progressed_at=clock.now() - timedelta(minutes=11),
     )
-    with worker():
+    with tasks():
         resumed = imports_resume_stalled()
     assert resumed == 1
     job.refresh_from_db()
     assert job.status == Import.Status.DONE
     assert (job.rows_read, job.created, job.merged) == (2500, 2500, 0)
+    owners = Lead.objects.filter(workspace=team.workspace).values_list("owner_id", flat=True)
+    assert job.assigned == {str(owner): n for owner, n in Counter(owners).items()}
     assert Touch.objects.filter(workspace=team.workspace).count() == 2500
     assert import_run(import_id=job.pk).status == Import.Status.DONE  # a second task: nothing
 

@@ -81,11 +81,13 @@ def leadloop(*args, script: str | None = None) -> subprocess.Popen:
 
 def assert_each_breach_told_once(leads: list[Lead], team) -> None:
     """Each member is told of each miss once: alone, or counted in a summary."""
-    told = Counter()
-    for member_id, count in Notification.objects.filter(kind="sla_breach").values_list(
-        "member_id", "count"
+    told, alone = Counter(), Counter()
+    for lead_id, member_id, count in Notification.objects.filter(kind="sla_breach").values_list(
+        "lead_id", "member_id", "count"
     ):
         told[member_id] += count
+        alone[lead_id, member_id] += count == 1
+    assert set(alone.values()) <= {0, 1}  # no lead told twice to one member
     expected = Counter(lead.owner_id for lead in leads)
     for manager in ("manager", "admin"):
         expected[team.members[manager].pk] += len(leads)

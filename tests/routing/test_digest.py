@@ -6,11 +6,12 @@ import pytest
 from django.core import mail
 
 from leadloop.core import clock
+from leadloop.core.services import member_update
 from leadloop.notifications.models import Notification
 from leadloop.notifications.services import notifications_mark_read
 from leadloop.routing import sla
 from leadloop.routing.models import Timer
-from leadloop.routing.sla import timers_fire_due
+from leadloop.routing.sla import queue_wake, timers_fire_due
 from tests.core.support import capture, phone
 
 LATE = timedelta(minutes=16)  # past the default 15 minutes to the first contact
@@ -84,3 +85,23 @@ def test_a_timer_that_fails_says_nothing(team, manager, monkeypatch):
         assert timers_fire_due() == 5
     assert not Notification.objects.filter(kind="sla_breach").exists()
     assert Timer.objects.filter(kind="first_contact", fired_at__isnull=False).count() == 5
+
+
+def test_leads_handed_out_from_the_queue_always_make_a_new_row(team):
+    sales = team.members["sales"]
+    member_update(member=team.members["sales2"], actor=team.actors["admin"], active=False)
+
+    def hand_out_queued(count: int, start: int) -> None:
+        sales.away = True
+        sales.save(update_fields=["away"])
+        for n in range(start, start + count):
+            assert capture(team, phone=phone(n)).lead.owner is None  # waits in the queue
+        sales.away = False
+        sales.save(update_fields=["away"])
+        queue_wake(workspace_id=team.workspace.pk)
+        timers_fire_due()
+
+    hand_out_queued(5, start=0)
+    hand_out_queued(1, start=5)
+    given = Notification.objects.filter(kind="lead_assigned", member=sales, read_at__isnull=True)
+    assert sorted(given.values_list("count", flat=True)) == [1, 5]  # the rep's queue refreshes

@@ -441,8 +441,10 @@ def _chunk(job: Import, actor: Actor, rows: _Rows, pending: list[tuple[int, list
         ImportProblem.objects.bulk_create(problems)
         job.rows_read += len(pending)
         job.progressed_at = clock.now()
-        fields = ["rows_read", "created", "merged", "invalid", "failed", "assigned"]
-        job.save(update_fields=[*fields, "progressed_at"])
+        job.save(update_fields=[*COUNTS, "progressed_at"])
+
+
+COUNTS = ["rows_read", "created", "merged", "invalid", "failed", "assigned"]
 
 
 def _count(job: Import, outcome: Captured) -> None:
@@ -459,16 +461,15 @@ def _tell_owners(job: Import) -> None:
     of 100,000 rows would flood their screens and mailboxes)."""
     owners = Member.objects.filter(workspace=job.workspace, pk__in=[int(k) for k in job.assigned])
     message = gettext_lazy("%(count)s new leads for you from the import %(file)s")
-    notes = [
-        notification_new(
-            member=member,
-            kind="leads_imported",
-            lead=None,
-            message=message,
-            params={"count": job.assigned[str(member.pk)], "file": job.file_name},
+    notes = []
+    for member in owners.select_related("workspace"):
+        count = job.assigned[str(member.pk)]
+        params = {"count": count, "file": job.file_name}
+        note = notification_new(
+            member=member, kind="leads_imported", lead=None, message=message, params=params
         )
-        for member in owners
-    ]
+        note.count = count
+        notes.append(note)
     notifications_publish(Notification.objects.bulk_create(notes))
 
 
@@ -544,6 +545,7 @@ def _run(job: Import) -> Import:
         job.status, job.error = Import.Status.FAILED, exc.message
     except Exception:
         log.exception("import %s stopped", job.pk)
+        job.refresh_from_db(fields=COUNTS)  # the failed chunk's counts went with its rows
         job.status = Import.Status.FAILED
         job.error = _("The import stopped on an unexpected error after %(n)s rows.") % {
             "n": job.rows_read

@@ -30,8 +30,8 @@ def notification_new(
 
     `message` (a lazy translation, with `%(name)s` placeholders filled from `params`) is written
     in the member's language, else the workspace's, whichever process makes it."""
-    language = member.language or (lead.workspace.language if lead is not None else "")
-    with translation.override(language or translation.get_language()):
+    workspace = lead.workspace if lead is not None else member.workspace
+    with translation.override(member.language or workspace.language or translation.get_language()):
         message = str(message) % params if params else str(message)
     return instance(
         Notification,
@@ -56,15 +56,19 @@ SUMMARIES = {
         "%(count)s of your leads moved to other reps, the latest #%(id)s"
     ),
 }
+# Kinds whose later alerts are counted in an unread summary silently. Leads given to a rep always
+# make a new row: its arrival is what refreshes the rep's open queue page.
+FOLDED = {"sla_breach", "lead_unassigned", "lead_reassigned"}
 
 
 def notifications_digest(notes: list[Notification]) -> None:
     """Save and publish the SLA worker's unsaved notifications without flooding anyone.
 
-    A member's notifications of one kind beyond DIGEST_AFTER at once, or while an unread
-    summary of that kind from the last DIGEST_WINDOW exists, are counted in that summary: one
-    row, one toast, one e-mail (a backlog of 100,000 missed first calls after an import would
-    otherwise be as many of each for every manager). Runs in the caller's transaction.
+    A member's notifications of one kind beyond DIGEST_AFTER at once, or (for the FOLDED kinds)
+    while an unread summary of that kind from the last DIGEST_WINDOW exists, are counted in that
+    summary: one row, one toast, one e-mail (a backlog of 100,000 missed first calls after an
+    import would otherwise be as many of each for every manager). Runs in the caller's
+    transaction.
     """
     groups: dict[tuple[int, str], list[Notification]] = {}
     for note in notes:
@@ -87,7 +91,7 @@ def _open_summaries(groups: dict) -> dict[tuple[int, str], Notification]:
         return {}
     recent = Notification.objects.select_for_update().filter(
         member_id__in={member for member, _kind in groups},
-        kind__in={kind for _member, kind in groups},
+        kind__in={kind for _member, kind in groups} & FOLDED,
         count__gt=1,
         read_at__isnull=True,
         created_at__gte=clock.now() - DIGEST_WINDOW,
