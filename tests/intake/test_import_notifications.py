@@ -24,8 +24,9 @@ def imported(team, tmp_path, rows: int):
 
 
 def test_each_rep_gets_one_notification_with_their_count_across_chunks(
-    team, tmp_path, monkeypatch, worker, django_capture_on_commit_callbacks
+    team, tmp_path, monkeypatch, worker, django_capture_on_commit_callbacks, settings
 ):
+    settings.LEADLOOP_BASE_URL = "https://crm.example.com"
     monkeypatch.setattr(imports, "CHUNK", 2)
     sales = team.members["sales"]
     sales.email_notifications, sales.language = True, "en"
@@ -47,6 +48,7 @@ def test_each_rep_gets_one_notification_with_their_count_across_chunks(
     assert {n.member_id: n.count for n in notes} == owners
     [email] = mail.outbox  # one e-mail for the import, to the rep who asked for e-mail
     assert email.to == [sales.user.email] and "new leads for you" in email.subject
+    assert "Open my queue: https://crm.example.com/queue/" in email.body
     page = team.browser_client("sales").get("/").content.decode()
     assert f'<a href="/queue/">{told[sales.pk]}</a>' in page  # the dashboard links to the queue
 

@@ -168,6 +168,7 @@ def _email_of(note: Notification, mail) -> EmailMessage:
                 "lead_url": _absolute(reverse("lead-detail", args=[note.lead_id]))
                 if note.lead_id
                 else "",
+                "queue_url": _absolute(reverse("queue")) if note.kind == "leads_imported" else "",
                 "profile_url": _absolute(reverse("profile")),
             },
         )
