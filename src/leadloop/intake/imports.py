@@ -461,15 +461,17 @@ def _tell_owners(job: Import) -> None:
     of 100,000 rows would flood their screens and mailboxes)."""
     owners = Member.objects.filter(workspace=job.workspace, pk__in=[int(k) for k in job.assigned])
     message = gettext_lazy("%(count)s new leads for you from the import %(file)s")
-    notes = []
-    for member in owners.select_related("workspace"):
-        count = job.assigned[str(member.pk)]
-        params = {"count": count, "file": job.file_name}
-        note = notification_new(
-            member=member, kind="leads_imported", lead=None, message=message, params=params
+    notes = [
+        notification_new(
+            member=member,
+            kind="leads_imported",
+            lead=None,
+            message=message,
+            params={"count": job.assigned[str(member.pk)], "file": job.file_name},
+            count=job.assigned[str(member.pk)],
         )
-        note.count = count
-        notes.append(note)
+        for member in owners.select_related("workspace")
+    ]
     notifications_publish(Notification.objects.bulk_create(notes))
 
 

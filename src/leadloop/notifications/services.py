@@ -24,9 +24,15 @@ log = logging.getLogger(__name__)
 
 
 def notification_new(
-    *, member: Member, kind: str, lead: Lead | None, message: str, params: dict | None = None
+    *,
+    member: Member,
+    kind: str,
+    lead: Lead | None,
+    message: str,
+    params: dict | None = None,
+    count: int = 1,
 ):
-    """An unsaved notification; callers save it, alone or in bulk.
+    """An unsaved notification standing for `count` leads; callers save it, alone or in bulk.
 
     `message` (a lazy translation, with `%(name)s` placeholders filled from `params`) is written
     in the member's language, else the workspace's, whichever process makes it."""
@@ -40,6 +46,7 @@ def notification_new(
         kind=kind,
         lead=lead,
         message=message[:300],
+        count=count,
         created_at=clock.now(),
     )
 
@@ -100,15 +107,14 @@ def _open_summaries(groups: dict) -> dict[tuple[int, str], Notification]:
 
 
 def _summary(latest: Notification, count: int) -> Notification:
-    note = notification_new(
+    return notification_new(
         member=latest.member,
         kind=latest.kind,
         lead=latest.lead,
         message=SUMMARIES[latest.kind],
         params={"count": count, "id": latest.lead_id},
+        count=count,
     )
-    note.count = count
-    return note
 
 
 def _fold(summary: Notification, group: list[Notification]) -> None:
