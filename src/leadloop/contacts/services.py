@@ -20,6 +20,7 @@ from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.bulk import instance
 from leadloop.core.errors import NotFound, ValidationFailed
+from leadloop.core.joined import any_of, fetch_joined, listed
 from leadloop.core.models import Role, Workspace
 from leadloop.core.services import audit_record
 from leadloop.intake.models import Touch
@@ -61,25 +62,23 @@ class Identity:
 
 def contacts_matching(*, workspace: Workspace, who: list[Identity]) -> list[Contact]:
     """The contacts whose valid phone or valid e-mail is among the submissions'."""
-    phones = {w.phone.e164 for w in who if w.phone.valid}
-    emails = {w.email for w in who if w.email_valid}
+    phones = sorted({w.phone.e164 for w in who if w.phone.valid})
+    emails = sorted({w.email for w in who if w.email_valid})
     found = {}
-    for chunk in _chunks(sorted(phones)):
-        for contact in Contact.objects.filter(
-            workspace=workspace, phone_valid=True, phone_e164__in=chunk
-        ):
-            found[contact.pk] = contact
-    for chunk in _chunks(sorted(emails)):
-        for contact in Contact.objects.filter(
-            workspace=workspace, email_valid=True, email__in=chunk
-        ):
-            found[contact.pk] = contact
+    for column, values in (("phone_e164", phones), ("email", emails)):
+        if not values:
+            continue
+        valid = "phone_valid" if column == "phone_e164" else "email_valid"
+        rows = fetch_joined(
+            "SELECT {select} FROM {c} WHERE c.workspace_id = %s AND c."
+            + valid
+            + " AND "
+            + any_of(f"c.{column}"),
+            [workspace.pk, listed(values)],
+            c=Contact,
+        )
+        found |= {contact.pk: contact for (contact,) in rows}
     return list(found.values())
-
-
-def _chunks(values: list, size: int = 500):
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def match_keys(*, phone_e164: str, email: str) -> dict:

@@ -159,35 +159,58 @@ def _sequence(table: str, pk: str) -> str:
         return cursor.fetchone()[0]
 
 
-def _new_ids(model: type[Model], count: int) -> list[int]:
-    table, pk = model._meta.db_table, model._meta.pk.column
+def _new_ids(groups: list[Sequence[Model]]) -> list[list[int]]:
+    """Ids for each group's new rows (one model a group), in one statement."""
+    models = [(type(objs[0])._meta, len(objs)) for objs in groups]
+    assert len({meta for meta, _n in models}) == len(models), "one group a model"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
-                [_sequence(table, pk), count],
+            draws = " UNION ALL ".join(
+                f"SELECT {i}, nextval(%s::regclass) FROM generate_series(1, %s)"
+                for i in range(len(models))
             )
-            return sorted(row[0] for row in cursor.fetchall())
-        quoted = connection.ops.quote_name(table)
-        cursor.execute(
-            f"SELECT max(coalesce((SELECT max({pk}) FROM {quoted}), 0),"
-            " coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))",
-            [table],
+            params = [
+                p for meta, n in models for p in (_sequence(meta.db_table, meta.pk.column), n)
+            ]
+            cursor.execute(draws, params)
+            ids: list[list[int]] = [[] for _group in groups]
+            for group, new_id in cursor.fetchall():
+                ids[group].append(new_id)
+            return [sorted(group) for group in ids]
+        quote = connection.ops.quote_name
+        lasts = ", ".join(
+            f"max(coalesce((SELECT max({meta.pk.column}) FROM {quote(meta.db_table)}), 0),"
+            " coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))"
+            for meta, _n in models
         )
-        last = cursor.fetchone()[0]
-    return list(range(last + 1, last + 1 + count))
+        cursor.execute(f"SELECT {lasts}", [meta.db_table for meta, _n in models])
+        row = cursor.fetchone()
+    return [
+        list(range(last + 1, last + 1 + n)) for last, (_meta, n) in zip(row, models, strict=True)
+    ]
 
 
-def rows_insert(objs: Sequence[Model]) -> Sequence[Model]:
-    """Insert new instances of one model in this transaction; their ids are set."""
-    if not objs:
-        return objs
+def rows_insert(*groups: Sequence[Model]) -> Sequence[Model]:
+    """Insert new instances in this transaction, each group of one model; their ids are set
+    (all of them before any row is written, so rows may refer to rows of a later group).
+    Returns the first group."""
     assert transaction.get_connection().in_atomic_block, "rows_insert runs in a transaction"
+    filled = [objs for objs in groups if objs]
+    if not filled:
+        return groups[0] if groups else []
+    alias = connection.alias
+    for objs, new_ids in zip(filled, _new_ids(filled), strict=True):
+        pk = objs[0]._meta.pk.attname
+        for obj, new_id in zip(objs, new_ids, strict=True):
+            obj.__dict__[pk] = new_id
+            obj._state.adding, obj._state.db = False, alias
+    for objs in filled:
+        _write(objs)
+    return groups[0]
+
+
+def _write(objs: Sequence[Model]) -> None:
     model = type(objs[0])
-    alias, pk = connection.alias, model._meta.pk.attname
-    for obj, new_id in zip(objs, _new_ids(model, len(objs)), strict=True):
-        obj.__dict__[pk] = new_id
-        obj._state.adding, obj._state.db = False, alias
     table = _Table.of(model, connection.vendor)
     rows = (table.row(obj) for obj in objs)
     name = connection.ops.quote_name(model._meta.db_table)
@@ -201,4 +224,3 @@ def rows_insert(objs: Sequence[Model]) -> Sequence[Model]:
         else:
             marks = ", ".join("%s" for _column in table.columns)
             cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})", list(rows))
-    return objs

@@ -9,7 +9,8 @@ and the instances made by `Model.from_db`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import product
@@ -67,13 +68,16 @@ def _sql(template: str, models: tuple[tuple[str, type[Model]], ...], vendor: str
     return template.format(select=select, **tables)
 
 
-def fetch_joined(template: str, params: Sequence, **models: type[Model]) -> list[tuple]:
+def fetch_joined(
+    template: str, params: Sequence, leading: int = 0, **models: type[Model]
+) -> list[tuple]:
     """Instances of `models` (by table alias, in select order), one tuple per row.
 
     `template` writes `{select}` for the select list and `{alias}` for each table with its
     alias: "SELECT {select} FROM {t} JOIN {w} ON w.id = t.workspace_id WHERE t.prefix = %s".
     A model a LEFT JOIN found nothing for comes back as None. Each instance's foreign keys to
-    the row's other instances are set to them, so following them costs no query.
+    the row's other instances are set to them, so following them costs no query. `leading`
+    plain values selected before `{select}` come first in each tuple, as they are.
     """
     parts = [_columns(model, alias) for alias, model in models.items()]
     with connection.cursor() as cursor:
@@ -81,13 +85,32 @@ def fetch_joined(template: str, params: Sequence, **models: type[Model]) -> list
         rows = cursor.fetchall()
     found = []
     for row in rows:
-        start, instances = 0, []
+        start, instances = leading, []
         for part in parts:
             instances.append(part.build(row[start : start + part.width]))
             start += part.width
         _link(instances)
-        found.append(tuple(instances))
+        found.append((*row[:leading], *instances))
     return found
+
+
+def any_of(column: str) -> str:
+    """`column` is one of a list given as one parameter (`listed(values)`): the same SQL text
+    whatever the list's length, so the statement is written once."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)"
+    return f"{column} IN (SELECT value FROM json_each(%s))"
+
+
+def listed(values: Collection) -> object:
+    """The parameter of an `any_of` condition."""
+    return list(values) if connection.vendor == "postgresql" else json.dumps(list(values))
+
+
+def for_update() -> str:
+    """The locking clause of a read whose rows stay locked to the end of the transaction
+    (SQLite's transactions already hold the one write lock)."""
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
 
 
 def _link(instances: list[Model | None]) -> None:

@@ -5,8 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import DataError, IntegrityError, OperationalError, transaction
-from django.db.models import Q
+from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 from django.utils.translation import gettext as _
 
 from leadloop.campaigns.models import Campaign, Source
@@ -18,12 +17,13 @@ from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.bulk import instance, rows_insert
 from leadloop.core.errors import ApplicationError, Conflict, ValidationFailed
-from leadloop.core.models import Workspace
+from leadloop.core.joined import any_of, fetch_joined, for_update, listed
+from leadloop.core.models import Member, Workspace
 from leadloop.core.services import audit_record
 from leadloop.intake.grouping import GroupCommit
 from leadloop.intake.models import Channel, IdempotencyRecord, Touch
 from leadloop.notifications.services import notifications_publish
-from leadloop.pipeline.models import Lead, LeadEvent
+from leadloop.pipeline.models import Lead, LeadEvent, Stage
 from leadloop.pipeline.services import entry_stage, event_new
 from leadloop.routing.engine import Router
 from leadloop.routing.models import Timer
@@ -83,12 +83,6 @@ def _no_channel() -> ValidationFailed:
     return ValidationFailed(message, fields={"phone": [message], "email": [message]})
 
 
-def _chunks(values, size: int = 500):
-    values = sorted(values)
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 class _Batch:
     """Submissions played one after another in memory, then written with set-wise queries.
 
@@ -125,23 +119,15 @@ class _Batch:
     def preload(self, items: list[tuple[Submission, dict, Identity]]) -> None:
         ws = self.workspace
         subs = [sub for sub, _raw, _who in items]
-        source_keys = {key_of(sub.source, 64) for sub in subs} - {""}
-        self.sources |= {s.key: s for s in Source.objects.filter(workspace=ws, key__in=source_keys)}
-        campaign_keys = {key_of(sub.campaign, 100) for sub in subs} - {""}
-        campaigns = Campaign.objects.filter(workspace=ws, key__in=campaign_keys)
-        self.campaigns |= {c.key: c for c in campaigns}
+        self.sources |= _by_key(ws, Source, {key_of(sub.source, 64) for sub in subs})
+        self.campaigns |= _by_key(ws, Campaign, {key_of(sub.campaign, 100) for sub in subs})
         dedupe_keys = {_dedupe_key(key_of(sub.source, 64), sub.external_id) for sub in subs}
-        for chunk in _chunks(dedupe_keys - {""}):
-            touches = Touch.objects.filter(~Q(dedupe_key=""), workspace=ws, dedupe_key__in=chunk)
-            for touch in touches.select_related("lead__stage", "lead__owner", "lead__contact"):
-                self.seen[touch.dedupe_key] = touch.lead
+        self.seen |= _leads_seen(ws, dedupe_keys - {""})
         for contact in contacts_matching(workspace=ws, who=[who for _s, _r, who in items]):
             self.loaded[contact.pk] = contact
             self._index(contact)
-        for chunk in _chunks(self.loaded):
-            leads = Lead.objects.filter(contact_id__in=chunk).select_related("stage", "owner")
-            for lead in leads.order_by("id"):
-                self._know(lead)
+        for lead in _leads_of(list(self.loaded)):
+            self._know(lead)
 
     def _know(self, lead: Lead) -> None:
         contact = self.loaded[lead.contact_id]
@@ -258,7 +244,18 @@ class _Batch:
     # ---- writing
 
     def write(self) -> None:
-        rows_insert(self.new_contacts)
+        self._check_plan()
+        assigned, timers = self._route()
+        tell = self.kind != Touch.Kind.IMPORT  # an import tells each rep once, at its end
+        notes = [assigned_note(event.lead) for event in assigned] if tell else []
+        rows_insert(
+            self.new_contacts,
+            self.new_leads,
+            self.touches,
+            [*self.events, *assigned],
+            timers,
+            notes,
+        )
         for contact, fields in self.filled.values():
             contact.save(update_fields=sorted(fields))
         flagged = [
@@ -272,14 +269,7 @@ class _Batch:
             for phone_match, email_match in self.pairs.values()
         ]
         PossibleDuplicate.objects.bulk_create(flagged, ignore_conflicts=True)
-        self._check_plan()
-        assigned, timers = self._route()
-        rows_insert(self.new_leads)
-        rows_insert(self.touches)
-        rows_insert([*self.events, *assigned])
-        rows_insert(timers)
-        if self.kind != Touch.Kind.IMPORT:  # an import tells each rep once, at its end
-            notifications_publish(rows_insert([assigned_note(e.lead) for e in assigned]))
+        notifications_publish(notes)
 
     def _route(self) -> tuple[list[LeadEvent], list[Timer]]:
         """Owners for the new leads by the assignment rules: their timeline rows; SLA timers."""
@@ -299,14 +289,75 @@ class _Batch:
 
     def _check_plan(self) -> None:
         """Lock the open leads the batch joins and check that no lead moved since the reading."""
-        locked, any_lead = {}, set()
-        for chunk in _chunks(self.loaded):
-            open_leads = Lead.objects.select_for_update().filter(contact_id__in=chunk, is_open=True)
-            locked |= dict(open_leads.values_list("contact_id", "id"))
-            leads = Lead.objects.filter(contact_id__in=chunk)
-            any_lead |= set(leads.values_list("contact_id", flat=True))
+        if not self.loaded:
+            return
+        contacts = listed(self.loaded)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT contact_id, id FROM {LEADS} WHERE {any_of('contact_id')} AND is_open"
+                + for_update(),
+                [contacts],
+            )
+            locked = dict(cursor.fetchall())
+            cursor.execute(
+                f"SELECT DISTINCT contact_id FROM {LEADS} WHERE {any_of('contact_id')}", [contacts]
+            )
+            any_lead = {row[0] for row in cursor.fetchall()}
         if locked != self.planned_open or any_lead != self.planned_any:
             raise _Replan
+
+
+# What a batch reads, written by hand: for a batch of one lead (a single POST, a webhook
+# delivery) compiling these querysets cost more CPU than the database took to answer them.
+
+LEADS = Lead._meta.db_table
+
+
+def _by_key(workspace: Workspace, model: type[Source | Campaign], keys: set[str]) -> dict:
+    """The workspace's sources (or campaigns) among `keys`, by key."""
+    if not (keys := keys - {""}):
+        return {}
+    found = fetch_joined(
+        "SELECT {select} FROM {s} WHERE s.workspace_id = %s AND " + any_of("s.key"),
+        [workspace.pk, listed(keys)],
+        s=model,
+    )
+    return {obj.key: obj for (obj,) in found}
+
+
+def _leads_seen(workspace: Workspace, dedupe_keys: set[str]) -> dict[str, Lead]:
+    """The leads whose touches came with these dedupe keys, by key."""
+    if not dedupe_keys:
+        return {}
+    found = fetch_joined(
+        "SELECT t.dedupe_key, {select} FROM " + Touch._meta.db_table + " t"
+        " JOIN {l} ON l.id = t.lead_id"
+        " JOIN {s} ON s.id = l.stage_id LEFT JOIN {o} ON o.id = l.owner_id"
+        " JOIN {c} ON c.id = l.contact_id"
+        " WHERE t.workspace_id = %s AND NOT (t.dedupe_key = '') AND " + any_of("t.dedupe_key"),
+        [workspace.pk, listed(dedupe_keys)],
+        leading=1,
+        l=Lead,
+        s=Stage,
+        o=Member,
+        c=Contact,
+    )
+    return {key: lead for key, lead, *_related in found}
+
+
+def _leads_of(contact_ids: list[int]) -> list[Lead]:
+    """The leads of these contacts, oldest first, with their stage and owner."""
+    if not contact_ids:
+        return []
+    found = fetch_joined(
+        "SELECT {select} FROM {l} JOIN {s} ON s.id = l.stage_id"
+        " LEFT JOIN {o} ON o.id = l.owner_id WHERE " + any_of("l.contact_id") + " ORDER BY l.id",
+        [listed(contact_ids)],
+        l=Lead,
+        s=Stage,
+        o=Member,
+    )
+    return [lead for lead, *_related in found]
 
 
 def _dedupe_key(source_key: str, external_id: str) -> str:

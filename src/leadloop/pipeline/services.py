@@ -8,6 +8,7 @@ from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.bulk import instance
 from leadloop.core.errors import Conflict, NotFound, ValidationFailed
+from leadloop.core.joined import fetch_joined
 from leadloop.core.models import Workspace
 from leadloop.core.services import audit_record
 from leadloop.pipeline.models import EXIT_CATEGORIES, Category, Lead, LeadEvent, Stage
@@ -138,10 +139,16 @@ def stage_reorder(*, workspace: Workspace, actor: Actor, keys: list[str]) -> Non
 
 
 def entry_stage(workspace: Workspace) -> Stage:
-    stage = Stage.objects.filter(workspace=workspace, category=Category.NEW, archived=False).first()
-    if stage is None:
+    """The first active stage of category New (read by hand: every capture batch asks)."""
+    found = fetch_joined(
+        "SELECT {select} FROM {s} WHERE s.workspace_id = %s AND s.category = %s"
+        " AND NOT s.archived ORDER BY s.position, s.id LIMIT 1",
+        [workspace.pk, Category.NEW.value],
+        s=Stage,
+    )
+    if not found:
         raise ValidationFailed(_("The workspace has no active stage of category New."))
-    return stage
+    return found[0][0]
 
 
 def _furthest(lead: Lead, stage: Stage) -> Stage | None:

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from functools import cached_property
 
-from django.db.models import Count, Q
+from django.db import connection
 
 from leadloop.contacts.normalize import fold
 from leadloop.core import clock
+from leadloop.core.joined import any_of, fetch_joined, for_update, listed
 from leadloop.core.models import Member, Role, Workspace
 from leadloop.pipeline.models import Lead
 from leadloop.routing.hours import Calendar
@@ -25,6 +26,11 @@ WORKING_ROLES = (Role.SALES, Role.MANAGER, Role.ADMIN)
 
 
 def policy_of(workspace: Workspace) -> Policy:
+    found = fetch_joined(
+        "SELECT {select} FROM {p} WHERE p.workspace_id = %s", [workspace.pk], p=Policy
+    )
+    if found:
+        return _in(workspace, found[0][0])
     return Policy.objects.get_or_create(workspace=workspace)[0]
 
 
@@ -103,12 +109,8 @@ class Router:
         if not any(rule.fallback for rule in self.rules):
             fallback_rule(workspace)
             self.rules = self._rules(lock)
-        named = Rule.members.through.objects.filter(rule__in=[r.pk for r in self.rules])
-        self.named: dict[int, list[int]] = {}
-        for rule_id, member_id in named.values_list("rule_id", "member_id").order_by("member_id"):
-            self.named.setdefault(rule_id, []).append(member_id)
-        staff = Member.objects.filter(workspace=workspace, role__in=WORKING_ROLES, active=True)
-        self.reps = {m.pk: m for m in staff.order_by("id")}
+        self.named = _named_reps(workspace)
+        self.reps = _staff(workspace)
         self.open = Counter()
         self.today = Counter()
         self._load_counts()
@@ -116,26 +118,27 @@ class Router:
         self.shifts: dict[int, bool] = {}  # member id -> on shift now
 
     def _rules(self, lock: bool) -> list[Rule]:
-        rules = Rule.objects.filter(workspace=self.workspace).select_related("team")
-        rules = rules.filter(Q(active=True) | Q(fallback=True))
-        if lock:
-            rules = rules.select_for_update(of=("self",))
-        return list(rules.order_by("fallback", "position", "id"))
+        """The active rules and the fallback, in order; locked, so batches take turns."""
+        rules = fetch_joined(
+            "SELECT {select} FROM {r} WHERE r.workspace_id = %s AND (r.active OR r.fallback)"
+            " ORDER BY r.fallback, r.position, r.id" + (for_update() if lock else ""),
+            [self.workspace.pk],
+            r=Rule,
+        )
+        return [_in(self.workspace, rule) for (rule,) in rules]
 
     def _load_counts(self) -> None:
         reps = self.reps.values()
         needs_open = any(m.capacity for m in reps) or any(
             r.strategy == Strategy.LEAST_BUSY for r in self.rules
         )
-        leads = Lead.objects.filter(workspace=self.workspace, owner_id__in=list(self.reps))
         if needs_open:
-            counts = leads.filter(is_open=True).values("owner_id").annotate(n=Count("id"))
-            self.open.update({row["owner_id"]: row["n"] for row in counts})
+            self.open.update(_owner_counts(self.workspace, "is_open", []))
         if any(m.daily_limit for m in reps):
             local = self.now.astimezone(self.business.zone)
             midnight = datetime.combine(local.date(), time.min, self.business.zone)
-            counts = leads.filter(assigned_at__gte=midnight).values("owner_id")
-            self.today.update({row["owner_id"]: row["n"] for row in counts.annotate(n=Count("id"))})
+            since = Lead._meta.get_field("assigned_at").get_db_prep_value(midnight, connection)
+            self.today.update(_owner_counts(self.workspace, "assigned_at >= %s", [since]))
 
     # ---- who can take a lead
 
@@ -220,6 +223,61 @@ class Router:
 
     def save(self) -> None:
         """Keep the strategies' turns (only for rules that handed out a lead)."""
-        for rule in self.rules:
-            if rule.pk in self.changed:
-                Rule.objects.filter(pk=rule.pk).update(state=rule.state)
+        state = Rule._meta.get_field("state")
+        with connection.cursor() as cursor:
+            for rule in self.rules:
+                if rule.pk in self.changed:
+                    value = state.get_db_prep_save(rule.state, connection=connection)
+                    cursor.execute(
+                        f"UPDATE {_RULES} SET state = %s WHERE id = %s", [value, rule.pk]
+                    )
+
+
+# The router's reads, written by hand: a batch of one lead (a single POST, a webhook delivery)
+# paid more CPU compiling these querysets than the database took to answer them.
+
+_RULES = Rule._meta.db_table
+
+
+def _in(workspace: Workspace, obj):
+    """`obj` with its workspace set to the one at hand, so following it costs no query."""
+    obj._meta.get_field("workspace").set_cached_value(obj, workspace)
+    return obj
+
+
+def _named_reps(workspace: Workspace) -> dict[int, list[int]]:
+    """Rule id -> the ids of its named reps, in id order."""
+    named: dict[int, list[int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT n.rule_id, n.member_id FROM {Rule.members.through._meta.db_table} n"
+            f" JOIN {_RULES} r ON r.id = n.rule_id WHERE r.workspace_id = %s"
+            " ORDER BY n.member_id",
+            [workspace.pk],
+        )
+        for rule_id, member_id in cursor.fetchall():
+            named.setdefault(rule_id, []).append(member_id)
+    return named
+
+
+def _staff(workspace: Workspace) -> dict[int, Member]:
+    """The active members who can own leads, by id in id order."""
+    found = fetch_joined(
+        "SELECT {select} FROM {m} WHERE m.workspace_id = %s AND m.active AND "
+        + any_of("m.role")
+        + " ORDER BY m.id",
+        [workspace.pk, listed(WORKING_ROLES)],
+        m=Member,
+    )
+    return {member.pk: _in(workspace, member) for (member,) in found}
+
+
+def _owner_counts(workspace: Workspace, condition: str, params: list) -> dict[int, int]:
+    """Owner id -> how many of the workspace's leads meet `condition`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT owner_id, count(*) FROM {Lead._meta.db_table}"
+            f" WHERE workspace_id = %s AND owner_id IS NOT NULL AND {condition} GROUP BY owner_id",
+            [workspace.pk, *params],
+        )
+        return dict(cursor.fetchall())
