@@ -2,6 +2,7 @@ import os
 
 import django
 from django.core.handlers.asgi import ASGIHandler
+from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadloop.config.settings")
 
@@ -22,3 +23,6 @@ class OneHopHandler(ASGIHandler):
 
 django.setup(set_prefix=False)
 application = OneHopHandler()
+# Import the views and build the API's schemas now, not in the first request (about half a
+# second: a restarted server's first webhooks would wait that long for their answer).
+get_resolver().url_patterns

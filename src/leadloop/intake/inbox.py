@@ -24,7 +24,7 @@ from leadloop.campaigns.services import key_of
 from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.errors import ApplicationError, Conflict, NotFound
-from leadloop.core.joined import fetch_joined
+from leadloop.core.joined import any_of, fetch_joined, listed
 from leadloop.core.models import Workspace
 from leadloop.core.services import audit_record
 from leadloop.intake.models import Channel, Delivery, FacebookForm, Touch
@@ -109,8 +109,15 @@ def _failed(ref: str, error: str, *, retry: bool = False) -> dict:
 def _captured_leads(workspace: Workspace, provider: str, refs: set[str]) -> dict[str, int]:
     """{provider lead id: LeadLoop lead id} of the refs captured before."""
     keys = {_dedupe_key(key_of(provider, 64), ref): ref for ref in refs}
-    touches = Touch.objects.filter(workspace=workspace, dedupe_key__in=list(keys))
-    return {keys[key]: lead for key, lead in touches.values_list("dedupe_key", "lead_id")}
+    if not keys:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT dedupe_key, lead_id FROM {Touch._meta.db_table}"
+            f" WHERE workspace_id = %s AND NOT (dedupe_key = '') AND {any_of('dedupe_key')}",
+            [workspace.pk, listed(keys)],
+        )
+        return {keys[key]: lead for key, lead in cursor.fetchall()}
 
 
 def _fetch(client: httpx.Client, channel: Channel, item: Item) -> Item | GraphError:
@@ -202,24 +209,44 @@ def _outcomes(batch: list[Delivery]) -> list[list[dict]]:
     ]
 
 
-def _waiting(delivery_id: int) -> Delivery | None:
-    """The delivery, locked, with its channel and workspace, if it waits and nobody has it.
+# The worker's reads and writes of the inbox, written by hand: every delivery has its task, and
+# compiling these querysets cost the worker more CPU than the database took to answer them.
 
-    Every delivery has its task, and most find their delivery taken by an earlier task's
-    batch: this lookup is written out so that finding nothing costs no query compiling.
-    """
-    lock = ""
-    if connection.features.has_select_for_update_skip_locked:
-        lock = " " + connection.ops.for_update_sql(skip_locked=True, of=("d",))
+DELIVERIES = Delivery._meta.db_table
+FINISHED = ("status", "attempts", "next_attempt_at", "processed_at", "error", "outcomes")
+
+
+def _skip_locked() -> str:
+    if not connection.features.has_select_for_update_skip_locked:
+        return ""
+    return " " + connection.ops.for_update_sql(skip_locked=True, of=("d",))
+
+
+def _still_waiting(delivery_id: int) -> bool:
+    """Whether the delivery may need processing, read outside a transaction: most tasks find
+    their delivery taken by an earlier task's batch."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT status FROM {DELIVERIES} WHERE id = %s", [delivery_id])
+        row = cursor.fetchone()
+    return row is not None and row[0] in (Status.RECEIVED, Status.RETRYING)
+
+
+def _waiting(delivery_id: int) -> Delivery | None:
+    """The delivery, locked, with its channel and workspace, if it waits and nobody has it."""
     found = fetch_joined(
         "SELECT {select} FROM {d} JOIN {c} ON c.id = d.channel_id"
-        " JOIN {w} ON w.id = c.workspace_id WHERE d.id = %s AND d.status IN (%s, %s)" + lock,
+        " JOIN {w} ON w.id = c.workspace_id WHERE d.id = %s AND d.status IN (%s, %s)"
+        + _skip_locked(),
         [delivery_id, Status.RECEIVED, Status.RETRYING],
         d=Delivery,
         c=Channel,
         w=Workspace,
     )
     return found[0][0] if found else None
+
+
+def _db_value(name: str, value):
+    return Delivery._meta.get_field(name).get_db_prep_save(value, connection=connection)
 
 
 @transaction.atomic
@@ -229,18 +256,24 @@ def _claim(delivery_id: int) -> list[Delivery]:
     mine = _waiting(delivery_id)
     if mine is None:
         return []
-    waiting = (
-        Delivery.objects.select_for_update(skip_locked=True)
-        .filter(channel_id=mine.channel_id, status=Status.RECEIVED)
-        .exclude(pk=mine.pk)
-        .order_by("received_at", "id")[: BATCH_SIZE - 1]
+    waiting = fetch_joined(
+        "SELECT {select} FROM {d} WHERE d.channel_id = %s AND d.status = %s AND d.id <> %s"
+        " ORDER BY d.received_at, d.id LIMIT %s" + _skip_locked(),
+        [mine.channel_id, Status.RECEIVED, mine.pk, BATCH_SIZE - 1],
+        d=Delivery,
     )
-    batch = [mine, *waiting]
+    batch = [mine, *(delivery for (delivery,) in waiting)]
     for delivery in batch[1:]:
         delivery.channel = mine.channel
-    Delivery.objects.filter(pk__in=[d.pk for d in batch]).update(
-        status=Status.PROCESSING, next_attempt_at=clock.now()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {DELIVERIES} SET status = %s, next_attempt_at = %s WHERE {any_of('id')}",
+            [
+                Status.PROCESSING,
+                _db_value("next_attempt_at", clock.now()),
+                listed(d.pk for d in batch),
+            ],
+        )
     return batch
 
 
@@ -249,7 +282,7 @@ def delivery_process(*, delivery_id: int) -> Delivery | None:
     passing failure (the Graph API, the database) is tried again later with backoff, a lead
     that cannot be taken fails alone. The delivery as it was left; None when it was not
     waiting (done, or in another worker's hands)."""
-    batch = _claim(delivery_id)
+    batch = _claim(delivery_id) if _still_waiting(delivery_id) else []
     if not batch:
         return None
     try:
@@ -260,6 +293,7 @@ def delivery_process(*, delivery_id: int) -> Delivery | None:
         outcomes = [[*(o for o in d.outcomes if o["outcome"] != "failed"), failure] for d in batch]
     for delivery, found in zip(batch, outcomes, strict=True):
         _finish(delivery, found)
+    _save_finished(batch)
     return batch[0]
 
 
@@ -280,9 +314,14 @@ def _finish(delivery: Delivery, outcomes: list[dict]) -> None:
     delivery.outcomes = outcomes
     delivery.error = failures[0]["error"] if failures else ""
     delivery.processed_at = clock.now()
-    delivery.save(
-        update_fields=["status", "attempts", "next_attempt_at", "processed_at", "error", "outcomes"]
-    )
+
+
+def _save_finished(batch: list[Delivery]) -> None:
+    """Each delivery's status, attempts and outcomes, in one round of statements."""
+    sets = ", ".join(f"{name} = %s" for name in FINISHED)
+    rows = [[*(_db_value(name, getattr(d, name)) for name in FINISHED), d.pk] for d in batch]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {DELIVERIES} SET {sets} WHERE id = %s", rows)
 
 
 def _waiting_again(deliveries) -> list[int]:
