@@ -1,8 +1,9 @@
 import os
+from importlib import import_module
 
 import django
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
-from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadloop.config.settings")
 
@@ -25,4 +26,4 @@ django.setup(set_prefix=False)
 application = OneHopHandler()
 # Import the views and build the API's schemas now, not in the first request (about half a
 # second: a restarted server's first webhooks would wait that long for their answer).
-get_resolver().url_patterns
+import_module(settings.ROOT_URLCONF)
