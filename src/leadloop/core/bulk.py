@@ -204,32 +204,9 @@ def rows_insert(*groups: Sequence[Model]) -> Sequence[Model]:
         for obj, new_id in zip(objs, new_ids, strict=True):
             obj.__dict__[pk] = new_id
             obj._state.adding, obj._state.db = False, alias
-    if connection.vendor == "postgresql" and sum(map(len, filled)) <= FEW:
-        _insert_at_once(filled)
-    else:
-        for objs in filled:
-            _write(objs)
+    for objs in filled:
+        _write(objs)
     return groups[0]
-
-
-FEW = 100  # rows: fewer go as one statement of INSERTs, a round trip instead of one a table
-
-
-def _insert_at_once(groups: list[Sequence[Model]]) -> None:
-    """Every group's rows in one round trip (PostgreSQL: several statements in one execute)."""
-    statements, params = [], []
-    for objs in groups:
-        model = type(objs[0])
-        table = _Table.of(model, connection.vendor)
-        marks = "(" + ", ".join("%s" for _column in table.columns) + ")"
-        statements.append(
-            f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({_columns(table)})"
-            f" VALUES {', '.join(marks for _obj in objs)}"
-        )
-        for obj in objs:
-            params.extend(table.row(obj))
-    with connection.cursor() as cursor:
-        cursor.execute("; ".join(statements), params)
 
 
 def _columns(table: _Table) -> str:

@@ -387,6 +387,23 @@ def _play_batch(workspace, actor, kind, channel, items) -> list[Captured] | None
     return None
 
 
+def _play_split(workspace, actor, kind, channel, items) -> list[Captured | ApplicationError]:
+    """The items as one batch; when that fails (a submission that cannot be stored, or writes
+    that kept meeting concurrent ones), each half in turn, down to one submission alone. Halves
+    played in order are still one submission after another, so the outcome is the same; a
+    thousand leads that met a concurrent batch are not played a thousand times one by one."""
+    played = _play_batch(workspace, actor, kind, channel, items)
+    if played is not None:
+        return played
+    if len(items) == 1:
+        return [_play_alone(workspace, actor, kind, channel, items[0])]
+    half = len(items) // 2
+    return [
+        *_play_split(workspace, actor, kind, channel, items[:half]),
+        *_play_split(workspace, actor, kind, channel, items[half:]),
+    ]
+
+
 def _play_alone(workspace, actor, kind, channel, item) -> Captured | ApplicationError:
     for attempt in range(ATTEMPTS):
         try:
@@ -413,7 +430,8 @@ def leads_capture(
 
     One result per submission, in order: its Captured, or the error it alone met. The batch is
     written in one transaction, planned again when it meets a concurrent write; when one
-    submission fails, each is played on its own, so a bad submission never blocks the others.
+    submission fails, the halves are played in turn down to that one alone, so a bad submission
+    never blocks the others.
     """
     actor.require(actor.captures_leads)
     results: list = [None] * len(submissions)
@@ -424,9 +442,7 @@ def leads_capture(
             items.append((index, sub, raw or {}, who))
         else:
             results[index] = _no_channel()
-    played = _play_batch(workspace, actor, kind, channel, items)
-    if played is None:
-        played = [_play_alone(workspace, actor, kind, channel, item) for item in items]
+    played = _play_split(workspace, actor, kind, channel, items)
     for (index, *_rest), outcome in zip(items, played, strict=True):
         results[index] = outcome
     duplicates_check_soon(workspace=workspace, contact_ids=_new_contact_ids(played))
