@@ -209,15 +209,12 @@ def rows_insert(*groups: Sequence[Model]) -> Sequence[Model]:
     return groups[0]
 
 
-def _columns(table: _Table) -> str:
-    return ", ".join(connection.ops.quote_name(column) for column in table.columns)
-
-
 def _write(objs: Sequence[Model]) -> None:
     model = type(objs[0])
     table = _Table.of(model, connection.vendor)
     rows = (table.row(obj) for obj in objs)
-    name, columns = connection.ops.quote_name(model._meta.db_table), _columns(table)
+    name = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(column) for column in table.columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             copying = cursor.cursor.copy(f"COPY {name} ({columns}) FROM STDIN")
