@@ -13,7 +13,15 @@ from django.test import Client
 from leadloop.activities.models import Activity
 from leadloop.contacts.models import Contact, PossibleDuplicate
 from leadloop.core import clock
-from leadloop.core.demo import DEMO_PASSWORD, STAFF, WORKSPACE_NAME, demo_email
+from leadloop.core.demo import (
+    DEMO_PASSWORD,
+    STAFF,
+    TZ,
+    WORK_END,
+    WORK_START,
+    WORKSPACE_NAME,
+    demo_email,
+)
 from leadloop.core.models import Member, Workspace
 from leadloop.intake.models import Channel, Touch
 from leadloop.pipeline.models import Lead, LeadEvent
@@ -51,6 +59,15 @@ def check_members(workspace: Workspace) -> None:
     assert workspace.stages.filter(key__in=["new", "k1", "k3", "k4-1", "k4-2"]).count() == 5
 
 
+def check_owners(leads) -> None:
+    """Round robin to the sales reps; only leads of the night (or Sunday) wait for the shift."""
+    assert set(leads.exclude(owner=None).values_list("owner__role", flat=True)) == {"sales"}
+    for lead in leads.filter(owner=None):
+        local = lead.created_at.astimezone(TZ)
+        after_hours = local.weekday() == 6 or not WORK_START <= local.hour < WORK_END
+        assert after_hours and lead.created_at > clock.now() - timedelta(hours=36), local
+
+
 def check_leads(workspace: Workspace) -> None:
     leads = Lead.objects.filter(workspace=workspace)
     assert LEADS * 0.9 <= leads.count() <= LEADS * 1.2
@@ -64,7 +81,7 @@ def check_leads(workspace: Workspace) -> None:
     assert leads.filter(created_at__gt=now - timedelta(days=7)).exists()
     assert not leads.filter(created_at__gt=now).exists()
     assert not leads.filter(created_at__lt=now - timedelta(days=91)).exists()
-    assert set(leads.values_list("owner__role", flat=True)) == {"sales"}  # round robin
+    check_owners(leads)
     older = leads.filter(created_at__lt=now - timedelta(days=30))
     assert older.filter(stage__key="new").count() <= older.count() * 0.1  # worked by now
 
