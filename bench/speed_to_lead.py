@@ -43,6 +43,7 @@ and p99 ≤ 1 s; timer lateness p99 ≤ 5 s with 100,000 open timers.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import logging
 import math
@@ -57,14 +58,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import httpx
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import intake  # bench/ is not a package
 from generate import PREFIXES
-from intake import ROOT, Server, machine_busy, percentile, postgres_cpu_seconds
+from intake import ROOT, Poster, Server, machine_busy, percentile, postgres_cpu_seconds
 from webhooks import Payloads, Worker, setup_channels
 
 BUDGET_P50_MS, BUDGET_P99_MS, BUDGET_TIMER_P99_S = 200, 1000, 5
@@ -106,40 +107,45 @@ class Streams:
 
     def _listen(self, rep: str, token: str) -> None:
         last = ""
-        timeout = httpx.Timeout(10, read=READ_TIMEOUT_S)
+        parts = urlsplit(self.url)
         while not self.stop.is_set():
             headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
             if last:
                 headers["Last-Event-ID"] = last  # resume: nothing is lost across a reconnect
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=READ_TIMEOUT_S)
             try:
-                with (
-                    httpx.Client(timeout=timeout) as client,
-                    client.stream("GET", f"{self.url}/events/", headers=headers) as response,
-                ):
-                    if response.status_code != 200:
-                        response.read()
-                        raise RuntimeError(f"{response.status_code} {response.text[:200]}")
-                    event: dict[str, str] = {}
-                    for line in response.iter_lines():
-                        if line:
-                            if not line.startswith(":"):
-                                key, _colon, value = line.partition(":")
-                                value = value.removeprefix(" ")
-                                event[key] = f"{event[key]}\n{value}" if key in event else value
-                            continue
-                        if event:
-                            last = event.get("id", last)
-                            self._dispatch(rep, event)
-                            event = {}
-                        if self.stop.is_set():
-                            return
-            except (httpx.HTTPError, RuntimeError) as exc:
+                conn.request("GET", "/events/", headers=headers)
+                response = conn.getresponse()
+                if response.status != 200:
+                    raise RuntimeError(f"{response.status} {response.read()[:200]!r}")
+                last = self._events(rep, response, last)
+            except (OSError, http.client.HTTPException, RuntimeError) as exc:
                 if self.stop.is_set():
                     return
                 with self.lock:
                     self.errors[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
                     self.reconnects += 1
                 time.sleep(0.5)
+            finally:
+                conn.close()
+
+    def _events(self, rep: str, response: http.client.HTTPResponse, last: str) -> str:
+        """Dispatch the events of one open stream until it ends; the last event id seen."""
+        event: dict[str, str] = {}
+        while raw := response.readline():
+            if line := raw.decode().rstrip("\r\n"):
+                if not line.startswith(":"):
+                    key, _colon, value = line.partition(":")
+                    value = value.removeprefix(" ")
+                    event[key] = f"{event[key]}\n{value}" if key in event else value
+                continue
+            if event:
+                last = event.get("id", last)
+                self._dispatch(rep, event)
+                event = {}
+            if self.stop.is_set():
+                break
+        return last
 
     def _dispatch(self, rep: str, event: dict[str, str]) -> None:
         perf, wall = time.perf_counter(), time.time()
@@ -271,33 +277,31 @@ class Load:
 def send_all(url: str, slug: str, token: str, leads: list[Sent], rate: float, args) -> Load:
     load = Load(rate, len(leads) / rate, args.concurrency)
     cursor, lock = iter(range(len(leads))), threading.Lock()
-    hook, api = f"{url}/hooks/{slug}/google", f"{url}/api/v1/leads"
+    hook, api = f"/hooks/{slug}/google", "/api/v1/leads"
     auth = {"Authorization": f"Bearer {token}"}
     stop_at = time.perf_counter() + len(leads) / rate + 30
 
     def worker() -> None:
-        with httpx.Client(timeout=10, headers={"Content-Type": "application/json"}) as client:
-            while True:
-                with lock:
-                    index = next(cursor, None)
-                if index is None or time.perf_counter() > stop_at:
-                    return
-                lead = leads[index]
-                lead.due = start + index / rate
-                if (pause := lead.due - time.perf_counter()) > 0:
-                    time.sleep(pause)
-                lead.sent, lead.sent_wall = time.perf_counter(), time.time()
-                try:
-                    if lead.path == "api":
-                        response = client.post(api, content=lead.body, headers=auth)
-                    else:
-                        response = client.post(hook, content=lead.body, headers=lead.headers)
-                    lead.status = str(response.status_code)
-                    if lead.path == "api" and response.status_code == 201:
-                        lead.lead_id = response.json()["id"]
-                except httpx.HTTPError as exc:
-                    lead.status = type(exc).__name__
-                lead.answered_ms = (time.perf_counter() - lead.sent) * 1000
+        client = Poster(url, {})
+        while True:
+            with lock:
+                index = next(cursor, None)
+            if index is None or time.perf_counter() > stop_at:
+                client.close()
+                return
+            lead = leads[index]
+            lead.due = start + index / rate
+            if (pause := lead.due - time.perf_counter()) > 0:
+                time.sleep(pause)
+            lead.sent, lead.sent_wall = time.perf_counter(), time.time()
+            if lead.path == "api":
+                status, answer = client.post(api, lead.body, auth)
+            else:
+                status, answer = client.post(hook, lead.body, lead.headers)
+            lead.status = str(status)
+            if lead.path == "api" and status == 201:
+                lead.lead_id = json.loads(answer)["id"]
+            lead.answered_ms = (time.perf_counter() - lead.sent) * 1000
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(args.concurrency)]
     start = time.perf_counter()

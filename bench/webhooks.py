@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import Generator  # bench/ is not a package
 from intake import (
     ROOT,
+    Poster,
     Server,
     _leadloop,
     add_sales_reps,
@@ -212,29 +213,27 @@ def run_phase(args, url: str, slug: str, token: str, provider: str, payloads: Pa
     phase.redeliveries = total - phase.leads_expected
     latencies, lags, lock = [], [], threading.Lock()
     cursor = iter(range(total))
-    hook = f"{url}/hooks/{slug}/{provider}"
+    hook = f"/hooks/{slug}/{provider}"
 
     def worker() -> None:
-        with httpx.Client(timeout=10, headers={"Content-Type": "application/json"}) as client:
-            while (index := next(cursor, None)) is not None:
-                due = start + index / args.rate
-                if (pause := due - time.perf_counter()) > 0:
-                    time.sleep(pause)
-                sent = time.perf_counter()
-                body, headers = bodies[index]
-                try:
-                    status = client.post(hook, content=body, headers=headers).status_code
-                except httpx.HTTPError as exc:
-                    status = type(exc).__name__
-                done = time.perf_counter()
-                with lock:
-                    phase.sent += 1
-                    lags.append(sent - due)
-                    if status == 200:
-                        phase.ok += 1
-                        latencies.append((done - sent) * 1000)
-                    else:
-                        phase.errors[str(status)] = phase.errors.get(str(status), 0) + 1
+        client = Poster(url, {})
+        while (index := next(cursor, None)) is not None:
+            due = start + index / args.rate
+            if (pause := due - time.perf_counter()) > 0:
+                time.sleep(pause)
+            sent = time.perf_counter()
+            body, headers = bodies[index]
+            status, _answer = client.post(hook, body, headers)
+            done = time.perf_counter()
+            with lock:
+                phase.sent += 1
+                lags.append(sent - due)
+                if status == 200:
+                    phase.ok += 1
+                    latencies.append((done - sent) * 1000)
+                else:
+                    phase.errors[str(status)] = phase.errors.get(str(status), 0) + 1
+        client.close()
 
     before = leads_of(url, token, provider)
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(args.concurrency)]
