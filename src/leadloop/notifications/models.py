@@ -5,7 +5,7 @@ from leadloop.pipeline.models import Lead
 
 
 class Notification(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
     member = models.ForeignKey(
         Member, on_delete=models.CASCADE, related_name="notifications", db_index=False
     )

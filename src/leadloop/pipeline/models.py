@@ -57,14 +57,25 @@ class Lead(models.Model):
         Workspace, on_delete=models.CASCADE, related_name="leads", db_index=False
     )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="leads")
-    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL)
-    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL)
-    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="leads")
+    # Scoped reads use the indexes in Meta, which lead with the workspace; an index of its own
+    # for each of these would serve only deletions, which the application never makes.
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="leads", db_index=False)
     furthest_stage = models.ForeignKey(
-        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     owner = models.ForeignKey(
-        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="leads",
+        db_index=False,
     )
     is_open = models.BooleanField(default=True)
     returning = models.BooleanField(default=False)
@@ -114,24 +125,25 @@ class LeadEvent(models.Model):
         ACTIVITY = "activity", _("Activity")
         MERGED = "merged", _("Merged")
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    # The timeline is read by lead only: no index on the other keys (see Lead).
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     actor = models.ForeignKey(
-        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     actor_label = models.CharField(max_length=200, blank=True)
     from_stage = models.ForeignKey(
-        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     to_stage = models.ForeignKey(
-        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     from_owner = models.ForeignKey(
-        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     to_owner = models.ForeignKey(
-        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     reason = models.CharField(max_length=500, blank=True)
     data = models.JSONField(default=dict, blank=True)
