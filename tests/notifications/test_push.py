@@ -23,16 +23,32 @@ def no_redis(settings):
 
 
 def test_announce_from_a_worker_thread_wakes_only_that_members_streams(no_redis):
-    announcer = threading.Thread(target=announce, args=({7, 9},))
+    announcer = threading.Thread(target=announce, args=({7: [12, 11], 9: [13]},))
 
     async def main():
         async with hub.listening(7) as mine, hub.listening(8) as other:
             announcer.start()
-            await asyncio.wait_for(mine.event.wait(), 5)
-            return other.event.is_set()
+            return await mine.wait(5), other.event.is_set()
 
-    assert asyncio.run(main()) is False
+    assert asyncio.run(main()) == ({11, 12}, False)  # the stream is told which rows are new
     announcer.join(5)  # before the next test sets REDIS_URL, which the thread reads last
+
+
+def test_a_wait_without_ids_asks_for_everything_after_the_cursor(no_redis):
+    """A poll or heartbeat that nobody woke, and a wake-up without ids (Redis came back, or an
+    older process announced), make the stream read all its rows, not just some."""
+
+    async def main():
+        async with hub.listening(7) as waiter:
+            timed_out = await waiter.wait(0.01)
+            hub.wake({7: [5]})
+            hub.wake({7: []})
+            mixed = await waiter.wait(5)
+            hub.wake({7: [6]})
+            named = await waiter.wait(5)
+            return timed_out, mixed, named
+
+    assert asyncio.run(main()) == (None, None, {6})
 
 
 def _free_port() -> int:
@@ -79,14 +95,14 @@ def _subscribed(url: str) -> bool:
     return dict(redis.Redis.from_url(url).pubsub_numsub(CHANNEL)).get(CHANNEL.encode(), 0) > 0
 
 
-def test_announce_publishes_the_member_ids(redis_url):
+def test_announce_publishes_the_members_and_their_notification_ids(redis_url):
     pubsub = redis.Redis.from_url(redis_url).pubsub()
     pubsub.subscribe(CHANNEL)
     assert pubsub.get_message(timeout=5)["type"] == "subscribe"
-    announce({5, 3})
+    announce({5: [9, 8], 3: [7]})
     message = pubsub.get_message(timeout=5)
     pubsub.close()
-    assert json.loads(message["data"]) == {"from": sender(), "members": [3, 5]}
+    assert json.loads(message["data"]) == {"from": sender(), "notes": {"3": [7], "5": [8, 9]}}
 
 
 def test_what_another_process_announces_wakes_the_streams_here(team, asgi_url, redis_url):
@@ -98,7 +114,8 @@ def test_what_another_process_announces_wakes_the_streams_here(team, asgi_url, r
             patch.setattr(stream_module, "POLL_S", 3600)  # only a wake-up can bring it now
             patch.setattr(stream_module, "HEARTBEAT_S", 3600)
             note = notify(sales, "from the worker", publish=False)
-            worker = f"from leadloop.notifications.push import announce; announce({{{sales.pk}}})"
+            announced = {sales.pk: [note.pk]}
+            worker = f"from leadloop.notifications.push import announce; announce({announced})"
             env = {
                 **os.environ,
                 "REDIS_URL": redis_url,
@@ -119,4 +136,22 @@ def test_without_a_reachable_redis_announce_still_wakes_this_process(team, asgi_
     with stream(asgi_url, headers=bearer(member_key(team, "sales"))) as events:
         note = notify(team.members["sales"], "Redis is down")
         [event] = events.notifications(1)
+    assert event.data["id"] == note.pk
+
+
+def test_a_message_of_an_older_process_with_member_ids_only_still_wakes_the_stream(
+    team, asgi_url, redis_url
+):
+    """During an upgrade a worker of the previous version publishes member ids without the
+    notification ids: the stream reads everything after its cursor."""
+    sales = team.members["sales"]
+    with stream(asgi_url, headers=bearer(member_key(team, "sales"))) as events:
+        assert wait_for(lambda: _subscribed(redis_url))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(stream_module, "POLL_S", 3600)
+            patch.setattr(stream_module, "HEARTBEAT_S", 3600)
+            note = notify(sales, "from the old worker", publish=False)
+            message = json.dumps({"from": "an-older-process", "members": [sales.pk]})
+            redis.Redis.from_url(redis_url).publish(CHANNEL, message)
+            [event] = events.notifications(1)
     assert event.data["id"] == note.pk

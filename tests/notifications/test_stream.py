@@ -17,6 +17,7 @@ from leadloop.core.models import ApiToken
 from leadloop.core.services import member_update, token_create, token_revoke
 from leadloop.notifications import stream as stream_module
 from leadloop.notifications.models import Notification
+from leadloop.notifications.push import announce
 from leadloop.notifications.selectors import notifications_after
 from leadloop.notifications.stream import POLL_S, Cursor
 from tests.conftest import AsgiServer
@@ -98,6 +99,29 @@ def test_other_members_and_workspaces_notifications_never_arrive(team, other_tea
         mine = notify(team.members["sales"], "mine")
         [event] = events.notifications(1)  # ids increase: the others would have come first
     assert (event.data["id"], event.data["message"]) == (mine.pk, "mine")
+
+
+def test_a_wake_up_naming_other_members_rows_sends_none_of_them(team, other_team, asgi_url):
+    """The ids in a wake-up only say where to look: the rows are read for the stream's member,
+    so a wrong or forged id list never shows anyone else's notifications."""
+    sales = team.members["sales"]
+    theirs = [
+        notify(team.members["sales2"], "a colleague's", publish=False),
+        notify(other_team.members["sales"], "another workspace's", publish=False),
+    ]
+    key = member_key(team, "sales")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stream_module, "POLL_S", 3600)  # only the wake-ups read
+        with stream(asgi_url, headers=bearer(key)) as events:
+            mine = notify(sales, "mine", publish=False)
+            announce({sales.pk: [*(note.pk for note in theirs), mine.pk]})
+            [event] = events.notifications(1)
+            announce({sales.pk: [note.pk for note in theirs]})
+            more = notify(sales, "and the next", publish=False)
+            announce({sales.pk: [more.pk]})
+            [following] = events.notifications(1)
+    assert (event.data["id"], event.data["unread"]) == (mine.pk, 1)
+    assert (following.data["message"], following.data["unread"]) == ("and the next", 2)
 
 
 def test_idle_streams_hold_no_database_connection(team, asgi_url, settings):

@@ -3,13 +3,15 @@
 `announce` runs after a commit, in whatever thread and process made the notifications (a web
 request, the worker). Each open stream waits on an asyncio event in its server's event loop:
 `announce` sets the events of this process's streams with `call_soon_threadsafe` and, when
-`REDIS_URL` is set, publishes the member ids on a Redis channel. Every web process with open
-streams subscribes to that channel (one connection per event loop, kept while it has streams)
-and wakes its own streams for the ids published by the others.
+`REDIS_URL` is set, publishes the member ids with their new notification ids on a Redis channel.
+Every web process with open streams subscribes to that channel (one connection per event loop,
+kept while it has streams) and wakes its own streams for what the others published.
 
-A wake-up only makes a stream read the database again: the rows are the truth, so a lost message
-costs latency, never a notification. Streams re-read every second when no subscription is
-listening (no Redis, or Redis unreachable) and at every heartbeat when one is.
+A wake-up only tells a stream which rows to read: the rows are the truth, so a lost message
+costs latency, never a notification. A stream woken with ids reads just those rows; one woken
+without ids (after Redis came back, or by an older process) reads everything after its cursor.
+Streams re-read every second when no subscription is listening (no Redis, or Redis unreachable)
+and at every heartbeat when one is.
 """
 
 import asyncio
@@ -42,22 +44,36 @@ def sender() -> str:
 
 @dataclass(eq=False)
 class Waiter:
-    """One open stream: whose notifications it shows, and the event its loop waits on."""
+    """One open stream: whose notifications it shows, the event its loop waits on and the
+    notification ids announced since it last looked."""
 
     member_id: int
     loop: asyncio.AbstractEventLoop
     event: asyncio.Event = field(default_factory=asyncio.Event)
+    announced: set[int] = field(default_factory=set)
+    read_all: bool = False  # a wake-up without ids came
 
-    async def wait(self, timeout: float) -> None:
-        """Until woken or `timeout` seconds passed; ready for the next wait either way."""
+    async def wait(self, timeout: float) -> set[int] | None:
+        """Until woken or `timeout` seconds passed: the notification ids announced meanwhile,
+        or None when the stream should read everything after its cursor."""
         with suppress(TimeoutError):
             await asyncio.wait_for(self.event.wait(), timeout)
         self.event.clear()
+        ids, read_all = self.announced, self.read_all
+        self.announced, self.read_all = set(), False
+        return None if read_all or not ids else ids
 
-    def wake(self) -> None:
-        """From any thread."""
+    def wake(self, ids: Iterable[int] = ()) -> None:
+        """From any thread; no ids: read everything."""
         with suppress(RuntimeError):  # its loop has closed: the stream is gone
-            self.loop.call_soon_threadsafe(self.event.set)
+            self.loop.call_soon_threadsafe(self._woken, list(ids))
+
+    def _woken(self, ids: list[int]) -> None:
+        if ids:
+            self.announced.update(ids)
+        else:
+            self.read_all = True
+        self.event.set()
 
 
 class Hub:
@@ -98,11 +114,12 @@ class Hub:
             if relay is not None:
                 relay.cancel()
 
-    def wake(self, member_ids: Iterable[int]) -> None:
+    def wake(self, announced: dict[int, list[int]]) -> None:
+        """Wake the streams of these members with their new notification ids (none: read all)."""
         with self._lock:
-            waiters = [w for m in member_ids for w in self._waiters.get(m, ())]
-        for waiter in waiters:
-            waiter.wake()
+            waiters = [(w, ids) for m, ids in announced.items() for w in self._waiters.get(m, ())]
+        for waiter, ids in waiters:
+            waiter.wake(ids)
 
     def _wake_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
@@ -114,8 +131,8 @@ class Hub:
         try:
             message = json.loads(data)
             if message["from"] != sender():
-                self.wake({int(m) for m in message["members"]})
-        except (ValueError, TypeError, KeyError):
+                self.wake(_announced(message))
+        except (ValueError, TypeError, KeyError, AttributeError):
             log.warning("ignored a malformed message on %s: %r", CHANNEL, data[:200])
 
     async def _relay(self, url: str) -> None:
@@ -140,6 +157,14 @@ class Hub:
             await asyncio.sleep(RESUBSCRIBE_S)
 
 
+def _announced(message: dict) -> dict[int, list[int]]:
+    """Member id -> notification ids of a published message; a process from before the ids
+    were published sends the member ids alone (its streams then read everything)."""
+    if "notes" in message:
+        return {int(m): [int(i) for i in ids] for m, ids in message["notes"].items()}
+    return {int(m): [] for m in message["members"]}
+
+
 hub = Hub()
 
 
@@ -148,13 +173,15 @@ def _publisher(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
-def announce(member_ids: set[int]) -> None:
-    """Tell every web process that these members have new notifications. Never raises."""
-    ids = sorted(member_ids)
-    hub.wake(ids)
+def announce(announced: dict[int, list[int]]) -> None:
+    """Tell every web process that these members have these new notifications (member id ->
+    notification ids). Never raises."""
+    announced = {member: sorted(ids) for member, ids in sorted(announced.items())}
+    hub.wake(announced)
     if settings.REDIS_URL:
-        message = json.dumps({"from": sender(), "members": ids})
+        notes = {str(member): ids for member, ids in announced.items()}
+        message = json.dumps({"from": sender(), "notes": notes})
         try:
             _publisher(settings.REDIS_URL).publish(CHANNEL, message)
         except redis.RedisError as exc:  # the streams still find the rows when they poll
-            log.warning("could not publish notifications for %s: %s", ids[:20], exc)
+            log.warning("could not publish notifications for %s: %s", list(announced)[:20], exc)

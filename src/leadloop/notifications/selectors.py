@@ -58,3 +58,20 @@ def notifications_after(
         n=Notification,
     )
     return [note for (note,) in found]
+
+
+def notifications_among(*, member: Member, ids: set[int]) -> tuple[list[Notification], int]:
+    """The member's notifications among `ids`, oldest first, and the member's unread count,
+    in one statement (what a stream reads when it is told which rows are new)."""
+    if not ids:
+        return [], 0
+    found = fetch_joined(
+        f"SELECT (SELECT count(*) FROM {NOTIFICATIONS} u WHERE u.member_id = %s"
+        " AND u.read_at IS NULL), {select} FROM {n} WHERE n.member_id = %s AND "
+        + any_of("n.id")
+        + " ORDER BY n.id",
+        [member.pk, member.pk, listed(sorted(ids))],
+        leading=1,
+        n=Notification,
+    )
+    return [note for _unread, note in found], (found[0][0] if found else 0)

@@ -131,9 +131,11 @@ def notifications_mark_read(*, member: Member) -> int:
 def notifications_publish(notifications: list[Notification]) -> None:
     """After the commit, wake the open event streams of the members these saved rows are for,
     and have the worker e-mail the ones whose member asked for e-mail."""
-    members = {n.member_id for n in notifications}
-    if members:
-        transaction.on_commit(partial(announce, members))
+    announced: dict[int, list[int]] = {}
+    for note in notifications:  # a row without an id (none yet) makes its streams read all
+        announced.setdefault(note.member_id, []).extend([note.pk] if note.pk else [])
+    if announced:
+        transaction.on_commit(partial(announce, dict(announced)))
     emailed = [n.pk for n in notifications if n.member.email_notifications]
     if emailed:
         transaction.on_commit(partial(_email_soon, emailed))

@@ -7,6 +7,8 @@ are read from the database, never from the wake-up messages, so a client resumin
 `Last-Event-ID` (or `?after=`) gets every notification it missed. Between reads the stream holds
 no database connection; it reads when `push.announce` wakes it, and also every POLL_S without a
 Redis subscription (so notifications made by another process arrive without Redis too).
+A wake-up that names the new notifications makes the stream read just those rows; otherwise
+(a heartbeat, a poll, a wake-up without ids) it reads every row after its cursor.
 Before it sends notifications, and at each heartbeat, it checks that the listener may still
 listen (the member active, the session or token not ended); when not, the stream ends.
 """
@@ -27,6 +29,7 @@ from leadloop.notifications.push import hub
 from leadloop.notifications.selectors import (
     notification_last_id,
     notifications_after,
+    notifications_among,
     unread_count,
 )
 
@@ -82,14 +85,27 @@ def _start(member: Member, after: int | None) -> tuple[Cursor, int]:
 
 
 def _read(
-    member: Member, cursor: Cursor, allowed: Callable[[], bool], check: bool
+    member: Member,
+    cursor: Cursor,
+    allowed: Callable[[], bool],
+    check: bool,
+    announced: set[int] | None,
 ) -> tuple[list[Notification], int] | None:
-    """The notifications after the cursor and the unread count; None once `allowed` says no
-    (asked when there is something to send, or when `check`)."""
-    notes = notifications_after(member=member, after_id=cursor.floor, skip=cursor.sent, limit=BATCH)
+    """The notifications to send and the unread count: those `announced` not sent yet, or all
+    after the cursor when None. None once `allowed` says no (asked when there is something to
+    send, or when `check`)."""
+    if announced is None:
+        notes = notifications_after(
+            member=member, after_id=cursor.floor, skip=cursor.sent, limit=BATCH
+        )
+        unread = None
+    else:
+        notes, unread = notifications_among(member=member, ids=announced - cursor.sent)
     if (notes or check) and not allowed():
         return None
-    return notes, (unread_count(member=member) if notes else 0)
+    if not notes:
+        return notes, 0
+    return notes, unread_count(member=member) if unread is None else unread
 
 
 def sse(event: str, data: dict, event_id: int | None = None) -> str:
@@ -120,10 +136,10 @@ async def notification_events(
         cursor, unread = await _db(_start, member, after)
         # the id makes a browser that reconnects before any notification resume from here
         yield f"retry: {RETRY_MS}\n" + sse("unread", {"unread": unread}, cursor.last)
-        written = time.monotonic()
+        written, announced = time.monotonic(), None
         while True:
             quiet = time.monotonic() - written >= HEARTBEAT_S
-            read = await _db(_read, member, cursor, allowed, quiet)
+            read = await _db(_read, member, cursor, allowed, quiet, None if quiet else announced)
             if read is None:
                 return
             notes, unread = read
@@ -132,11 +148,11 @@ async def notification_events(
                 top = max(top, note.pk)
                 yield sse("notification", notification_data(note, unread, zone), top)
             cursor.advance([note.pk for note in notes])
-            if len(notes) == BATCH:
+            if announced is None and len(notes) == BATCH:
                 continue
             if notes:
                 written = time.monotonic()
             elif quiet:
                 yield ": heartbeat\n\n"
                 written = time.monotonic()
-            await waiter.wait(HEARTBEAT_S if hub.relaying(loop) else POLL_S)
+            announced = await waiter.wait(HEARTBEAT_S if hub.relaying(loop) else POLL_S)
