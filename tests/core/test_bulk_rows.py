@@ -8,7 +8,8 @@ from django.db import IntegrityError, connection, transaction
 
 from leadloop.contacts.models import Contact
 from leadloop.core import clock
-from leadloop.core.bulk import instance, rows_insert
+from leadloop.core.bulk import instance, row_insert, rows_insert
+from leadloop.intake.models import Channel, Delivery
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
 
@@ -115,3 +116,32 @@ def _fields(team, phone: str) -> dict:
         "phone_valid": True,
         "created_at": clock.now(),
     }
+
+
+def test_one_row_is_inserted_by_itself_with_its_binary_json_and_address_values(team):
+    """`row_insert`: the one statement that stores a webhook delivery before it is answered."""
+    channel = Channel.objects.create(
+        workspace=team.workspace, kind="google", name="G", key="k", created_at=clock.now()
+    )
+    body = b'{"lead_id": "1"}\x00\xff'
+    delivery = instance(
+        Delivery,
+        workspace_id=team.workspace.pk,
+        channel=channel,
+        provider="google",
+        headers={"User-Agent": "Google-Lead-Forms/1.0 (thử)"},
+        body=body,
+        remote_addr="2001:db8::1",
+        received_at=clock.now(),
+    )
+    row_insert(delivery)
+    stored = Delivery.objects.get(pk=delivery.pk)
+    assert bytes(stored.body) == body and stored.remote_addr == "2001:db8::1"
+    assert stored.headers == {"User-Agent": "Google-Lead-Forms/1.0 (thử)"}
+    assert (stored.status, stored.attempts, stored.outcomes) == ("received", 0, [])
+    assert Delivery.objects.filter(headers__has_key="User-Agent").get() == stored  # JSON
+    later = instance(
+        Delivery, workspace=team.workspace, channel=channel, body=b"", received_at=clock.now()
+    )
+    row_insert(later)
+    assert later.pk > delivery.pk and not later._state.adding

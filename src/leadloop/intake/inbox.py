@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from leadloop.campaigns.services import key_of
 from leadloop.core import clock
 from leadloop.core.access import Actor
+from leadloop.core.bulk import instance, row_insert
 from leadloop.core.errors import ApplicationError, Conflict, NotFound
 from leadloop.core.joined import any_of, fetch_joined, listed
 from leadloop.core.models import Workspace
@@ -81,15 +82,16 @@ def _address(value: str) -> str | None:
         return None
 
 
-@transaction.atomic
 def delivery_receive(*, channel: Channel, headers, body: bytes, remote_addr: str) -> Delivery:
-    """Store a delivery that passed its provider's signature check; the worker takes it next."""
+    """Store a delivery that passed its provider's signature check (one statement, committed
+    before the provider is answered); the worker takes it next."""
     kept = {
         name: value.replace("\x00", "")
         for name, value in headers.items()
         if name.lower() not in SECRET_HEADERS
     }
-    delivery = Delivery.objects.create(
+    delivery = instance(
+        Delivery,
         workspace_id=channel.workspace_id,
         channel=channel,
         provider=channel.kind,
@@ -98,6 +100,7 @@ def delivery_receive(*, channel: Channel, headers, body: bytes, remote_addr: str
         remote_addr=_address(remote_addr),
         received_at=clock.now(),
     )
+    row_insert(delivery)
     _enqueue_on_commit([delivery.pk])
     return delivery
 
