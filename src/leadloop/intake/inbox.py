@@ -162,6 +162,7 @@ def _capture(channel: Channel, provider: Provider, items: list[Item], prior: dic
         submissions=[(submission_of(items[n], provider.kind), _raw(items[n])) for n in todo],
         kind=Touch.Kind.WEBHOOK,
         channel=channel,
+        on_worker=True,
     )
     for n, result in zip(todo, results, strict=True):
         if isinstance(result, ApplicationError):

@@ -425,13 +425,15 @@ def leads_capture(
     submissions: list[tuple[Submission, dict | None]],
     kind: str = Touch.Kind.API,
     channel: Channel | None = None,
+    on_worker: bool = False,
 ) -> list[Captured | ApplicationError]:
     """Clean, de-duplicate and store (submission, raw payload) pairs as if one after another.
 
     One result per submission, in order: its Captured, or the error it alone met. The batch is
     written in one transaction, planned again when it meets a concurrent write; when one
     submission fails, the halves are played in turn down to that one alone, so a bad submission
-    never blocks the others.
+    never blocks the others. New contacts are then checked for fuzzy duplicates: by a task,
+    or at once when the caller runs `on_worker`.
     """
     actor.require(actor.captures_leads)
     results: list = [None] * len(submissions)
@@ -445,16 +447,14 @@ def leads_capture(
     played = _play_split(workspace, actor, kind, channel, items)
     for (index, *_rest), outcome in zip(items, played, strict=True):
         results[index] = outcome
-    duplicates_check_soon(workspace=workspace, contact_ids=_new_contact_ids(played))
+    duplicates_check_soon(workspace=workspace, contacts=_new_contacts(played), on_worker=on_worker)
     return results
 
 
-def _new_contact_ids(played: list) -> list[int]:
+def _new_contacts(played: list) -> list[Contact]:
     """The contacts the batch created (a first lead that is not returning), for the finder."""
     return [
-        c.lead.contact_id
-        for c in played
-        if isinstance(c, Captured) and c.created and not c.returning
+        c.lead.contact for c in played if isinstance(c, Captured) and c.created and not c.returning
     ]
 
 

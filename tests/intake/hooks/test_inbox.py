@@ -7,15 +7,18 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
+from leadloop.contacts import tasks as contacts_tasks
+from leadloop.contacts.models import PossibleDuplicate
 from leadloop.core import clock
 from leadloop.core.models import AuditLog
 from leadloop.intake.inbox import RETRY_DELAYS, deliveries_sweep, delivery_process, delivery_receive
 from leadloop.intake.models import Delivery, FacebookForm, Touch
 from leadloop.pipeline.models import Lead
+from tests.core.support import capture
 from tests.intake.hooks.support import google, leadgen, make_channels, post, zalo
 
 pytestmark = pytest.mark.usefixtures("huey_immediate")
@@ -237,3 +240,42 @@ def test_a_delivery_whose_worker_died_mid_batch_is_processed_again_once(team, ch
     assert (delivery.status, delivery.attempts) == ("done", 2)
     assert (delivery.outcomes[0]["outcome"], delivery.outcomes[0]["lead"]) == ("created", lead.pk)
     assert list(Lead.objects.all()) == [lead]
+
+
+def _near_twin(team) -> dict:
+    """A delivery of someone whose phone is one digit off a contact's, with the same name."""
+    capture(team, full_name="Nguyễn Văn An", phone="0912345678")
+    return google(
+        lead_id="twin-1",
+        user_column_data=[
+            {"column_id": "FULL_NAME", "string_value": "Nguyen Van An"},
+            {"column_id": "PHONE_NUMBER", "string_value": "+84 912 345 679"},
+        ],
+    )
+
+
+def test_the_worker_looks_for_fuzzy_duplicates_of_a_deliverys_contacts_itself(
+    team, channels, monkeypatch
+):
+    payload = _near_twin(team)
+    queued = []
+    monkeypatch.setattr(contacts_tasks, "find_duplicates", lambda *args: queued.append(args))
+    post("google", payload)
+    pair = PossibleDuplicate.objects.get(workspace=team.workspace)
+    assert pair.reason == "phone_typo" and queued == []  # no task for the worker's own capture
+
+
+def test_a_failed_duplicate_check_on_the_worker_is_queued_as_a_task(team, channels, monkeypatch):
+    payload = _near_twin(team)
+    queued = []
+    monkeypatch.setattr(contacts_tasks, "find_duplicates", lambda *args: queued.append(args))
+    monkeypatch.setattr(contacts_tasks, "duplicates_find", _database_gone)
+    post("google", payload)
+    [delivery] = Delivery.objects.filter(channel=channels["google"])
+    lead = Lead.objects.get(pk=delivery.outcomes[0]["lead"])
+    assert delivery.status == "done"  # the lead was captured whatever the check did
+    assert queued == [(team.workspace.pk, [lead.contact_id])]
+
+
+def _database_gone(**_kwargs):
+    raise OperationalError("the database went away")
