@@ -413,7 +413,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="server processes (default 2)")
     parser.add_argument("--rate", type=float, default=200, help="single POSTs per second")
     parser.add_argument("--duration", type=float, default=20, help="seconds of single POSTs")
-    parser.add_argument("--concurrency", type=int, default=32, help="client threads")
+    parser.add_argument("--concurrency", type=int, default=64, help="client threads")
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of repeat people")
     parser.add_argument("--idempotency", action="store_true", help="send Idempotency-Key")
     parser.add_argument("--bulk-size", type=int, default=1000)
