@@ -6,7 +6,7 @@ a lead, so it uses `rows_insert` instead. Ids are drawn beforehand — from the 
 PostgreSQL, after the largest id under the write lock on SQLite — and set on the instances, so
 they can be used at once as `bulk_create` would leave them. No signals are sent, no `save()`
 runs: only for plain new rows whose every value is already set. `instance` makes such rows
-cheaply.
+cheaply; `row_insert` stores one of them with a single statement (a webhook's delivery).
 """
 
 from __future__ import annotations
