@@ -102,7 +102,11 @@ def test_announce_publishes_the_members_and_their_notification_ids(redis_url):
     announce({5: [9, 8], 3: [7]})
     message = pubsub.get_message(timeout=5)
     pubsub.close()
-    assert json.loads(message["data"]) == {"from": sender(), "notes": {"3": [7], "5": [8, 9]}}
+    assert json.loads(message["data"]) == {
+        "from": sender(),
+        "members": [3, 5],  # what processes of the previous version read
+        "notes": {"3": [7], "5": [8, 9]},
+    }
 
 
 def test_what_another_process_announces_wakes_the_streams_here(team, asgi_url, redis_url):

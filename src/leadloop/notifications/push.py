@@ -180,7 +180,8 @@ def announce(announced: dict[int, list[int]]) -> None:
     hub.wake(announced)
     if settings.REDIS_URL:
         notes = {str(member): ids for member, ids in announced.items()}
-        message = json.dumps({"from": sender(), "notes": notes})
+        # "members" too, for web processes of the previous version during an upgrade
+        message = json.dumps({"from": sender(), "members": list(announced), "notes": notes})
         try:
             _publisher(settings.REDIS_URL).publish(CHANNEL, message)
         except redis.RedisError as exc:  # the streams still find the rows when they poll
