@@ -38,7 +38,10 @@ def _find_here(workspace: Workspace, contacts: list[Contact]) -> None:
         duplicates_find(workspace=workspace, contacts=contacts)
     except Exception:
         log.exception("duplicate check of %s failed; queued as a task", _ids(contacts)[:20])
-        find_duplicates(workspace.pk, _ids(contacts))
+        try:
+            find_duplicates(workspace.pk, _ids(contacts))
+        except Exception:  # the queue is down too: a scan (`leadloop duplicates scan`) finds them
+            log.exception("could not queue the duplicate check of %s", _ids(contacts)[:20])
 
 
 def _ids(contacts: list[Contact]) -> list[int]:

@@ -135,7 +135,7 @@ def notifications_publish(notifications: list[Notification]) -> None:
     for note in notifications:  # a row without an id (none yet) makes its streams read all
         announced.setdefault(note.member_id, []).extend([note.pk] if note.pk else [])
     if announced:
-        transaction.on_commit(partial(announce, dict(announced)))
+        transaction.on_commit(partial(announce, announced))
     emailed = [n.pk for n in notifications if n.member.email_notifications]
     if emailed:
         transaction.on_commit(partial(_email_soon, emailed))

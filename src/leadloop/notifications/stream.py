@@ -139,7 +139,8 @@ async def notification_events(
         written, announced = time.monotonic(), None
         while True:
             quiet = time.monotonic() - written >= HEARTBEAT_S
-            read = await _db(_read, member, cursor, allowed, quiet, None if quiet else announced)
+            announced = None if quiet else announced  # a heartbeat reads everything
+            read = await _db(_read, member, cursor, allowed, quiet, announced)
             if read is None:
                 return
             notes, unread = read

@@ -279,3 +279,18 @@ def test_a_failed_duplicate_check_on_the_worker_is_queued_as_a_task(team, channe
 
 def _database_gone(**_kwargs):
     raise OperationalError("the database went away")
+
+
+def test_a_duplicate_check_that_can_be_neither_run_nor_queued_leaves_the_delivery_done(
+    team, channels, monkeypatch
+):
+    payload = _near_twin(team)
+    monkeypatch.setattr(contacts_tasks, "duplicates_find", _database_gone)
+    monkeypatch.setattr(contacts_tasks, "find_duplicates", _queue_gone)
+    post("google", payload)
+    [delivery] = Delivery.objects.filter(channel=channels["google"])
+    assert (delivery.status, delivery.outcomes[0]["outcome"]) == ("done", "created")
+
+
+def _queue_gone(*_args):
+    raise ConnectionError("Redis went away")
