@@ -74,8 +74,18 @@ class Generator:
         self.duplicates, self.bad = duplicates, bad
         self.people: list[dict] = []
         self.serial = 0
+        self.taken: set[str] = set()  # numbers and e-mails already given to someone
 
     def person(self) -> dict:
+        """A new person: no number or e-mail of an earlier one, so only `duplicates` repeat."""
+        while True:
+            person = self._draw()
+            keys = {person["national"], person["email"]} - {""}
+            if not keys & self.taken:
+                self.taken |= keys
+                return person
+
+    def _draw(self) -> dict:
         rng = self.rng
         gender = rng.choice("mf")
         family, middle, given = (

@@ -182,10 +182,12 @@ class Phase:
     leads_expected: int = 0
     leads_made: int = 0
     processed_after_s: float | None = None  # from the last acknowledgement to the last lead
+    with_worker: bool = True
 
     def verdict(self) -> str:
         kept_up = self.behind_schedule_s < 1 and not self.errors and self.sent
-        met = self.target_rate >= 100 and self.p99_ms <= BUDGET_P99_MS and kept_up
+        none_lost = not self.with_worker or self.leads_made == self.leads_expected
+        met = self.target_rate >= 100 and self.p99_ms <= BUDGET_P99_MS and kept_up and none_lost
         return "PASS" if met else "MISS"
 
 
@@ -202,6 +204,7 @@ def leads_of(url: str, token: str, source: str) -> int:
 
 def run_phase(args, url: str, slug: str, token: str, provider: str, payloads: Payloads) -> Phase:
     phase = Phase(provider, args.rate, args.duration, args.concurrency)
+    phase.with_worker = not args.no_worker
     total = int(args.rate * args.duration)
     rng = random.Random(args.seed)
     made = getattr(payloads, provider)
