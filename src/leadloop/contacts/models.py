@@ -9,7 +9,11 @@ class Contact(models.Model):
     """A person, de-duplicated by valid normalised phone and valid e-mail within a workspace."""
 
     workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="contacts", db_index=False
+        Workspace,
+        on_delete=models.CASCADE,
+        related_name="contacts",
+        db_index=False,
+        db_constraint=False,
     )
     full_name = models.CharField(max_length=200, blank=True)
     phone_raw = models.CharField(max_length=64, blank=True)

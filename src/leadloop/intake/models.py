@@ -51,18 +51,35 @@ class Touch(models.Model):
         MANUAL = "manual", _("Entered by hand")
 
     # Touches are read by lead, by contact and by dedupe key (Meta); see Lead for the others.
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, db_index=False, db_constraint=False
+    )
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="touches", db_index=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="touches")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     channel = models.ForeignKey(
-        Channel, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+        Channel,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
+        db_constraint=False,
     )
     source = models.ForeignKey(
-        Source, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+        Source,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
+        db_constraint=False,
     )
     campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+        Campaign,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
+        db_constraint=False,
     )
     external_id = models.CharField(max_length=128, blank=True)
     dedupe_key = models.CharField(max_length=200, blank=True)

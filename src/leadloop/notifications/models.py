@@ -5,9 +5,15 @@ from leadloop.pipeline.models import Lead
 
 
 class Notification(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, db_index=False, db_constraint=False
+    )
     member = models.ForeignKey(
-        Member, on_delete=models.CASCADE, related_name="notifications", db_index=False
+        Member,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(max_length=32)
     lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE)

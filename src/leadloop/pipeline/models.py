@@ -54,20 +54,42 @@ class Lead(models.Model):
     """One care journey of a contact."""
 
     workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, related_name="leads", db_index=False
+        Workspace,
+        on_delete=models.CASCADE,
+        related_name="leads",
+        db_index=False,
+        db_constraint=False,
     )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="leads")
     # Scoped reads use the indexes in Meta, which lead with the workspace; an index of its own
     # for each of these would serve only deletions, which the application never makes.
     source = models.ForeignKey(
-        Source, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+        Source,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
+        db_constraint=False,
     )
     campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+        Campaign,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
+        db_constraint=False,
     )
-    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="leads", db_index=False)
+    stage = models.ForeignKey(
+        Stage, on_delete=models.PROTECT, related_name="leads", db_index=False, db_constraint=False
+    )
     furthest_stage = models.ForeignKey(
-        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        Stage,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     owner = models.ForeignKey(
         Member,
@@ -76,6 +98,7 @@ class Lead(models.Model):
         on_delete=models.SET_NULL,
         related_name="leads",
         db_index=False,
+        db_constraint=False,
     )
     is_open = models.BooleanField(default=True)
     returning = models.BooleanField(default=False)
@@ -126,24 +149,56 @@ class LeadEvent(models.Model):
         MERGED = "merged", _("Merged")
 
     # The timeline is read by lead only: no index on the other keys (see Lead).
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, db_index=False, db_constraint=False
+    )
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     actor = models.ForeignKey(
-        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     actor_label = models.CharField(max_length=200, blank=True)
     from_stage = models.ForeignKey(
-        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        Stage,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     to_stage = models.ForeignKey(
-        Stage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        Stage,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     from_owner = models.ForeignKey(
-        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     to_owner = models.ForeignKey(
-        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     reason = models.CharField(max_length=500, blank=True)
     data = models.JSONField(default=dict, blank=True)

@@ -108,7 +108,9 @@ class Timer(models.Model):
     OBLIGATIONS = (Kind.ASSIGN, Kind.FIRST_CONTACT, Kind.ATTEMPT)
 
     # db_index=False: the composite indexes below start with these columns
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, db_index=False, db_constraint=False
+    )
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="timers", db_index=False)
     member = models.ForeignKey(  # who must meet the obligation (the owner when it was set)
         Member,
@@ -117,6 +119,7 @@ class Timer(models.Model):
         on_delete=models.SET_NULL,
         related_name="timers",
         db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     attempt = models.PositiveIntegerField(default=0)
