@@ -24,7 +24,9 @@ from leadloop.core.demo import (
 )
 from leadloop.core.models import Member, Workspace
 from leadloop.intake.models import Channel, Touch
+from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
+from leadloop.routing.models import Timer
 
 LEADS = 120
 
@@ -147,6 +149,8 @@ def test_a_second_run_keeps_the_workspace_and_the_logins_work(db):
 def test_reset_recreates_it_without_duplicate_members(db):
     run_demo(leads=30)
     first = Workspace.objects.get(slug="demo").pk
+    captured = (Contact, Touch, LeadEvent, Timer, Notification)  # no database constraint to it
+    assert all(m.objects.filter(workspace_id=first).exists() for m in captured)
     output = run_demo("--reset", leads=30)
     assert "loaded" in output
     recreated = Workspace.objects.get(slug="demo")
@@ -154,6 +158,7 @@ def test_reset_recreates_it_without_duplicate_members(db):
     assert Member.objects.filter(workspace=recreated).count() == len(STAFF)
     assert Lead.objects.filter(workspace=recreated).count() >= 25
     assert not Lead.objects.filter(workspace_id=first).exists()
+    assert [m.__name__ for m in captured if m.objects.filter(workspace_id=first).exists()] == []
     assert Client().login(username="sales2@demo.leadloop.vn", password=DEMO_PASSWORD)
 
 

@@ -4,10 +4,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections import Counter
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from leadloop.core import clock
@@ -95,9 +98,24 @@ def assert_each_breach_told_once(leads: list[Lead], team) -> None:
     assert not Timer.objects.filter(kind="first_contact", fired_at__isnull=True).exists()
 
 
+@contextmanager
+def started_together(table: str, sessions: int):
+    """Processes started inside begin on `table` at the same instant: the table is locked until
+    `sessions` of them wait for it (however long each took to start)."""
+    with psycopg.connect(database_url()) as gate:
+        gate.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        yield
+        deadline = time.monotonic() + 60
+        waiting = "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted"
+        while gate.execute(waiting, [table]).fetchone()[0] < sessions:
+            assert time.monotonic() < deadline, f"{sessions} sessions never reached {table}"
+            time.sleep(0.05)
+
+
 def test_two_worker_processes_fire_every_due_timer_exactly_once(team):
     leads = overdue_leads(team, 600)
-    workers = [leadloop("timers", "--drain") for _ in range(2)]
+    with started_together(Timer._meta.db_table, sessions=2):
+        workers = [leadloop("timers", "--drain") for _ in range(2)]
     outputs = [worker.communicate(timeout=240) for worker in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
     fired = sorted(int(out.decode().split("fired=")[1]) for out, _err in outputs)

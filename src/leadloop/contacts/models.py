@@ -2,19 +2,13 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from leadloop.core.models import Member, Workspace
+from leadloop.core.models import Member, Workspace, settings_ref
 
 
 class Contact(models.Model):
     """A person, de-duplicated by valid normalised phone and valid e-mail within a workspace."""
 
-    workspace = models.ForeignKey(
-        Workspace,
-        on_delete=models.CASCADE,
-        related_name="contacts",
-        db_index=False,
-        db_constraint=False,
-    )
+    workspace = settings_ref(Workspace, models.CASCADE, related_name="contacts")
     full_name = models.CharField(max_length=200, blank=True)
     phone_raw = models.CharField(max_length=64, blank=True)
     phone_e164 = models.CharField(max_length=20, blank=True)

@@ -875,7 +875,7 @@ def _ensure_form_channel(workspace: Workspace, marketer: Member) -> None:
 def demo_delete(*, slug: str) -> bool:
     """Delete a workspace with everything in it (the demo's --reset). True if there was one.
 
-    There is no workspace-deletion service yet; the database cascades do the work. Users stay
+    There is no workspace-deletion service yet; Django's cascades do the work. Users stay
     (they are global and may belong to other workspaces).
     """
     workspace = Workspace.objects.filter(slug=slug).first()

@@ -3,6 +3,20 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+def settings_ref(to, on_delete=models.SET_NULL, **options) -> models.ForeignKey:
+    """A reference from a row that every capture writes (contact, lead, touch, timeline event,
+    timer, notification) to one of the workspace's settings rows (the workspace, a member, a
+    stage, source, campaign or channel): no index of its own, which only a deletion would use,
+    and no database constraint, whose check at every commit cost more than the rest of it; the
+    application never deletes those rows (docs/decisions.md). Optional unless `on_delete` says
+    the row cannot be without it."""
+    if on_delete is models.SET_NULL:
+        options = {"null": True, "blank": True, **options}
+    return models.ForeignKey(
+        to, on_delete=on_delete, db_index=False, db_constraint=False, **options
+    )
+
+
 class Role(models.TextChoices):
     ADMIN = "admin", _("Admin")
     MANAGER = "manager", _("Manager")

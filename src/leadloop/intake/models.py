@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadloop.campaigns.models import Campaign, Source
 from leadloop.contacts.models import Contact
-from leadloop.core.models import Workspace
+from leadloop.core.models import Workspace, settings_ref
 from leadloop.pipeline.models import Lead
 
 
@@ -51,36 +51,13 @@ class Touch(models.Model):
         MANUAL = "manual", _("Entered by hand")
 
     # Touches are read by lead, by contact and by dedupe key (Meta); see Lead for the others.
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, db_index=False, db_constraint=False
-    )
+    workspace = settings_ref(Workspace, models.CASCADE)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="touches", db_index=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="touches")
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    channel = models.ForeignKey(
-        Channel,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        db_index=False,
-        db_constraint=False,
-    )
-    source = models.ForeignKey(
-        Source,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        db_index=False,
-        db_constraint=False,
-    )
-    campaign = models.ForeignKey(
-        Campaign,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        db_index=False,
-        db_constraint=False,
-    )
+    channel = settings_ref(Channel)
+    source = settings_ref(Source)
+    campaign = settings_ref(Campaign)
     external_id = models.CharField(max_length=128, blank=True)
     dedupe_key = models.CharField(max_length=200, blank=True)
     utm = models.JSONField(default=dict, blank=True)

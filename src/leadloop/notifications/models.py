@@ -1,20 +1,12 @@
 from django.db import models
 
-from leadloop.core.models import Member, Workspace
+from leadloop.core.models import Member, Workspace, settings_ref
 from leadloop.pipeline.models import Lead
 
 
 class Notification(models.Model):
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, db_index=False, db_constraint=False
-    )
-    member = models.ForeignKey(
-        Member,
-        on_delete=models.CASCADE,
-        related_name="notifications",
-        db_index=False,
-        db_constraint=False,
-    )
+    workspace = settings_ref(Workspace, models.CASCADE)
+    member = settings_ref(Member, models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=32)
     lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE)
     message = models.CharField(max_length=300)

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadloop.campaigns.models import Campaign, Source
 from leadloop.contacts.models import Contact
-from leadloop.core.models import Member, Workspace
+from leadloop.core.models import Member, Workspace, settings_ref
 
 
 class Category(models.TextChoices):
@@ -53,53 +53,13 @@ class Stage(models.Model):
 class Lead(models.Model):
     """One care journey of a contact."""
 
-    workspace = models.ForeignKey(
-        Workspace,
-        on_delete=models.CASCADE,
-        related_name="leads",
-        db_index=False,
-        db_constraint=False,
-    )
+    workspace = settings_ref(Workspace, models.CASCADE, related_name="leads")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="leads")
-    # Scoped reads use the indexes in Meta, which lead with the workspace; an index of its own
-    # for each of these would serve only deletions, which the application never makes.
-    source = models.ForeignKey(
-        Source,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        db_index=False,
-        db_constraint=False,
-    )
-    campaign = models.ForeignKey(
-        Campaign,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        db_index=False,
-        db_constraint=False,
-    )
-    stage = models.ForeignKey(
-        Stage, on_delete=models.PROTECT, related_name="leads", db_index=False, db_constraint=False
-    )
-    furthest_stage = models.ForeignKey(
-        Stage,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
-    owner = models.ForeignKey(
-        Member,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="leads",
-        db_index=False,
-        db_constraint=False,
-    )
+    source = settings_ref(Source)
+    campaign = settings_ref(Campaign)
+    stage = settings_ref(Stage, models.PROTECT, related_name="leads")
+    furthest_stage = settings_ref(Stage, related_name="+")
+    owner = settings_ref(Member, related_name="leads")
     is_open = models.BooleanField(default=True)
     returning = models.BooleanField(default=False)
     is_test = models.BooleanField(default=False)  # a provider's test lead: left out of reports
@@ -149,57 +109,15 @@ class LeadEvent(models.Model):
         MERGED = "merged", _("Merged")
 
     # The timeline is read by lead only: no index on the other keys (see Lead).
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, db_index=False, db_constraint=False
-    )
+    workspace = settings_ref(Workspace, models.CASCADE)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    actor = models.ForeignKey(
-        Member,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    actor = settings_ref(Member, related_name="+")
     actor_label = models.CharField(max_length=200, blank=True)
-    from_stage = models.ForeignKey(
-        Stage,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
-    to_stage = models.ForeignKey(
-        Stage,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
-    from_owner = models.ForeignKey(
-        Member,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
-    to_owner = models.ForeignKey(
-        Member,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    from_stage = settings_ref(Stage, related_name="+")
+    to_stage = settings_ref(Stage, related_name="+")
+    from_owner = settings_ref(Member, related_name="+")
+    to_owner = settings_ref(Member, related_name="+")
     reason = models.CharField(max_length=500, blank=True)
     data = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField()

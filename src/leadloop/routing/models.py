@@ -2,7 +2,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from leadloop.core.models import Member, Team, Workspace
+from leadloop.core.models import Member, Team, Workspace, settings_ref
 from leadloop.pipeline.models import Lead, Stage
 
 
@@ -108,19 +108,10 @@ class Timer(models.Model):
     OBLIGATIONS = (Kind.ASSIGN, Kind.FIRST_CONTACT, Kind.ATTEMPT)
 
     # db_index=False: the composite indexes below start with these columns
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, db_index=False, db_constraint=False
-    )
+    workspace = settings_ref(Workspace, models.CASCADE)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="timers", db_index=False)
-    member = models.ForeignKey(  # who must meet the obligation (the owner when it was set)
-        Member,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="timers",
-        db_index=False,
-        db_constraint=False,
-    )
+    # who must meet the obligation (the owner when it was set)
+    member = settings_ref(Member, related_name="timers")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     attempt = models.PositiveIntegerField(default=0)
     due_at = models.DateTimeField()
