@@ -50,7 +50,7 @@ class Touch(models.Model):
         WEBHOOK = "webhook", "Webhook"
         MANUAL = "manual", _("Entered by hand")
 
-    # Touches are read by lead, by contact and by dedupe key (Meta); see Lead for the others.
+    # Touches are read by lead, by contact and by dedupe key (Meta); the others: settings_ref.
     workspace = settings_ref(Workspace, models.CASCADE)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="touches", db_index=False)
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="touches")

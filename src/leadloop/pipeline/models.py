@@ -108,7 +108,7 @@ class LeadEvent(models.Model):
         ACTIVITY = "activity", _("Activity")
         MERGED = "merged", _("Merged")
 
-    # The timeline is read by lead only: no index on the other keys (see Lead).
+    # The timeline is read by lead only: no index on the other keys (see settings_ref).
     workspace = settings_ref(Workspace, models.CASCADE)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
