@@ -69,6 +69,7 @@ class Captured:
 
 
 ATTEMPTS = 3  # plays of one submission that met a concurrent write
+SETTLED_FROM = 20  # submissions from which a batch leaves out what concurrent writes outdate
 
 
 class _Replan(Exception):
@@ -243,19 +244,19 @@ class _Batch:
 
     # ---- writing
 
-    def write(self) -> None:
-        self._check_plan()
+    def write(self, captured: list[Captured]) -> list[int]:
+        """Store the plan. Returns the positions of the submissions left out because a
+        concurrent writer outdated them (see `_settle`), for the caller to play after."""
+        if len(captured) >= SETTLED_FROM:
+            late, contacts = self._settle(captured), []
+        else:  # a small batch plays again, cheaper than the statements that would spare it
+            self._check_plan()
+            late, contacts = [], self.new_contacts
         assigned, timers = self._route()
         tell = self.kind != Touch.Kind.IMPORT  # an import tells each rep once, at its end
         notes = [assigned_note(event.lead) for event in assigned] if tell else []
-        rows_insert(
-            self.new_contacts,
-            self.new_leads,
-            self.touches,
-            [*self.events, *assigned],
-            timers,
-            notes,
-        )
+        events = [*self.events, *assigned]
+        rows_insert(contacts, self.new_leads, self.touches, events, timers, notes)
         for contact, fields in self.filled.values():
             contact.save(update_fields=sorted(fields))
         flagged = [
@@ -270,6 +271,68 @@ class _Batch:
         ]
         PossibleDuplicate.objects.bulk_create(flagged, ignore_conflicts=True)
         notifications_publish(notes)
+        return late
+
+    def _settle(self, captured: list[Captured]) -> list[int]:
+        """Check the reading and store the new contacts, leaving out what a concurrent
+        writer outdated meanwhile: a new person of this batch it stored too (met at the
+        unique constraint, once it committed), a read contact whose leads it moved. Their
+        submissions, and those of contacts flagged with them, are taken out of the plan; the
+        rest stands, as its outcome did not depend on them. Two batches sharing a few people
+        no longer play a thousand submissions again for them."""
+        late: set[int] = set()
+        for _attempt in range(ATTEMPTS):
+            try:
+                with transaction.atomic():
+                    self._check_plan()
+                    rows_insert(self.new_contacts)
+                return sorted(late)
+            except (_Replan, IntegrityError):
+                if not (outdated := self._outdated()):
+                    raise
+                late |= self._leave_out(captured, outdated)
+                if len(late) == len(captured):  # nothing of the plan stands
+                    raise
+        raise _Replan
+
+    def _outdated(self) -> set[int]:
+        """id() of the contacts whose plan no longer holds (read outside any lock)."""
+        phones = {c.phone_e164 for c in self.new_contacts if c.phone_valid}
+        emails = {c.email for c in self.new_contacts if c.email_valid}
+        taken_phones, taken_emails = _taken(self.workspace, phones, emails)
+        outdated = {
+            id(c)
+            for c in self.new_contacts
+            if (c.phone_valid and c.phone_e164 in taken_phones)
+            or (c.email_valid and c.email in taken_emails)
+        }
+        open_now, any_now = self._leads_now(lock=False)
+        for pk, contact in self.loaded.items():
+            moved = open_now.get(pk) != self.planned_open.get(pk)
+            if moved or (pk in any_now) != (pk in self.planned_any):
+                outdated.add(id(contact))
+        return outdated
+
+    def _leave_out(self, captured: list[Captured], outdated: set[int]) -> set[int]:
+        """Take the outdated contacts' submissions out of the plan; their positions."""
+        grown = True
+        while grown:  # a split flagged with an outdated contact is outdated with it
+            grown = False
+            for phone_match, email_match in self.pairs.values():
+                if id(email_match) in outdated and id(phone_match) not in outdated:
+                    outdated.add(id(phone_match))
+                    grown = True
+        self.new_contacts = [c for c in self.new_contacts if id(c) not in outdated]
+        self.new_leads = [lead for lead in self.new_leads if id(lead.contact) not in outdated]
+        self.touches = [t for t in self.touches if id(t.contact) not in outdated]
+        self.events = [e for e in self.events if id(e.lead.contact) not in outdated]
+        self.filled = {pk: f for pk, f in self.filled.items() if id(f[0]) not in outdated}
+        self.pairs = {k: pair for k, pair in self.pairs.items() if id(pair[0]) not in outdated}
+        for pk in [pk for pk, contact in self.loaded.items() if id(contact) in outdated]:
+            del self.loaded[pk]
+            self.planned_open.pop(pk, None)
+            self.planned_any.discard(pk)
+        return {i for i, c in enumerate(captured) if id(c.lead.contact) in outdated}
 
     def _route(self) -> tuple[list[LeadEvent], list[Timer]]:
         """Owners for the new leads by the assignment rules: their timeline rows; SLA timers."""
@@ -289,28 +352,33 @@ class _Batch:
 
     def _check_plan(self) -> None:
         """Lock the open leads the batch joins and check that no lead moved since the reading."""
+        if self.loaded and self._leads_now(lock=True) != (self.planned_open, self.planned_any):
+            raise _Replan
+
+    def _leads_now(self, lock: bool) -> tuple[dict[int, int], set[int]]:
+        """The read contacts' open leads (contact pk -> lead pk, locked when `lock`) and the
+        contacts with any lead, as stored now."""
         if not self.loaded:
-            return
+            return {}, set()
         contacts = listed(self.loaded)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT contact_id, id FROM {LEADS} WHERE {any_of('contact_id')} AND is_open"
-                + for_update(),
+                + (for_update() if lock else ""),
                 [contacts],
             )
-            locked = dict(cursor.fetchall())
+            open_leads = dict(cursor.fetchall())
             cursor.execute(
                 f"SELECT DISTINCT contact_id FROM {LEADS} WHERE {any_of('contact_id')}", [contacts]
             )
-            any_lead = {row[0] for row in cursor.fetchall()}
-        if locked != self.planned_open or any_lead != self.planned_any:
-            raise _Replan
+            return open_leads, {row[0] for row in cursor.fetchall()}
 
 
 # What a batch reads, written by hand: for a batch of one lead (a single POST, a webhook
 # delivery) compiling these querysets cost more CPU than the database took to answer them.
 
 LEADS = Lead._meta.db_table
+CONTACTS = Contact._meta.db_table
 
 
 def _by_key(workspace: Workspace, model: type[Source | Campaign], keys: set[str]) -> dict:
@@ -345,6 +413,19 @@ def _leads_seen(workspace: Workspace, dedupe_keys: set[str]) -> dict[str, Lead]:
     return {key: lead for key, lead, *_related in found}
 
 
+def _taken(workspace: Workspace, phones: set[str], emails: set[str]) -> tuple[set, set]:
+    """The valid phones and e-mails among these that a contact of the workspace has."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT phone_e164, phone_valid, email, email_valid FROM {CONTACTS}"
+            f" WHERE workspace_id = %s AND ((phone_valid AND {any_of('phone_e164')})"
+            f" OR (email_valid AND {any_of('email')}))",
+            [workspace.pk, listed(phones), listed(emails)],
+        )
+        rows = cursor.fetchall()
+    return {p for p, valid, _e, _v in rows if valid}, {e for _p, _v, e, valid in rows if valid}
+
+
 def _leads_of(contact_ids: list[int]) -> list[Lead]:
     """The leads of these contacts, oldest first, with their stage and owner."""
     if not contact_ids:
@@ -371,7 +452,10 @@ def _play(workspace, actor, kind, channel, items) -> list[Captured]:
         batch = _Batch(workspace, actor, kind, channel)
         batch.preload([(sub, raw, who) for _i, sub, raw, who in items])
         captured = [batch.capture(sub, raw, who) for _i, sub, raw, who in items]
-        batch.write()
+        if late := batch.write(captured):  # played after the others, on what is stored now
+            again = _play(workspace, actor, kind, channel, [items[i] for i in late])
+            for position, outcome in zip(late, again, strict=True):
+                captured[position] = outcome
     return captured
 
 
