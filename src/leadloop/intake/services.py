@@ -248,11 +248,12 @@ class _Batch:
         """Store the plan. Returns the positions of the submissions left out because a
         concurrent writer outdated them (see `_settle`), for the caller to play after."""
         if len(captured) >= SETTLED_FROM:
-            late, contacts = self._settle(captured), []
+            late, router = self._settle(captured)
+            contacts = []
         else:  # a small batch plays again, cheaper than the statements that would spare it
-            self._check_plan()
-            late, contacts = [], self.new_contacts
-        assigned, timers = self._route()
+            late, router = [], self._lock()
+            contacts = self.new_contacts
+        assigned, timers = self._route(router)
         tell = self.kind != Touch.Kind.IMPORT  # an import tells each rep once, at its end
         notes = [assigned_note(event.lead) for event in assigned] if tell else []
         events = [*self.events, *assigned]
@@ -273,20 +274,22 @@ class _Batch:
         notifications_publish(notes)
         return late
 
-    def _settle(self, captured: list[Captured]) -> list[int]:
+    def _settle(self, captured: list[Captured]) -> tuple[list[int], Router | None]:
         """Check the reading and store the new contacts, leaving out what a concurrent
         writer outdated meanwhile: a new person of this batch it stored too (met at the
         unique constraint, once it committed), a read contact whose leads it moved. Their
         submissions, and those of contacts flagged with them, are taken out of the plan; the
         rest stands, as its outcome did not depend on them. Two batches sharing a few people
-        no longer play a thousand submissions again for them."""
+        no longer play a thousand submissions again for them. The contacts are stored after
+        the assignment rules are locked, so batches write them one at a time (rows written
+        at once in different orders would deadlock on the unique constraints)."""
         late: set[int] = set()
         for _attempt in range(ATTEMPTS):
             try:
                 with transaction.atomic():
-                    self._check_plan()
+                    router = self._lock()
                     rows_insert(self.new_contacts)
-                return sorted(late)
+                return sorted(late), router
             except (_Replan, IntegrityError):
                 if not (outdated := self._outdated()):
                     raise
@@ -334,11 +337,18 @@ class _Batch:
             self.planned_any.discard(pk)
         return {i for i, c in enumerate(captured) if id(c.lead.contact) in outdated}
 
-    def _route(self) -> tuple[list[LeadEvent], list[Timer]]:
+    def _lock(self) -> Router | None:
+        """Lock the assignment rules (the router, when there are new leads), then the open
+        leads the batch joins, and check them. Always in this order: a batch that waits for
+        the rules holds no lead, so the one holding them may lock any lead it joins."""
+        router = Router(self.workspace) if self.new_leads else None
+        self._check_plan()
+        return router
+
+    def _route(self, router: Router | None) -> tuple[list[LeadEvent], list[Timer]]:
         """Owners for the new leads by the assignment rules: their timeline rows; SLA timers."""
         if not self.new_leads:
             return [], []
-        router = Router(self.workspace)
         channel_id = self.channel.pk if self.channel else None
         assigned, timers = [], []
         for lead in self.new_leads:
