@@ -168,3 +168,24 @@ def test_a_contact_flagged_with_an_outdated_new_one_is_played_after_too(team):
     late = Touch.objects.filter(lead=results[5].lead).latest("id").pk  # after its first one
     assert late > Touch.objects.get(lead=results[-1].lead).pk
     assert Contact.objects.filter(workspace=team.workspace).count() == 2 + SETTLED_FROM - 2
+
+
+def test_a_batch_all_of_one_person_another_writer_stored_is_played_again_whole(team):
+    lone = HeldOpen(lambda: capture(team, phone=SHARED, full_name="Một mình"))
+    lone.start()
+    assert lone.done.wait(timeout=60)
+    submissions = [(Submission(phone=SHARED, note=f"lần {n}"), None) for n in range(SETTLED_FROM)]
+    second = InThread(
+        lambda: leads_capture(
+            workspace=team.workspace, actor=team.actors["admin"], submissions=submissions
+        )
+    )
+    second.start()
+    wait_until_blocked("Lock", "transactionid")
+    lone.release()
+    results = second.outcome()
+    assert {r.lead.pk for r in results} == {lone.result.lead.pk}
+    assert not any(r.created for r in results)
+    touches = Touch.objects.filter(lead=lone.result.lead).order_by("id")
+    assert len(touches) == 1 + SETTLED_FROM
+    assert Contact.objects.filter(workspace=team.workspace).count() == 1
