@@ -73,7 +73,10 @@ class InThread(threading.Thread):
 
 def wait_until_blocked(wait_event_type: str, wait_event: str) -> None:
     """Until a backend waits on a lock of this kind (the batch met the held transaction)."""
-    query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = %s AND wait_event = %s"
+    query = (  # in this test's database only: other test workers run beside it
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = %s AND wait_event = %s"
+    )
     deadline = time.monotonic() + 30
     with connection.cursor() as cursor:
         while True:
