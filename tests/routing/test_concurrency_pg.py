@@ -106,7 +106,10 @@ def started_together(table: str, sessions: int):
         gate.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
         yield
         deadline = time.monotonic() + 60
-        waiting = "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted"
+        waiting = (  # in this test's database only: other test workers run beside it
+            "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
         while gate.execute(waiting, [table]).fetchone()[0] < sessions:
             assert time.monotonic() < deadline, f"{sessions} sessions never reached {table}"
             time.sleep(0.05)

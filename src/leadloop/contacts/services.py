@@ -62,10 +62,15 @@ class Identity:
 
 def contacts_matching(*, workspace: Workspace, who: list[Identity]) -> list[Contact]:
     """The contacts whose valid phone or valid e-mail is among the submissions'."""
-    phones = sorted({w.phone.e164 for w in who if w.phone.valid})
-    emails = sorted({w.email for w in who if w.email_valid})
+    phones = {w.phone.e164 for w in who if w.phone.valid}
+    emails = {w.email for w in who if w.email_valid}
+    return contacts_with(workspace=workspace, phones=phones, emails=emails)
+
+
+def contacts_with(*, workspace: Workspace, phones: set[str], emails: set[str]) -> list[Contact]:
+    """The contacts with one of these phones (E.164) or e-mails, valid."""
     found = {}
-    for column, values in (("phone_e164", phones), ("email", emails)):
+    for column, values in (("phone_e164", sorted(phones)), ("email", sorted(emails))):
         if not values:
             continue
         valid = "phone_valid" if column == "phone_e164" else "email_valid"

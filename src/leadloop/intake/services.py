@@ -11,7 +11,13 @@ from django.utils.translation import gettext as _
 from leadloop.campaigns.models import Campaign, Source
 from leadloop.campaigns.services import campaign_for, key_of, source_for
 from leadloop.contacts.models import Contact, PossibleDuplicate
-from leadloop.contacts.services import Identity, contact_fill_gaps, contact_new, contacts_matching
+from leadloop.contacts.services import (
+    Identity,
+    contact_fill_gaps,
+    contact_new,
+    contacts_matching,
+    contacts_with,
+)
 from leadloop.contacts.tasks import duplicates_check_soon
 from leadloop.core import clock
 from leadloop.core.access import Actor
@@ -302,7 +308,9 @@ class _Batch:
         """id() of the contacts whose plan no longer holds (read outside any lock)."""
         phones = {c.phone_e164 for c in self.new_contacts if c.phone_valid}
         emails = {c.email for c in self.new_contacts if c.email_valid}
-        taken_phones, taken_emails = _taken(self.workspace, phones, emails)
+        stored = contacts_with(workspace=self.workspace, phones=phones, emails=emails)
+        taken_phones = {c.phone_e164 for c in stored if c.phone_valid}
+        taken_emails = {c.email for c in stored if c.email_valid}
         outdated = {
             id(c)
             for c in self.new_contacts
@@ -388,7 +396,6 @@ class _Batch:
 # delivery) compiling these querysets cost more CPU than the database took to answer them.
 
 LEADS = Lead._meta.db_table
-CONTACTS = Contact._meta.db_table
 
 
 def _by_key(workspace: Workspace, model: type[Source | Campaign], keys: set[str]) -> dict:
@@ -421,19 +428,6 @@ def _leads_seen(workspace: Workspace, dedupe_keys: set[str]) -> dict[str, Lead]:
         c=Contact,
     )
     return {key: lead for key, lead, *_related in found}
-
-
-def _taken(workspace: Workspace, phones: set[str], emails: set[str]) -> tuple[set, set]:
-    """The valid phones and e-mails among these that a contact of the workspace has."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT phone_e164, phone_valid, email, email_valid FROM {CONTACTS}"
-            f" WHERE workspace_id = %s AND ((phone_valid AND {any_of('phone_e164')})"
-            f" OR (email_valid AND {any_of('email')}))",
-            [workspace.pk, listed(phones), listed(emails)],
-        )
-        rows = cursor.fetchall()
-    return {p for p, valid, _e, _v in rows if valid}, {e for _p, _v, e, valid in rows if valid}
 
 
 def _leads_of(contact_ids: list[int]) -> list[Lead]:
