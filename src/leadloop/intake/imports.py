@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -28,6 +28,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from leadloop.campaigns.services import campaign_for, key_of, source_for
 from leadloop.contacts.models import Contact
 from leadloop.contacts.normalize import fold
 from leadloop.contacts.services import Identity
@@ -36,6 +37,7 @@ from leadloop.core.access import Actor
 from leadloop.core.errors import ApplicationError, NotFound, ValidationFailed
 from leadloop.core.models import Member, Role, Workspace
 from leadloop.core.services import audit_record
+from leadloop.intake.import_workers import chunks_in_workers, in_workers
 from leadloop.intake.models import Import, ImportProblem, Touch
 from leadloop.intake.services import Captured, Submission, leads_capture
 from leadloop.intake.sheets import (
@@ -411,24 +413,37 @@ def import_submit(
 # ---- running
 
 
-def _chunk(job: Import, actor: Actor, rows: _Rows, pending: list[tuple[int, list[str]]]) -> None:
+def _chunk(
+    job: Import,
+    actor: Actor,
+    rows: _Rows,
+    pending: list[tuple[int, list[str]]],
+    turn: Callable[[], None] | None = None,
+) -> None:
     """Capture one chunk and count it in one transaction: the counts always match what is
-    stored, even when a run stops midway."""
+    stored, even when a run stops midway. With a `turn` (chunks written by several processes,
+    import_workers.py) the chunk is planned at once but written and counted in its turn."""
     problems, captures = [], []
     for number, cells in pending:
         built = rows.submission(cells)
         if isinstance(built, Problem):
-            job.invalid += 1
             problems.append(ImportProblem(job=job, row=number, **built.__dict__))
         else:
             captures.append((number, built))
+    if turn is not None:
+        _named_first(job.workspace, [sub for _n, (sub, _raw) in captures])
     with transaction.atomic():
         outcomes = leads_capture(
             workspace=job.workspace,
             actor=actor,
             submissions=[built for _n, built in captures],
             kind=Touch.Kind.IMPORT,
+            turn=turn,
         )
+        if turn is not None:
+            turn()  # also for a chunk that stored no lead
+            job.refresh_from_db(fields=COUNTS)  # as the chunk before left them
+        job.invalid += len(problems)
         for (number, _built), outcome in zip(captures, outcomes, strict=True):
             if isinstance(outcome, Captured):
                 _count(job, outcome)
@@ -442,6 +457,21 @@ def _chunk(job: Import, actor: Actor, rows: _Rows, pending: list[tuple[int, list
         job.rows_read += len(pending)
         job.progressed_at = clock.now()
         job.save(update_fields=[*COUNTS, "progressed_at"])
+
+
+def _named_first(workspace: Workspace, submissions: list[Submission]) -> None:
+    """Store the sources and campaigns the submissions name, each in its own commit, before
+    their chunk's transaction: waiting for its turn, a chunk then holds no row that another
+    writer, waiting for it in the database, would need (the capture engine creates them as it
+    plans)."""
+    sources: dict[str, object] = {}
+    campaigns: set[str] = set()
+    for sub in submissions:
+        if (key := key_of(sub.source, 64)) not in sources:
+            sources[key] = source_for(workspace=workspace, name=sub.source)
+        if (named := key_of(sub.campaign, 100)) not in campaigns:
+            campaigns.add(named)
+            campaign_for(workspace=workspace, name=sub.campaign, source=sources[key])
 
 
 COUNTS = ["rows_read", "created", "merged", "invalid", "failed", "assigned"]
@@ -538,16 +568,18 @@ def imports_resume_stalled() -> int:
 
 
 def _run(job: Import) -> Import:
-    rows, actor, pending, chunks = _Rows(job), _actor(job), [], 0
+    remaining = itertools.islice(_data_rows(job), job.rows_read, None)  # resume after those
     try:
-        for row in itertools.islice(_data_rows(job), job.rows_read, None):  # resume after those
-            pending.append(row)
-            if len(pending) == CHUNK:
+        if in_workers(job):
+            try:
+                chunks_in_workers(job, _chunks(remaining))
+            finally:
+                job.refresh_from_db(fields=COUNTS)  # as the workers stored them
+        else:
+            rows, actor = _Rows(job), _actor(job)
+            for done, pending in enumerate(_chunks(remaining), start=1):
                 _chunk(job, actor, rows, pending)
-                pending, chunks = [], chunks + 1
-                _refresh_statistics(chunks)
-        if pending:
-            _chunk(job, actor, rows, pending)
+                _refresh_statistics(done)
         job.status = Import.Status.DONE
     except FileRefused as exc:
         job.status, job.error = Import.Status.FAILED, exc.message
@@ -563,6 +595,11 @@ def _run(job: Import) -> Import:
         job.save(update_fields=["status", "error", "finished_at"])
         _tell_owners(job)
     return job
+
+
+def _chunks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
+    while pending := list(itertools.islice(rows, CHUNK)):
+        yield pending
 
 
 # ---- reading

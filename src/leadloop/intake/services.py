@@ -2,6 +2,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -83,6 +84,9 @@ class _Replan(Exception):
 
 
 RETRYABLE = (_Replan, IntegrityError, OperationalError)
+
+# What a batch calls before its first lock, set by `leads_capture(turn=…)` for its batches.
+_TURN: ContextVar[Callable[[], None] | None] = ContextVar("capture_turn", default=None)
 
 
 def _no_channel() -> ValidationFailed:
@@ -349,6 +353,8 @@ class _Batch:
         """Lock the assignment rules (the router, when there are new leads), then the open
         leads the batch joins, and check them. Always in this order: a batch that waits for
         the rules holds no lead, so the one holding them may lock any lead it joins."""
+        if (turn := _TURN.get()) is not None:
+            turn()
         router = Router(self.workspace) if self.new_leads else None
         self._check_plan()
         return router
@@ -514,6 +520,7 @@ def leads_capture(
     kind: str = Touch.Kind.API,
     channel: Channel | None = None,
     on_worker: bool = False,
+    turn: Callable[[], None] | None = None,
 ) -> list[Captured | ApplicationError]:
     """Clean, de-duplicate and store (submission, raw payload) pairs as if one after another.
 
@@ -521,7 +528,9 @@ def leads_capture(
     written in one transaction, planned again when it meets a concurrent write; when one
     submission fails, the halves are played in turn down to that one alone, so a bad submission
     never blocks the others. New contacts are then checked for fuzzy duplicates: by a task,
-    or at once when the caller runs `on_worker`.
+    or at once when the caller runs `on_worker`. `turn` is called once the batch is planned,
+    before it takes its first lock (it may be called again: it must return at once then); the
+    planning before it only reads, apart from sources and campaigns new to the workspace.
     """
     actor.require(actor.captures_leads)
     results: list = [None] * len(submissions)
@@ -532,7 +541,11 @@ def leads_capture(
             items.append((index, sub, raw or {}, who))
         else:
             results[index] = _no_channel()
-    played = _play_split(workspace, actor, kind, channel, items)
+    token = _TURN.set(turn)
+    try:
+        played = _play_split(workspace, actor, kind, channel, items)
+    finally:
+        _TURN.reset(token)
     for (index, *_rest), outcome in zip(items, played, strict=True):
         results[index] = outcome
     duplicates_check_soon(workspace=workspace, contacts=_new_contacts(played), on_worker=on_worker)

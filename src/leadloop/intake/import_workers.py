@@ -1,0 +1,160 @@
+"""A long import on PostgreSQL in two processes: while one writes its chunk, the other plans
+the next one (the capture engine's Python and the database's work on two cores, where one
+process used about one).
+
+Chunks are still written in file order. A chunk is planned at once, but takes its first lock
+(the assignment rules) only once the chunk before it committed: its turn. So the round robin
+deals the leads in file order, the counts are always those of the first rows of the file, and
+a stopped import resumes after its last stored chunk, as with one process. A person in two
+neighbouring chunks is met by the later one's write as any concurrent writer is (planned again
+on what is stored). Waiting for its turn, a chunk holds no lock: it has only read, as its
+sources and campaigns are stored before its transaction.
+
+The processes are started fresh (`spawn`: no copy of this process's threads and connections)
+with this process's database settings, and are given chunks of raw rows through a queue of
+two, so memory stays constant. The first process to fail stops the others; a file that cannot
+be read further stops the import after the chunks read before.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Iterator
+from queue import Empty, Full
+
+from django.conf import settings
+from django.db import connection
+
+log = logging.getLogger(__name__)
+
+WORKERS = 2
+PARALLEL_FROM_ROWS = 20_000  # below this, starting the processes (~2 s each) is not worth it
+TURN_TIMEOUT_S = 600  # a chunk waiting longer than this for the one before it stops the import
+POLL_S = 0.5
+STOPPED = -1
+
+
+class Stopped(Exception):
+    """Another process of the import failed, or the reading did."""
+
+
+class Turns:
+    """Whose turn it is to write (the index of a chunk), shared by the processes of an import."""
+
+    def __init__(self, context):
+        self._next = context.Value("q", 0)
+        self._changed = context.Condition(self._next.get_lock())
+
+    def wait(self, index: int) -> None:
+        with self._changed:
+            ready = self._changed.wait_for(
+                lambda: self._next.value in (index, STOPPED), timeout=TURN_TIMEOUT_S
+            )
+            if not ready or self._next.value == STOPPED:
+                raise Stopped(f"chunk {index} did not get its turn")
+
+    def pass_on(self, index: int) -> None:
+        with self._changed:
+            if self._next.value != STOPPED:
+                self._next.value = index + 1
+            self._changed.notify_all()
+
+    def stop(self) -> None:
+        with self._changed:
+            self._next.value = STOPPED
+            self._changed.notify_all()
+
+    @property
+    def stopped(self) -> bool:
+        return self._next.value == STOPPED
+
+
+def in_workers(job) -> bool:
+    remaining = job.total_rows - job.rows_read
+    return connection.vendor == "postgresql" and remaining >= PARALLEL_FROM_ROWS
+
+
+def chunks_in_workers(job, chunks: Iterator[list]) -> None:
+    """Capture the chunks in WORKERS processes. When reading the chunks fails, those handed
+    out are still stored and what reading raised is raised; when a process fails, the others
+    stop at once and Stopped is raised. Returns once every process has ended."""
+    from huey.contrib.djhuey import HUEY
+
+    context = multiprocessing.get_context("spawn")
+    tasks, turns = context.Queue(WORKERS), Turns(context)
+    databases = {"default": dict(connection.settings_dict)}
+    args = (databases, HUEY.immediate, job.pk, tasks, turns)
+    workers = [context.Process(target=_work, args=args, daemon=True) for _ in range(WORKERS)]
+    for worker in workers:
+        worker.start()
+    try:
+        for index, pending in enumerate(chunks):
+            if not _hand_over(tasks, (index, pending), turns, workers):
+                break
+    finally:
+        for _worker in workers:
+            _hand_over(tasks, None, turns, workers)
+        for worker in workers:
+            worker.join()
+        tasks.close()
+    if turns.stopped or any(worker.exitcode for worker in workers):
+        raise Stopped("a process of the import failed")
+
+
+def _hand_over(tasks, task, turns: Turns, workers: list) -> bool:
+    """Queue the task; False when the processes stopped (a failure, or Ctrl-C) before."""
+    while not turns.stopped and any(worker.is_alive() for worker in workers):
+        try:
+            tasks.put(task, timeout=POLL_S)
+            return True
+        except Full:
+            continue
+    return False
+
+
+def _work(databases: dict, immediate: bool, import_id: int, tasks, turns: Turns) -> None:
+    """One process: chunks from `tasks` until None, each written in its turn."""
+    _setup(databases, immediate)
+    from django.utils import translation
+
+    from leadloop.intake import imports
+    from leadloop.intake.models import Import
+
+    job = Import.objects.select_related("workspace", "created_by").get(pk=import_id)
+    rows, actor = imports._Rows(job), imports._actor(job)
+    with translation.override(job.language or None):
+        while (task := _next_task(tasks, turns)) is not None:
+            index, pending = task
+            try:
+                imports._chunk(job, actor, rows, pending, turn=lambda i=index: turns.wait(i))
+            except Stopped:
+                return
+            except BaseException:
+                log.exception("import %s: chunk %s failed", import_id, index)
+                turns.stop()
+                raise
+            turns.pass_on(index)
+            imports._refresh_statistics(index + 1)
+
+
+def _next_task(tasks, turns: Turns):
+    while not turns.stopped:
+        try:
+            return tasks.get(timeout=POLL_S)
+        except Empty:
+            continue
+    return None
+
+
+def _setup(databases: dict, immediate: bool) -> None:
+    """Django as in the parent: its database (a test database under pytest), its task queue."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadloop.config.settings")
+    import django
+
+    settings.DATABASES = databases
+    django.setup()
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = immediate

@@ -1,0 +1,166 @@
+"""A long import on PostgreSQL runs in two processes and comes out as one process would make it:
+the same leads, owners (the round robin in file order), counts and error report; a reading that
+fails midway stops both and keeps what was stored, and the import resumes after it."""
+
+import multiprocessing
+import threading
+import time
+
+import pytest
+
+from leadloop.intake import import_workers, imports
+from leadloop.intake.imports import import_confirm, import_open, import_run
+from leadloop.intake.models import Import
+from leadloop.pipeline.models import Lead
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+PEOPLE = [(f"Khách {n}", f"0912{n:06d}") for n in range(40)]
+ROWS = [
+    ["Họ tên", "SĐT", "Email", "Nguồn"],
+    *(
+        [name, phone, "", "Facebook" if n % 3 else "Hội chợ"]
+        for n, (name, phone) in enumerate(PEOPLE)
+    ),
+    *([name + " (lần 2)", phone, "", "Zalo"] for name, phone in PEOPLE[::3]),  # repeats
+    ["Không số", "", "", ""],  # no phone, no e-mail: invalid
+    [PEOPLE[5][0], PEOPLE[5][1], "", "Facebook"],  # the same row again: no second touch
+    ["Người mới", "0987 000 111", "moi@example.com", "Google"],
+]
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(imports, "CHUNK", 4)  # 15 chunks, many people in two of them
+
+
+@pytest.fixture
+def workers_used(monkeypatch):
+    calls = []
+
+    def spy(job, chunks):
+        calls.append(job.pk)
+        return import_workers.chunks_in_workers(job, chunks)
+
+    monkeypatch.setattr(import_workers, "PARALLEL_FROM_ROWS", 1)
+    monkeypatch.setattr(imports, "chunks_in_workers", spy)
+    return calls
+
+
+def csv_file(tmp_path, name, rows):
+    path = tmp_path / name
+    path.write_bytes("".join(",".join(row) + "\r\n" for row in rows).encode())
+    return path
+
+
+def queued(team, path) -> Import:
+    actor = team.actors["manager"]
+    job = import_open(workspace=team.workspace, actor=actor, path=path, file_name=path.name,
+                      origin="hội chợ tháng 11")  # fmt: skip
+    return import_confirm(job=job, actor=actor, mapping=job.mapping, background=False)
+
+
+def run(team, path) -> Import:
+    return import_run(import_id=queued(team, path).pk)
+
+
+def outcome(job: Import) -> dict:
+    """Each lead by its first touch's row: its person, owner (by role), returning flag, touches."""
+    leads = Lead.objects.filter(workspace=job.workspace).select_related("contact", "owner")
+    return {
+        lead.contact.phone_e164 or lead.contact.email: (
+            lead.contact.full_name,
+            lead.owner.email.split("@")[0] if lead.owner else None,
+            lead.returning,
+            lead.touches.count(),
+            lead.source.key if lead.source else "",
+        )
+        for lead in leads
+    }
+
+
+def counts(job: Import) -> tuple:
+    problems = [(p.row, p.column, p.reason) for p in job.problems.order_by("row")]
+    assigned = {job.workspace.members.get(pk=pk).email.split("@")[0]: n
+                for pk, n in job.assigned.items()}  # fmt: skip
+    return (job.status, job.rows_read, job.created, job.merged, job.invalid, job.failed,
+            assigned, problems)  # fmt: skip
+
+
+def test_two_processes_make_what_one_makes(
+    team, other_team, tmp_path, small_chunks, workers_used, monkeypatch
+):
+    path = csv_file(tmp_path, "leads.csv", ROWS)
+    monkeypatch.setattr(import_workers, "PARALLEL_FROM_ROWS", 10**9)
+    alone = run(other_team, path)
+    monkeypatch.setattr(import_workers, "PARALLEL_FROM_ROWS", 1)
+    together = run(team, path)
+
+    assert workers_used == [together.pk]
+    assert counts(together) == counts(alone)
+    assert together.status == Import.Status.DONE and together.rows_read == len(ROWS) - 1
+    assert (together.created, together.merged, together.invalid) == (41, 15, 1)
+    assert outcome(together) == outcome(alone)
+    owners = [owner for _name, owner, *_rest in outcome(together).values()]
+    assert owners.count("sales") in (20, 21) and owners.count("sales2") in (20, 21)
+    assert multiprocessing.active_children() == []
+
+
+def test_a_reading_that_fails_midway_stops_both_and_the_import_resumes(
+    team, tmp_path, workers_used, monkeypatch
+):
+    monkeypatch.setattr(imports, "CHUNK", 1000)
+    people = [["Tên", "SĐT"], *([f"Người {i}", f"0913{i:06d}"] for i in range(5000))]
+    path = csv_file(tmp_path, "leads.csv", people)
+    job = queued(team, path)
+    with path.open("ab") as f:  # broken after it was opened and counted
+        f.write(b"Bad \xff\xfe row,0912999999\r\n")
+
+    stopped = import_run(import_id=job.pk)
+
+    assert workers_used == [stopped.pk]
+    assert stopped.status == Import.Status.FAILED and "UTF-8" in stopped.error
+    # the chunks handed out before the bad row are stored: whole chunks, the first of the file
+    assert stopped.rows_read == stopped.created == Lead.objects.count()
+    assert stopped.rows_read >= 1000 and stopped.rows_read % 1000 == 0
+    assert multiprocessing.active_children() == []
+
+    path.write_bytes(path.read_bytes().replace(b"Bad \xff\xfe row", b"Fixed row"))
+    Import.objects.filter(pk=stopped.pk).update(status=Import.Status.QUEUED)
+    resumed = import_run(import_id=stopped.pk)
+
+    assert resumed.status == Import.Status.DONE
+    assert (resumed.rows_read, resumed.created, resumed.merged) == (5001, 5001, 0)
+    assert Lead.objects.count() == 5001
+
+
+def test_a_chunk_writes_only_in_its_turn_and_a_stop_wakes_those_waiting():
+    turns = import_workers.Turns(multiprocessing.get_context("spawn"))
+    written, stopped = [], []
+
+    def chunk(index):
+        try:
+            turns.wait(index)
+        except import_workers.Stopped:
+            stopped.append(index)
+            return
+        written.append(index)
+        turns.pass_on(index)
+
+    later = [threading.Thread(target=chunk, args=(i,)) for i in (2, 1)]
+    for thread in later:
+        thread.start()
+    time.sleep(0.3)
+    assert written == []  # chunks 1 and 2 wait for chunk 0
+    first = threading.Thread(target=chunk, args=(0,))
+    first.start()
+    for thread in [first, *later]:
+        thread.join(timeout=10)
+    assert written == [0, 1, 2]
+
+    waiting = threading.Thread(target=chunk, args=(5,))
+    waiting.start()
+    time.sleep(0.3)
+    turns.stop()
+    waiting.join(timeout=10)
+    assert stopped == [5] and written == [0, 1, 2] and turns.stopped
