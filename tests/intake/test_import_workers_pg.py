@@ -17,15 +17,15 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 PEOPLE = [(f"Khách {n}", f"0912{n:06d}") for n in range(40)]
 ROWS = [
-    ["Họ tên", "SĐT", "Email", "Nguồn"],
+    ["Họ tên", "SĐT", "Email", "Nguồn", "Chiến dịch"],
     *(
-        [name, phone, "", "Facebook" if n % 3 else "Hội chợ"]
+        [name, phone, "", "Facebook" if n % 3 else "Hội chợ", f"Tết {n % 4}" if n > 9 else ""]
         for n, (name, phone) in enumerate(PEOPLE)
     ),
-    *([name + " (lần 2)", phone, "", "Zalo"] for name, phone in PEOPLE[::3]),  # repeats
-    ["Không số", "", "", ""],  # no phone, no e-mail: invalid
-    [PEOPLE[5][0], PEOPLE[5][1], "", "Facebook"],  # the same row again: no second touch
-    ["Người mới", "0987 000 111", "moi@example.com", "Google"],
+    *([name + " (lần 2)", phone, "", "Zalo", "Tết 9"] for name, phone in PEOPLE[::3]),  # repeats
+    ["Không số", "", "", "", ""],  # no phone, no e-mail: invalid
+    [*PEOPLE[5], "", "Facebook", ""],  # the same row again: no second touch
+    ["Người mới", "0987 000 111", "moi@example.com", "Google", "Tết 1"],
 ]
 
 
@@ -65,8 +65,11 @@ def run(team, path) -> Import:
 
 
 def outcome(job: Import) -> dict:
-    """Each lead by its first touch's row: its person, owner (by role), returning flag, touches."""
-    leads = Lead.objects.filter(workspace=job.workspace).select_related("contact", "owner")
+    """Each lead by its person: name, owner (by role), returning flag, touches, source, campaign
+    and the campaign's source."""
+    leads = Lead.objects.filter(workspace=job.workspace).select_related(
+        "contact", "owner", "source", "campaign__source"
+    )
     return {
         lead.contact.phone_e164 or lead.contact.email: (
             lead.contact.full_name,
@@ -74,6 +77,7 @@ def outcome(job: Import) -> dict:
             lead.returning,
             lead.touches.count(),
             lead.source.key if lead.source else "",
+            (lead.campaign.key, lead.campaign.source.key) if lead.campaign else None,
         )
         for lead in leads
     }

@@ -28,6 +28,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from leadloop.campaigns.models import Campaign, Source
 from leadloop.campaigns.services import campaign_for, key_of, source_for
 from leadloop.contacts.models import Contact
 from leadloop.contacts.normalize import fold
@@ -463,15 +464,22 @@ def _named_first(workspace: Workspace, submissions: list[Submission]) -> None:
     """Store the sources and campaigns the submissions name, each in its own commit, before
     their chunk's transaction: waiting for its turn, a chunk then holds no row that another
     writer, waiting for it in the database, would need (the capture engine creates them as it
-    plans)."""
-    sources: dict[str, object] = {}
-    campaigns: set[str] = set()
+    plans). A campaign gets the source of the first submission naming it, as in the engine."""
+    sources, campaigns = {}, {}  # key -> the first submission naming it
     for sub in submissions:
-        if (key := key_of(sub.source, 64)) not in sources:
-            sources[key] = source_for(workspace=workspace, name=sub.source)
-        if (named := key_of(sub.campaign, 100)) not in campaigns:
-            campaigns.add(named)
-            campaign_for(workspace=workspace, name=sub.campaign, source=sources[key])
+        sources.setdefault(key_of(sub.source, 64), sub)
+        campaigns.setdefault(key_of(sub.campaign, 100), sub)
+    for sub in _not_stored(Campaign, workspace, campaigns):
+        source = source_for(workspace=workspace, name=sub.source)
+        campaign_for(workspace=workspace, name=sub.campaign, source=source)
+    for sub in _not_stored(Source, workspace, sources):
+        source_for(workspace=workspace, name=sub.source)
+
+
+def _not_stored(model, workspace: Workspace, named: dict[str, Submission]) -> list[Submission]:
+    stored = model.objects.filter(workspace=workspace, key__in=[k for k in named if k])
+    known = set(stored.values_list("key", flat=True)) | {""}
+    return [sub for key, sub in named.items() if key not in known]
 
 
 COUNTS = ["rows_read", "created", "merged", "invalid", "failed", "assigned"]
