@@ -1,12 +1,14 @@
-"""A long import on PostgreSQL runs in two processes and comes out as one process would make it:
+"""A long import on PostgreSQL runs in several processes and comes out as one would make it:
 the same leads, owners (the round robin in file order), counts and error report; a reading that
-fails midway stops both and keeps what was stored, and the import resumes after it."""
+fails midway stops them and keeps what was stored, and the import resumes after it; a process
+that fails stops the others."""
 
 import multiprocessing
 import threading
 import time
 
 import pytest
+from django.utils import translation
 
 from leadloop.intake import import_workers, imports
 from leadloop.intake.imports import import_confirm, import_open, import_run
@@ -91,13 +93,13 @@ def counts(job: Import) -> tuple:
             assigned, problems)  # fmt: skip
 
 
-def test_two_processes_make_what_one_makes(
-    team, other_team, tmp_path, small_chunks, workers_used, monkeypatch
+def test_several_processes_make_what_one_makes(
+    team, other_team, tmp_path, small_chunks, workers_used, settings
 ):
     path = csv_file(tmp_path, "leads.csv", ROWS)
-    monkeypatch.setattr(import_workers, "PARALLEL_FROM_ROWS", 10**9)
+    settings.LEADLOOP_IMPORT_PROCESSES = 1
     alone = run(other_team, path)
-    monkeypatch.setattr(import_workers, "PARALLEL_FROM_ROWS", 1)
+    settings.LEADLOOP_IMPORT_PROCESSES = 3
     together = run(team, path)
 
     assert workers_used == [together.pk]
@@ -136,6 +138,20 @@ def test_a_reading_that_fails_midway_stops_both_and_the_import_resumes(
     assert resumed.status == Import.Status.DONE
     assert (resumed.rows_read, resumed.created, resumed.merged) == (5001, 5001, 0)
     assert Lead.objects.count() == 5001
+
+
+def test_a_process_that_fails_stops_the_others_and_the_import_fails_cleanly(
+    team, tmp_path, small_chunks, workers_used, monkeypatch
+):
+    monkeypatch.setenv("LEADLOOP_IMPORT_MAX_ROWS", "many")  # the processes' settings break
+    with translation.override("en"):
+        job = run(team, csv_file(tmp_path, "leads.csv", ROWS))
+
+    assert workers_used == [job.pk]
+    assert job.status == Import.Status.FAILED
+    assert job.error == "The import stopped on an unexpected error after 0 rows."
+    assert (job.rows_read, job.created, Lead.objects.count()) == (0, 0, 0)
+    assert multiprocessing.active_children() == []
 
 
 def test_a_chunk_writes_only_in_its_turn_and_a_stop_wakes_those_waiting():

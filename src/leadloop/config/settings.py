@@ -146,6 +146,8 @@ LEADLOOP_IMPORT_MAX_UPLOAD_BYTES = (
 )
 LEADLOOP_IMPORT_MAX_FILE_BYTES = int(os.environ.get("LEADLOOP_IMPORT_MAX_FILE_MB", "2048")) * 2**20
 LEADLOOP_IMPORT_MAX_ROWS = int(os.environ.get("LEADLOOP_IMPORT_MAX_ROWS", "1000000"))
+# Processes a long import runs in on PostgreSQL (intake/import_workers.py); 1: the worker's own.
+LEADLOOP_IMPORT_PROCESSES = int(os.environ.get("LEADLOOP_IMPORT_PROCESSES", "2"))
 LEADLOOP_IMPORT_MAX_UNZIPPED_BYTES = 2 * 2**30
 LEADLOOP_IMPORT_MAX_ZIP_RATIO = 200
 

@@ -1,19 +1,19 @@
-"""A long import on PostgreSQL in two processes: while one writes its chunk, the other plans
-the next one (the capture engine's Python and the database's work on two cores, where one
-process used about one).
+"""A long import on PostgreSQL in several processes (LEADLOOP_IMPORT_PROCESSES, 2 by default):
+while one writes its chunk, the next plans its own, so the capture engine's Python and the
+database's work use both cores, where one process used about one.
 
 Chunks are still written in file order. A chunk is planned at once, but takes its first lock
 (the assignment rules) only once the chunk before it committed: its turn. So the round robin
 deals the leads in file order, the counts are always those of the first rows of the file, and
 a stopped import resumes after its last stored chunk, as with one process. A person in two
 neighbouring chunks is met by the later one's write as any concurrent writer is (planned again
-on what is stored). Waiting for its turn, a chunk holds no lock: it has only read, as its
-sources and campaigns are stored before its transaction.
+on what is stored). Waiting for its turn, a chunk holds no lock: it has only read (a chunk
+naming a source or campaign new to the workspace waits for its turn before it stores it).
 
 The processes are started fresh (`spawn`: no copy of this process's threads and connections)
-with this process's database settings, and are given chunks of raw rows through a queue of
-two, so memory stays constant. The first process to fail stops the others; a file that cannot
-be read further stops the import after the chunks read before.
+with this process's database settings, and take chunks of raw rows from a queue no longer than
+the number of processes, so memory stays constant. The first process to fail stops the others;
+a file that cannot be read further stops the import after the chunks read before.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from queue import Empty, Full
 
 from django.conf import settings
 from django.db import connection
+from huey.contrib.djhuey import HUEY
 
 log = logging.getLogger(__name__)
 
-WORKERS = 2
 PARALLEL_FROM_ROWS = 20_000  # below this, starting the processes (~2 s each) is not worth it
 TURN_TIMEOUT_S = 600  # a chunk waiting longer than this for the one before it stops the import
 POLL_S = 0.5
@@ -73,20 +73,20 @@ class Turns:
 
 def in_workers(job) -> bool:
     remaining = job.total_rows - job.rows_read
-    return connection.vendor == "postgresql" and remaining >= PARALLEL_FROM_ROWS
+    several = settings.LEADLOOP_IMPORT_PROCESSES > 1
+    return several and connection.vendor == "postgresql" and remaining >= PARALLEL_FROM_ROWS
 
 
 def chunks_in_workers(job, chunks: Iterator[list]) -> None:
-    """Capture the chunks in WORKERS processes. When reading the chunks fails, those handed
-    out are still stored and what reading raised is raised; when a process fails, the others
-    stop at once and Stopped is raised. Returns once every process has ended."""
-    from huey.contrib.djhuey import HUEY
-
+    """Capture the chunks in LEADLOOP_IMPORT_PROCESSES processes. When reading the chunks
+    fails, those handed out are still stored and what reading raised is raised; when a process
+    fails, the others stop at once and Stopped is raised. Returns once every process ended."""
     context = multiprocessing.get_context("spawn")
-    tasks, turns = context.Queue(WORKERS), Turns(context)
+    count = settings.LEADLOOP_IMPORT_PROCESSES
+    tasks, turns = context.Queue(count), Turns(context)
     databases = {"default": dict(connection.settings_dict)}
     args = (databases, HUEY.immediate, job.pk, tasks, turns)
-    workers = [context.Process(target=_work, args=args, daemon=True) for _ in range(WORKERS)]
+    workers = [context.Process(target=_work, args=args, daemon=True) for _ in range(count)]
     for worker in workers:
         worker.start()
     try:
@@ -115,8 +115,20 @@ def _hand_over(tasks, task, turns: Turns, workers: list) -> bool:
 
 
 def _work(databases: dict, immediate: bool, import_id: int, tasks, turns: Turns) -> None:
-    """One process: chunks from `tasks` until None, each written in its turn."""
-    _setup(databases, immediate)
+    """One process: chunks from `tasks` until None, each written in its turn. Whatever fails
+    here, from starting Django on, stops the other processes."""
+    try:
+        _setup(databases, immediate)
+        _capture(import_id, tasks, turns)
+    except Stopped:
+        return
+    except BaseException:
+        log.exception("import %s stopped in one of its processes", import_id)
+        turns.stop()
+        raise
+
+
+def _capture(import_id: int, tasks, turns: Turns) -> None:
     from django.utils import translation
 
     from leadloop.intake import imports
@@ -127,14 +139,7 @@ def _work(databases: dict, immediate: bool, import_id: int, tasks, turns: Turns)
     with translation.override(job.language or None):
         while (task := _next_task(tasks, turns)) is not None:
             index, pending = task
-            try:
-                imports._chunk(job, actor, rows, pending, turn=lambda i=index: turns.wait(i))
-            except Stopped:
-                return
-            except BaseException:
-                log.exception("import %s: chunk %s failed", import_id, index)
-                turns.stop()
-                raise
+            imports._chunk(job, actor, rows, pending, turn=lambda i=index: turns.wait(i))
             turns.pass_on(index)
             imports._refresh_statistics(index + 1)
 
@@ -155,6 +160,4 @@ def _setup(databases: dict, immediate: bool) -> None:
 
     settings.DATABASES = databases
     django.setup()
-    from huey.contrib.djhuey import HUEY
-
     HUEY.immediate = immediate

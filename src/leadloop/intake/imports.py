@@ -28,8 +28,6 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from leadloop.campaigns.models import Campaign, Source
-from leadloop.campaigns.services import campaign_for, key_of, source_for
 from leadloop.contacts.models import Contact
 from leadloop.contacts.normalize import fold
 from leadloop.contacts.services import Identity
@@ -431,8 +429,6 @@ def _chunk(
             problems.append(ImportProblem(job=job, row=number, **built.__dict__))
         else:
             captures.append((number, built))
-    if turn is not None:
-        _named_first(job.workspace, [sub for _n, (sub, _raw) in captures])
     with transaction.atomic():
         outcomes = leads_capture(
             workspace=job.workspace,
@@ -458,28 +454,6 @@ def _chunk(
         job.rows_read += len(pending)
         job.progressed_at = clock.now()
         job.save(update_fields=[*COUNTS, "progressed_at"])
-
-
-def _named_first(workspace: Workspace, submissions: list[Submission]) -> None:
-    """Store the sources and campaigns the submissions name, each in its own commit, before
-    their chunk's transaction: waiting for its turn, a chunk then holds no row that another
-    writer, waiting for it in the database, would need (the capture engine creates them as it
-    plans). A campaign gets the source of the first submission naming it, as in the engine."""
-    sources, campaigns = {}, {}  # key -> the first submission naming it
-    for sub in submissions:
-        sources.setdefault(key_of(sub.source, 64), sub)
-        campaigns.setdefault(key_of(sub.campaign, 100), sub)
-    for sub in _not_stored(Campaign, workspace, campaigns):
-        source = source_for(workspace=workspace, name=sub.source)
-        campaign_for(workspace=workspace, name=sub.campaign, source=source)
-    for sub in _not_stored(Source, workspace, sources):
-        source_for(workspace=workspace, name=sub.source)
-
-
-def _not_stored(model, workspace: Workspace, named: dict[str, Submission]) -> list[Submission]:
-    stored = model.objects.filter(workspace=workspace, key__in=[k for k in named if k])
-    known = set(stored.values_list("key", flat=True)) | {""}
-    return [sub for key, sub in named.items() if key not in known]
 
 
 COUNTS = ["rows_read", "created", "merged", "invalid", "failed", "assigned"]

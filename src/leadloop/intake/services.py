@@ -85,8 +85,13 @@ class _Replan(Exception):
 
 RETRYABLE = (_Replan, IntegrityError, OperationalError)
 
-# What a batch calls before its first lock, set by `leads_capture(turn=…)` for its batches.
+# What a batch calls before its first lock or write, set by `leads_capture(turn=…)`.
 _TURN: ContextVar[Callable[[], None] | None] = ContextVar("capture_turn", default=None)
+
+
+def _wait_turn() -> None:
+    if (turn := _TURN.get()) is not None:
+        turn()
 
 
 def _no_channel() -> ValidationFailed:
@@ -161,12 +166,14 @@ class _Batch:
     def _source(self, name: str) -> Source | None:
         key = key_of(name, 64)
         if key and key not in self.sources:
+            _wait_turn()
             self.sources[key] = source_for(workspace=self.workspace, name=name)
         return self.sources.get(key)
 
     def _campaign(self, name: str, source: Source | None) -> Campaign | None:
         key = key_of(name, 100)
         if key and key not in self.campaigns:
+            _wait_turn()
             self.campaigns[key] = campaign_for(workspace=self.workspace, name=name, source=source)
         return self.campaigns.get(key)
 
@@ -353,8 +360,7 @@ class _Batch:
         """Lock the assignment rules (the router, when there are new leads), then the open
         leads the batch joins, and check them. Always in this order: a batch that waits for
         the rules holds no lead, so the one holding them may lock any lead it joins."""
-        if (turn := _TURN.get()) is not None:
-            turn()
+        _wait_turn()
         router = Router(self.workspace) if self.new_leads else None
         self._check_plan()
         return router
@@ -528,9 +534,10 @@ def leads_capture(
     written in one transaction, planned again when it meets a concurrent write; when one
     submission fails, the halves are played in turn down to that one alone, so a bad submission
     never blocks the others. New contacts are then checked for fuzzy duplicates: by a task,
-    or at once when the caller runs `on_worker`. `turn` is called once the batch is planned,
-    before it takes its first lock (it may be called again: it must return at once then); the
-    planning before it only reads, apart from sources and campaigns new to the workspace.
+    or at once when the caller runs `on_worker`. `turn` is called before the batch first
+    writes or locks anything: when it is planned, or before it stores a source or campaign new
+    to the workspace (it may be called again, and must then return at once); until then the
+    batch has only read.
     """
     actor.require(actor.captures_leads)
     results: list = [None] * len(submissions)
