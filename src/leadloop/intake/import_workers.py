@@ -98,7 +98,9 @@ def chunks_in_workers(job, chunks: Iterator[list]) -> None:
             _hand_over(tasks, None, turns, workers)
         for worker in workers:
             worker.join()
+        _drain(tasks)
         tasks.close()
+        tasks.join_thread()
     if turns.stopped or any(worker.exitcode for worker in workers):
         raise Stopped("a process of the import failed")
 
@@ -114,6 +116,16 @@ def _hand_over(tasks, task, turns: Turns, workers: list) -> bool:
     return False
 
 
+def _drain(tasks) -> None:
+    """Take what no process took (after a failure or Ctrl-C): the queue's feeding thread can
+    then flush and end, instead of keeping this process from exiting."""
+    try:
+        while True:
+            tasks.get(timeout=0.1)
+    except Empty:
+        return
+
+
 def _work(databases: dict, immediate: bool, import_id: int, tasks, turns: Turns) -> None:
     """One process: chunks from `tasks` until None, each written in its turn. Whatever fails
     here, from starting Django on, stops the other processes."""
@@ -122,6 +134,8 @@ def _work(databases: dict, immediate: bool, import_id: int, tasks, turns: Turns)
         _capture(import_id, tasks, turns)
     except Stopped:
         return
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the parent stops too
+        turns.stop()
     except BaseException:
         log.exception("import %s stopped in one of its processes", import_id)
         turns.stop()
