@@ -25,8 +25,10 @@ run: install
 	$(BIN)/leadloop demo
 	$(BIN)/leadloop serve --port $(PORT) --with-worker
 
+# Tests keep their own var/ (task queue, SQLite files): what they queue never reaches the
+# worker of `make run`.
 test: install
-	$(BIN)/pytest -n 2 --dist loadfile
+	LEADLOOP_VAR_DIR=$(CURDIR)/var/test $(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
