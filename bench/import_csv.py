@@ -111,6 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     BENCH.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "LEADLOOP_HTTPS": "0"}
+    env.setdefault("LEADLOOP_VAR_DIR", str(BENCH))  # its queued tasks stay out of var/
     env.setdefault("DATABASE_URL", f"sqlite:///{BENCH / 'import.sqlite3'}")
     database = "postgresql" if env["DATABASE_URL"].startswith("postgres") else "sqlite"
 

@@ -479,6 +479,7 @@ def _print_bulk(r: BulkResult) -> None:
 def main() -> int:
     args = _arguments()
     env = dict(os.environ, LEADLOOP_HTTPS="0")
+    env.setdefault("LEADLOOP_VAR_DIR", str(ROOT / "var" / "bench"))  # queued tasks too
     if not env.get("DATABASE_URL"):
         bench_dir = ROOT / "var" / "bench"
         bench_dir.mkdir(parents=True, exist_ok=True)

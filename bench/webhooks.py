@@ -313,6 +313,7 @@ def main() -> None:
     payloads = Payloads(args.seed)
     graph = GraphStandIn(payloads)
     env = {**os.environ, "LEADLOOP_HTTPS": "0", "LEADLOOP_FACEBOOK_GRAPH_URL": graph.url}
+    env.setdefault("LEADLOOP_VAR_DIR", str(ROOT / "var" / "bench"))  # its queue too
     if not env.get("DATABASE_URL"):
         (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
         env["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench' / 'bench.sqlite3'}"
