@@ -478,10 +478,10 @@ def _print_bulk(r: BulkResult) -> None:
 
 def main() -> int:
     args = _arguments()
+    bench_dir = ROOT / "var" / "bench"
     env = dict(os.environ, LEADLOOP_HTTPS="0")
-    env.setdefault("LEADLOOP_VAR_DIR", str(ROOT / "var" / "bench"))  # queued tasks too
+    env.setdefault("LEADLOOP_VAR_DIR", str(bench_dir))  # its queued tasks too
     if not env.get("DATABASE_URL"):
-        bench_dir = ROOT / "var" / "bench"
         bench_dir.mkdir(parents=True, exist_ok=True)
         env["DATABASE_URL"] = f"sqlite:///{bench_dir / 'bench.sqlite3'}"
     global MEASURE_POSTGRES

@@ -312,11 +312,12 @@ def main() -> None:
     args = _arguments()
     payloads = Payloads(args.seed)
     graph = GraphStandIn(payloads)
+    bench_dir = ROOT / "var" / "bench"
     env = {**os.environ, "LEADLOOP_HTTPS": "0", "LEADLOOP_FACEBOOK_GRAPH_URL": graph.url}
-    env.setdefault("LEADLOOP_VAR_DIR", str(ROOT / "var" / "bench"))  # its queue too
+    env.setdefault("LEADLOOP_VAR_DIR", str(bench_dir))  # its queue too
     if not env.get("DATABASE_URL"):
-        (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
-        env["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench' / 'bench.sqlite3'}"
+        bench_dir.mkdir(parents=True, exist_ok=True)
+        env["DATABASE_URL"] = f"sqlite:///{bench_dir / 'bench.sqlite3'}"
     server = Server(args.port, args.workers, env)
     server.cli("migrate", "--noinput", "-v0")
     slug = f"whbench-{int(time.time())}"
