@@ -21,7 +21,9 @@ def test_requests_one_after_another_start_no_thread_each(team, asgi_url, monkeyp
     with httpx.Client(base_url=asgi_url, headers=headers, timeout=10) as client:
         answers = [client.get("/api/v1/stages").status_code for _ in range(20)]
     assert answers == [200] * 20
-    assert len(started) <= 2, started  # Django's own handler starts two threads a request
+    # Django's own handler starts two threads a request (40 here). A request that arrives while
+    # the one before is still finishing (its answer is sent first) takes another thread.
+    assert len(started) <= 4, started
 
 
 def test_concurrent_requests_each_get_a_thread_and_all_succeed(team, asgi_url):
