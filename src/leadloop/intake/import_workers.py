@@ -149,13 +149,13 @@ def _capture(import_id: int, tasks, turns: Turns) -> None:
     from leadloop.intake.models import Import
 
     job = Import.objects.select_related("workspace", "created_by").get(pk=import_id)
-    rows, actor = imports._Rows(job), imports._actor(job)
+    capture = imports.ChunkCapture(job)
     with translation.override(job.language or None):
         while (task := _next_task(tasks, turns)) is not None:
             index, pending = task
-            imports._chunk(job, actor, rows, pending, turn=lambda i=index: turns.wait(i))
+            capture(pending, turn=lambda i=index: turns.wait(i))
             turns.pass_on(index)
-            imports._refresh_statistics(index + 1)
+            imports.statistics_refresh(index + 1)
 
 
 def _next_task(tasks, turns: Turns):

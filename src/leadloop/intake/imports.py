@@ -412,35 +412,47 @@ def import_submit(
 # ---- running
 
 
-def _chunk(
-    job: Import,
-    actor: Actor,
-    rows: _Rows,
-    pending: list[tuple[int, list[str]]],
-    turn: Callable[[], None] | None = None,
-) -> None:
-    """Capture one chunk and count it in one transaction: the counts always match what is
-    stored, even when a run stops midway. With a `turn` (chunks written by several processes,
-    import_workers.py) the chunk is planned at once but written and counted in its turn."""
-    problems, captures = [], []
-    for number, cells in pending:
-        built = rows.submission(cells)
-        if isinstance(built, Problem):
-            problems.append(ImportProblem(job=job, row=number, **built.__dict__))
-        else:
-            captures.append((number, built))
-    with transaction.atomic():
-        outcomes = leads_capture(
-            workspace=job.workspace,
-            actor=actor,
-            submissions=[built for _n, built in captures],
-            kind=Touch.Kind.IMPORT,
-            turn=turn,
-        )
-        if turn is not None:
-            turn()  # also for a chunk that stored no lead
-            job.refresh_from_db(fields=COUNTS)  # as the chunk before left them
-        job.invalid += len(problems)
+class ChunkCapture:
+    """Stores an import's rows chunk after chunk, in file order, each chunk with its counts in
+    one transaction: the counts always match what is stored, even when a run stops midway.
+    One per process that runs the import (import_workers.py starts several)."""
+
+    def __init__(self, job: Import):
+        self.job, self.rows, self.actor = job, _Rows(job), _actor(job)
+
+    def __call__(
+        self, pending: list[tuple[int, list[str]]], turn: Callable[[], None] | None = None
+    ) -> None:
+        """Capture and count one chunk. With a `turn` (chunks written by several processes)
+        the chunk is planned at once but written and counted in its turn."""
+        job, problems, captures = self.job, [], []
+        for number, cells in pending:
+            built = self.rows.submission(cells)
+            if isinstance(built, Problem):
+                problems.append(ImportProblem(job=job, row=number, **built.__dict__))
+            else:
+                captures.append((number, built))
+        with transaction.atomic():
+            outcomes = leads_capture(
+                workspace=job.workspace,
+                actor=self.actor,
+                submissions=[built for _n, built in captures],
+                kind=Touch.Kind.IMPORT,
+                turn=turn,
+            )
+            if turn is not None:
+                turn()  # also for a chunk that stored no lead
+                job.refresh_from_db(fields=COUNTS)  # as the chunk before left them
+            problems += self._counted(captures, outcomes)
+            ImportProblem.objects.bulk_create(problems)
+            job.invalid += len(pending) - len(captures)
+            job.rows_read += len(pending)
+            job.progressed_at = clock.now()
+            job.save(update_fields=[*COUNTS, "progressed_at"])
+
+    def _counted(self, captures: list, outcomes: list) -> list[ImportProblem]:
+        """Count the outcomes on the import; the problems of the rows that failed."""
+        job, problems = self.job, []
         for (number, _built), outcome in zip(captures, outcomes, strict=True):
             if isinstance(outcome, Captured):
                 _count(job, outcome)
@@ -449,11 +461,10 @@ def _chunk(
                 job.invalid += 1
             else:
                 job.failed += 1
-            problems.append(ImportProblem(job=job, row=number, **rows.problem(outcome).__dict__))
-        ImportProblem.objects.bulk_create(problems)
-        job.rows_read += len(pending)
-        job.progressed_at = clock.now()
-        job.save(update_fields=[*COUNTS, "progressed_at"])
+            problems.append(
+                ImportProblem(job=job, row=number, **self.rows.problem(outcome).__dict__)
+            )
+        return problems
 
 
 COUNTS = ["rows_read", "created", "merged", "invalid", "failed", "assigned"]
@@ -509,7 +520,7 @@ def import_run(*, import_id: int) -> Import | None:
         return _run(job)
 
 
-def _refresh_statistics(chunks: int) -> None:
+def statistics_refresh(chunks: int) -> None:
     """Let PostgreSQL's planner see how the capture tables grew, after 1, 2, 4, 8 … chunks.
 
     A long import outgrows the statistics long before autovacuum (when it runs at all) analyses
@@ -558,10 +569,10 @@ def _run(job: Import) -> Import:
             finally:
                 job.refresh_from_db(fields=COUNTS)  # as the workers stored them
         else:
-            rows, actor = _Rows(job), _actor(job)
+            capture = ChunkCapture(job)
             for done, pending in enumerate(_chunks(remaining), start=1):
-                _chunk(job, actor, rows, pending)
-                _refresh_statistics(done)
+                capture(pending)
+                statistics_refresh(done)
         job.status = Import.Status.DONE
     except FileRefused as exc:
         job.status, job.error = Import.Status.FAILED, exc.message
