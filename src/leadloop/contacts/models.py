@@ -36,8 +36,7 @@ class Contact(models.Model):
                 name="contact_unique_valid_email",
             ),
         ]
-        indexes = [
-            models.Index(fields=["workspace", "phone_e164"]),
+        indexes = [  # a contact is found by its phone through contact_unique_valid_phone
             models.Index(fields=["workspace", "phone_head"], name="contact_phone_head"),
             models.Index(fields=["workspace", "phone_tail"], name="contact_phone_tail"),
             models.Index(fields=["workspace", "email_local"], name="contact_email_local"),

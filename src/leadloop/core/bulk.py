@@ -4,7 +4,8 @@ Django's `bulk_create` compiles every value of every row through the ORM (and, o
 sends them as arrays that psycopg dumps in Python); the capture engine writes about seven rows
 a lead, so it uses `rows_insert` instead. Ids are drawn beforehand — from the table's sequence on
 PostgreSQL, after the largest id under the write lock on SQLite — and set on the instances, so
-they can be used at once as `bulk_create` would leave them. No signals are sent, no `save()`
+they can be used at once as `bulk_create` would leave them; on PostgreSQL `rows_ahead` draws
+them and reads the rows before the writer takes its locks. No signals are sent, no `save()`
 runs: only for plain new rows whose every value is already set. `instance` makes such rows
 cheaply; `row_insert` stores one of them with a single statement (a webhook's delivery).
 """
@@ -192,29 +193,55 @@ def _new_ids(groups: list[Sequence[Model]]) -> list[list[int]]:
     ]
 
 
-def rows_insert(*groups: Sequence[Model]) -> Sequence[Model]:
+Ready = dict[int, tuple[Model, Sequence]]  # id() of an instance -> (it, its row)
+
+
+def rows_ahead(read: Sequence[Sequence[Model]], ids_only: Sequence[Sequence[Model]]) -> Ready:
+    """Draw the ids of these new instances now and read the rows of those in `read` as they
+    stand (their values must not change after), for `rows_insert(…, ready=…)`: a writer that
+    does so before it takes its locks holds them for less time. Only on PostgreSQL, whose ids
+    come from sequences; on SQLite they follow the largest id stored, so they are drawn as the
+    rows are written."""
+    if connection.vendor != "postgresql":
+        return {}
+    _ids_draw([*read, *ids_only])
+    return {id(obj): (obj, _Table.of(type(obj), connection.vendor).row(obj))
+            for objs in read for obj in objs}  # fmt: skip
+
+
+def rows_insert(*groups: Sequence[Model], ready: Ready | None = None) -> Sequence[Model]:
     """Insert new instances in this transaction, each group of one model; their ids are set
-    (all of them before any row is written, so rows may refer to rows of a later group).
-    Returns the first group."""
+    (all of them before any row is written, so rows may refer to rows of a later group), those
+    of `rows_ahead` kept. Returns the first group."""
     assert transaction.get_connection().in_atomic_block, "rows_insert runs in a transaction"
     filled = [objs for objs in groups if objs]
-    if not filled:
-        return groups[0] if groups else []
+    _ids_draw(filled)
+    for objs in filled:
+        _write(objs, ready or {})
+    return groups[0] if groups else []
+
+
+def _ids_draw(groups: Sequence[Sequence[Model]]) -> None:
+    """Ids for the instances of these groups that have none yet, in one statement."""
+    pending = []
+    for objs in groups:
+        pk = objs[0]._meta.pk.attname if objs else ""
+        if without := [obj for obj in objs if obj.__dict__[pk] is None]:
+            pending.append((pk, without))
+    if not pending:
+        return
     alias = connection.alias
-    for objs, new_ids in zip(filled, _new_ids(filled), strict=True):
-        pk = objs[0]._meta.pk.attname
+    drawn = _new_ids([objs for _pk, objs in pending])
+    for (pk, objs), new_ids in zip(pending, drawn, strict=True):
         for obj, new_id in zip(objs, new_ids, strict=True):
             obj.__dict__[pk] = new_id
             obj._state.adding, obj._state.db = False, alias
-    for objs in filled:
-        _write(objs)
-    return groups[0]
 
 
-def _write(objs: Sequence[Model]) -> None:
+def _write(objs: Sequence[Model], ready: Ready) -> None:
     model = type(objs[0])
     table = _Table.of(model, connection.vendor)
-    rows = (table.row(obj) for obj in objs)
+    rows = (_ready_row(ready, obj) or table.row(obj) for obj in objs)
     name = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(column) for column in table.columns)
     with connection.cursor() as cursor:
@@ -226,6 +253,11 @@ def _write(objs: Sequence[Model]) -> None:
         else:
             marks = ", ".join("%s" for _column in table.columns)
             cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})", list(rows))
+
+
+def _ready_row(ready: Ready, obj: Model) -> Sequence | None:
+    found = ready.get(id(obj))
+    return found[1] if found is not None and found[0] is obj else None
 
 
 def row_insert(obj: Model) -> Model:

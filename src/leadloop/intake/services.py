@@ -22,7 +22,7 @@ from leadloop.contacts.services import (
 from leadloop.contacts.tasks import duplicates_check_soon
 from leadloop.core import clock
 from leadloop.core.access import Actor
-from leadloop.core.bulk import instance, rows_insert
+from leadloop.core.bulk import Ready, instance, rows_ahead, rows_insert
 from leadloop.core.errors import ApplicationError, Conflict, ValidationFailed
 from leadloop.core.joined import any_of, fetch_joined, for_update, listed
 from leadloop.core.models import Member, Workspace
@@ -263,18 +263,23 @@ class _Batch:
 
     def write(self, captured: list[Captured]) -> list[int]:
         """Store the plan. Returns the positions of the submissions left out because a
-        concurrent writer outdated them (see `_settle`), for the caller to play after."""
+        concurrent writer outdated them (see `_settle`), for the caller to play after.
+        A large batch makes its rows that do not depend on the assignment ready before it
+        locks the rules, so that it holds them for less time."""
         if len(captured) >= SETTLED_FROM:
-            late, router = self._settle(captured)
+            ready = rows_ahead(
+                read=(self.new_contacts, self.touches, self.events), ids_only=(self.new_leads,)
+            )
+            late, router = self._settle(captured, ready)
             contacts = []
         else:  # a small batch plays again, cheaper than the statements that would spare it
-            late, router = [], self._lock()
+            late, router, ready = [], self._lock(), {}
             contacts = self.new_contacts
         assigned, timers = self._route(router)
         tell = self.kind != Touch.Kind.IMPORT  # an import tells each rep once, at its end
         notes = [assigned_note(event.lead) for event in assigned] if tell else []
         events = [*self.events, *assigned]
-        rows_insert(contacts, self.new_leads, self.touches, events, timers, notes)
+        rows_insert(contacts, self.new_leads, self.touches, events, timers, notes, ready=ready)
         for contact, fields in self.filled.values():
             contact.save(update_fields=sorted(fields))
         flagged = [
@@ -291,7 +296,7 @@ class _Batch:
         notifications_publish(notes)
         return late
 
-    def _settle(self, captured: list[Captured]) -> tuple[list[int], Router | None]:
+    def _settle(self, captured: list[Captured], ready: Ready) -> tuple[list[int], Router | None]:
         """Check the reading and store the new contacts, leaving out what a concurrent
         writer outdated meanwhile: a new person of this batch it stored too (met at the
         unique constraint, once it committed), a read contact whose leads it moved. Their
@@ -305,7 +310,7 @@ class _Batch:
             try:
                 with transaction.atomic():
                     router = self._lock()
-                    rows_insert(self.new_contacts)
+                    rows_insert(self.new_contacts, ready=ready)
                 return sorted(late), router
             except (_Replan, IntegrityError):
                 if not (outdated := self._outdated()):
