@@ -138,14 +138,15 @@ def instance(model: type[Model], **values) -> Model:
     """
     blank = _Blank.of(model)
     obj = model.__new__(model)
-    obj._state = ModelState()
-    cached = obj._state.fields_cache
     state = obj.__dict__
     state.update(blank.defaults)
+    state["_state"] = model_state = ModelState()
+    model_state.fields_cache = cached = {}  # what its descriptor would make on first use
     for attname, default in blank.made:
         state[attname] = default()
+    fields = blank.fields
     for name, value in values.items():
-        attname, relation = blank.fields[name]
+        attname, relation = fields[name]
         if relation:
             cached[relation] = value
             value = None if value is None else value.pk
@@ -205,8 +206,11 @@ def rows_ahead(read: Sequence[Sequence[Model]], ids_only: Sequence[Sequence[Mode
     if connection.vendor != "postgresql":
         return {}
     _ids_draw([*read, *ids_only])
-    return {id(obj): (obj, _Table.of(type(obj), connection.vendor).row(obj))
-            for objs in read for obj in objs}  # fmt: skip
+    ready = {}
+    for objs in read:
+        table = _Table.of(type(objs[0]), connection.vendor) if objs else None
+        ready |= {id(obj): (obj, table.row(obj)) for obj in objs}
+    return ready
 
 
 def rows_insert(*groups: Sequence[Model], ready: Ready | None = None) -> Sequence[Model]:
