@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -14,17 +15,28 @@ VAR_DIR = Path(os.environ.get("LEADLOOP_VAR_DIR", Path.cwd() / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def _secret_key() -> str:
+def secret_key(var_dir: Path) -> str:
+    """LEADLOOP_SECRET_KEY, else the key kept in `var_dir`, made by the first process that
+    needs it. `make run` starts the server and the worker at once: the key is written whole
+    to a file of its own, then linked into place only if no other process's key got there
+    first, so every process reads one complete key."""
     if key := os.environ.get("LEADLOOP_SECRET_KEY"):
         return key
-    path = VAR_DIR / "secret_key"
+    path = var_dir / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        handle, draft = tempfile.mkstemp(dir=var_dir, prefix=".secret_key.")  # mode 0600
+        with os.fdopen(handle, "w") as f:
+            f.write(secrets.token_urlsafe(50))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process's key is in place: it is the one
+        finally:
+            os.unlink(draft)
     return path.read_text().strip()
 
 
-SECRET_KEY = _secret_key()
+SECRET_KEY = secret_key(VAR_DIR)
 DEBUG = os.environ.get("LEADLOOP_DEBUG", "").lower() in {"1", "true", "yes", "on"}
 ALLOWED_HOSTS = [h for h in os.environ.get("LEADLOOP_ALLOWED_HOSTS", "*").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [
