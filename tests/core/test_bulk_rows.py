@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 
 from leadloop.contacts.models import Contact
 from leadloop.core import clock
-from leadloop.core.bulk import instance, row_insert, rows_insert
+from leadloop.core.bulk import instance, row_insert, rows_ahead, rows_insert
 from leadloop.intake.models import Channel, Delivery
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
@@ -54,6 +54,32 @@ def test_rows_are_stored_as_django_would_store_them_and_ids_are_set(team):
     assert Lead.objects.filter(fields__Quận="Ba Đình").get() == stored  # JSON, not a string
     event = LeadEvent.objects.get(pk=events[0].pk)
     assert event.lead_id == lead.pk and event.at == at and event.data == {}
+
+
+def test_rows_made_ready_ahead_are_stored_with_the_ids_drawn_ahead(team):
+    """On PostgreSQL the ids are drawn and the rows read before the writer's locks, and what
+    was read is what is stored; on SQLite (ids after the largest stored) nothing is done ahead."""
+    stage = team.workspace.stages.order_by("position").first()
+    contact = _contact(team, "+84912345670")
+    lead = instance(Lead, workspace=team.workspace, contact=contact, stage=stage,
+                    furthest_stage=stage, created_at=clock.now())  # fmt: skip
+    event = instance(LeadEvent, workspace_id=team.workspace.pk, lead=lead, kind="created",
+                     data={"via": "import"}, at=clock.now())  # fmt: skip
+    with transaction.atomic():
+        ready = rows_ahead(read=([contact], [event]), ids_only=([lead],))
+        ahead = (contact.pk, lead.pk, event.pk)
+        lead.owner = team.members["sales"]  # assigned after: the lead's row is read at the write
+        rows_insert([contact], [lead], [event], ready=ready)
+
+    if connection.vendor == "postgresql":
+        assert all(ahead) and (contact.pk, lead.pk, event.pk) == ahead  # kept at the write
+        assert set(ready) == {id(contact), id(event)}
+    else:
+        assert ahead == (None, None, None) and ready == {}
+    stored = LeadEvent.objects.select_related("lead__contact").get(pk=event.pk)
+    assert stored.lead_id == lead.pk and stored.lead.contact_id == contact.pk
+    assert stored.lead.contact.full_name == contact.full_name
+    assert stored.data == {"via": "import"} and stored.lead.owner_id == team.members["sales"].pk
 
 
 @pytest.mark.parametrize("micro", [0, 123456])
