@@ -6,6 +6,8 @@ import django
 from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
+from django.core.signals import request_started
+from django.db import close_old_connections, reset_queries
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadloop.config.settings")
 
@@ -17,7 +19,8 @@ class OneHopHandler(ASGIHandler):
     Our middleware is synchronous, so Django's own chain goes from the worker thread back to the
     event loop and into the thread again around every view: three hops a request, about a tenth
     of an API request's CPU. Here the whole chain is synchronous and entered once; the async
-    views (the event stream) still run on the loop, and their streams are sent from it.
+    views (the event stream) still run on the loop, and their streams are sent from it. Django's
+    receivers of `request_started` (synchronous: one more hop to send it) run on that hop too.
 
     Django gives every request a thread-sensitive context of its own, so that its sync code runs
     on one thread; asgiref starts a thread for each context, and another to stop it at the end
@@ -35,7 +38,14 @@ class OneHopHandler(ASGIHandler):
 
     def load_middleware(self, is_async=False):
         super().load_middleware(is_async=False)
-        self._middleware_chain = self.adapt_method_mode(True, self._middleware_chain, False)
+        chain = self._middleware_chain
+
+        def request_started_then_chain(request):
+            reset_queries()  # Django's receivers of request_started, on this hop
+            close_old_connections()
+            return chain(request)
+
+        self._middleware_chain = self.adapt_method_mode(True, request_started_then_chain, False)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -52,6 +62,10 @@ class OneHopHandler(ASGIHandler):
 
 
 django.setup(set_prefix=False)
+# With no receivers, `request_started` is sent without a hop to a worker thread of its own
+# (Django hops to run them, as they are synchronous): the chain's one hop runs them instead.
+request_started.disconnect(reset_queries)
+request_started.disconnect(close_old_connections)
 application = OneHopHandler()
 # Import the views and build the API's schemas now, not in the first request (about half a
 # second: a restarted server's first webhooks would wait that long for their answer).
