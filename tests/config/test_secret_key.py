@@ -40,3 +40,16 @@ def test_a_process_starting_while_another_makes_the_key_uses_the_same_key(tmp_pa
     monkeypatch.setattr(leadloop_settings.secrets, "token_urlsafe", drawn_while_another_starts)
     mine = secret_key(tmp_path)
     assert mine == seen_by_the_other[0] == (tmp_path / "secret_key").read_text()
+
+
+def test_a_file_system_without_hard_links_still_gets_a_whole_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("LEADLOOP_SECRET_KEY", raising=False)
+
+    def no_hard_links(_source, _target):
+        raise PermissionError("Operation not permitted")
+
+    monkeypatch.setattr(leadloop_settings.os, "link", no_hard_links)
+    key = secret_key(tmp_path)
+    assert len(key) >= 50 and secret_key(tmp_path) == key
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600

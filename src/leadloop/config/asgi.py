@@ -64,6 +64,8 @@ class OneHopHandler(ASGIHandler):
 django.setup(set_prefix=False)
 # With no receivers, `request_started` is sent without a hop to a worker thread of its own
 # (Django hops to run them, as they are synchronous): the chain's one hop runs them instead.
+# (Django's test Client connects close_old_connections again after its requests: in a test
+# process, the in-process server may then run it twice, which is harmless.)
 request_started.disconnect(reset_queries)
 request_started.disconnect(close_old_connections)
 application = OneHopHandler()

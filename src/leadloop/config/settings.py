@@ -25,15 +25,22 @@ def secret_key(var_dir: Path) -> str:
     path = var_dir / "secret_key"
     if not path.exists():
         handle, draft = tempfile.mkstemp(dir=var_dir, prefix=".secret_key.")  # mode 0600
-        with os.fdopen(handle, "w") as f:
-            f.write(secrets.token_urlsafe(50))
         try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass  # another process's key is in place: it is the one
+            with os.fdopen(handle, "w") as f:
+                f.write(secrets.token_urlsafe(50))
+            _first_in_place(draft, path)
         finally:
-            os.unlink(draft)
+            Path(draft).unlink(missing_ok=True)
     return path.read_text().strip()
+
+
+def _first_in_place(draft: str, path: Path) -> None:
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass  # another process's key is in place: it is the one
+    except OSError:  # a file system without hard links (vfat, some shares): whole, last wins
+        os.replace(draft, path)
 
 
 SECRET_KEY = secret_key(VAR_DIR)

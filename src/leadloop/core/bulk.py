@@ -215,8 +215,10 @@ def rows_ahead(read: Sequence[Sequence[Model]], ids_only: Sequence[Sequence[Mode
 
 def rows_insert(*groups: Sequence[Model], ready: Ready | None = None) -> Sequence[Model]:
     """Insert new instances in this transaction, each group of one model; their ids are set
-    (all of them before any row is written, so rows may refer to rows of a later group), those
-    of `rows_ahead` kept. Returns the first group."""
+    (all of them before any row is written, so rows may refer to rows of a later group). Ids
+    already set are kept: drawn by `rows_ahead`, or by an attempt rolled back to a savepoint
+    (on SQLite the transaction holds the write lock throughout, so no other writer took them
+    meanwhile). Returns the first group."""
     assert transaction.get_connection().in_atomic_block, "rows_insert runs in a transaction"
     filled = [objs for objs in groups if objs]
     _ids_draw(filled)
