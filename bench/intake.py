@@ -127,17 +127,29 @@ def stop_group(proc: subprocess.Popen | None, timeout: float) -> None:
 
 def group_cpu_seconds(proc: subprocess.Popen | None) -> float:
     """User + system CPU so far of the live processes in the group `proc` leads (Linux /proc)."""
+    return sum(group_cpu_by_process(proc).values())
+
+
+def group_cpu_by_process(proc: subprocess.Popen | None) -> dict[int, float]:
+    """The same, by process id."""
     if proc is None:
-        return 0.0
-    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+        return {}
+    found, tick = {}, os.sysconf("SC_CLK_TCK")
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             parts = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         if int(parts[2]) == proc.pid:  # process group id
-            total += (int(parts[11]) + int(parts[12])) / tick
-    return total
+            found[int(stat.parent.name)] = (int(parts[11]) + int(parts[12])) / tick
+    return found
+
+
+def busiest_share(before: dict[int, float], after: dict[int, float]) -> float | None:
+    """The share of the CPU used between two readings that the busiest process used."""
+    used = [seconds - before.get(pid, 0.0) for pid, seconds in after.items()]
+    total = sum(used)
+    return round(max(used) / total, 2) if total > 0 else None
 
 
 def postgres_cpu_seconds() -> float | None:
@@ -267,6 +279,9 @@ class BulkResult:
     statuses: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
     server_cpu_ms_per_lead: float = 0.0
+    # the busiest server process's share of the server's CPU: near 1 when every request went
+    # to one process (its connections were all accepted by one; one core, one interpreter lock)
+    server_cpu_busiest_share: float | None = None
     db_cpu_ms_per_lead: float | None = None
     machine_cpu_busy: float = 0.0
 
@@ -381,7 +396,8 @@ def run_bulk(url, token, generator, size, batches, concurrency, server, budget_s
                         result.leads += 1
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    busy0, server0, db0 = machine_busy(), server.cpu_seconds(), postgres_cpu_seconds()
+    busy0, db0 = machine_busy(), postgres_cpu_seconds()
+    server0 = group_cpu_by_process(server.proc)
     began = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -392,8 +408,10 @@ def run_bulk(url, token, generator, size, batches, concurrency, server, budget_s
     result.machine_cpu_busy = round((busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1), 3)
     result.leads_per_s = round(result.leads / max(result.seconds, 1e-9), 1)
     if server.proc and result.leads:
-        used = server.cpu_seconds() - server0
+        server1 = group_cpu_by_process(server.proc)
+        used = sum(server1.values()) - sum(server0.values())
         result.server_cpu_ms_per_lead = round(used * 1000 / result.leads, 2)
+        result.server_cpu_busiest_share = busiest_share(server0, server1)
     if db0 is not None and result.leads:
         result.db_cpu_ms_per_lead = round((postgres_cpu_seconds() - db0) * 1000 / result.leads, 3)
     return result
@@ -449,6 +467,10 @@ def _postgres(value: float | None, unit: str) -> str:
     return "" if value is None else f"PostgreSQL CPU {value} ms/{unit}; "
 
 
+def _busiest(share: float | None) -> str:
+    return "" if share is None else f", {share:.0%} of it in the busiest server process"
+
+
 def _print_single(r: SingleResult) -> None:
     print(
         f"\nsingle POST /api/v1/leads: target {r.target_rate:g}/s for {r.duration_s:g} s, "
@@ -471,7 +493,8 @@ def _print_bulk(r: BulkResult) -> None:
         f"  {r.leads} leads in {r.seconds} s = {r.leads_per_s} leads/s  "
         f"(batches {r.batch_seconds} s; statuses {r.statuses}; errors {r.errors or 0})\n"
         f"  machine CPU busy {r.machine_cpu_busy:.0%}; "
-        f"{_postgres(r.db_cpu_ms_per_lead, 'lead')}server CPU {r.server_cpu_ms_per_lead} ms/lead\n"
+        f"{_postgres(r.db_cpu_ms_per_lead, 'lead')}server CPU {r.server_cpu_ms_per_lead} ms/lead"
+        f"{_busiest(r.server_cpu_busiest_share)}\n"
         f"  budget ≥ {BUDGET_BULK} leads/s: {r.verdict()}"
     )
 
