@@ -194,7 +194,9 @@ def _new_ids(groups: list[Sequence[Model]]) -> list[list[int]]:
     ]
 
 
-Ready = dict[int, tuple[Model, Sequence]]  # id() of an instance -> (it, its row)
+# id() of an instance -> (the instance, its row); holding the instance keeps its id() from
+# being given to another object meanwhile
+Ready = dict[int, tuple[Model, Sequence]]
 
 
 def rows_ahead(read: Sequence[Sequence[Model]], ids_only: Sequence[Sequence[Model]]) -> Ready:
@@ -205,10 +207,10 @@ def rows_ahead(read: Sequence[Sequence[Model]], ids_only: Sequence[Sequence[Mode
     rows are written."""
     if connection.vendor != "postgresql":
         return {}
-    _ids_draw([*read, *ids_only])
+    _ids_draw([objs for objs in (*read, *ids_only) if objs])
     ready = {}
-    for objs in read:
-        table = _Table.of(type(objs[0]), connection.vendor) if objs else None
+    for objs in filter(None, read):
+        table = _Table.of(type(objs[0]), connection.vendor)
         ready |= {id(obj): (obj, table.row(obj)) for obj in objs}
     return ready
 
@@ -228,10 +230,10 @@ def rows_insert(*groups: Sequence[Model], ready: Ready | None = None) -> Sequenc
 
 
 def _ids_draw(groups: Sequence[Sequence[Model]]) -> None:
-    """Ids for the instances of these groups that have none yet, in one statement."""
+    """Ids for the instances of these (non-empty) groups that have none yet, in one statement."""
     pending = []
     for objs in groups:
-        pk = objs[0]._meta.pk.attname if objs else ""
+        pk = objs[0]._meta.pk.attname
         if without := [obj for obj in objs if obj.__dict__[pk] is None]:
             pending.append((pk, without))
     if not pending:
@@ -247,7 +249,7 @@ def _ids_draw(groups: Sequence[Sequence[Model]]) -> None:
 def _write(objs: Sequence[Model], ready: Ready) -> None:
     model = type(objs[0])
     table = _Table.of(model, connection.vendor)
-    rows = (_ready_row(ready, obj) or table.row(obj) for obj in objs)
+    rows = (ready[id(obj)][1] if id(obj) in ready else table.row(obj) for obj in objs)
     name = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(column) for column in table.columns)
     with connection.cursor() as cursor:
@@ -259,11 +261,6 @@ def _write(objs: Sequence[Model], ready: Ready) -> None:
         else:
             marks = ", ".join("%s" for _column in table.columns)
             cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})", list(rows))
-
-
-def _ready_row(ready: Ready, obj: Model) -> Sequence | None:
-    found = ready.get(id(obj))
-    return found[1] if found is not None and found[0] is obj else None
 
 
 def row_insert(obj: Model) -> Model:
