@@ -82,6 +82,28 @@ def test_rows_made_ready_ahead_are_stored_with_the_ids_drawn_ahead(team):
     assert stored.data == {"via": "import"} and stored.lead.owner_id == team.members["sales"].pk
 
 
+def test_json_values_are_found_as_django_stored_them_even_those_orjson_refuses(team):
+    """On PostgreSQL the values go through orjson (json.dumps for what it refuses: an integer
+    past 64 bits); on SQLite as json.dumps writes them, since exact lookups compare the text."""
+    stage = team.workspace.stages.order_by("position").first()
+    values = [{"Quận": "Ba Đình", "n": [1.5, None]}, {"big": 2**70, 7: "số"}]
+    leads = [
+        instance(Lead, workspace=team.workspace, contact=_contact(team, phone), stage=stage,
+                 furthest_stage=stage, fields=fields, created_at=clock.now())
+        for phone, fields in zip(["+84912000001", "+84912000002"], values, strict=True)
+    ]  # fmt: skip
+    with transaction.atomic():
+        rows_insert([lead.contact for lead in leads], leads)
+
+    stored = dict(
+        Lead.objects.filter(pk__in=[lead.pk for lead in leads]).values_list("pk", "fields")
+    )
+    assert stored[leads[0].pk] == values[0]
+    assert stored[leads[1].pk] == {"big": 2**70, "7": "số"}  # keys are text in JSON
+    assert Lead.objects.get(fields=values[0]).pk == leads[0].pk
+    assert Lead.objects.get(fields__big=2**70).pk == leads[1].pk
+
+
 @pytest.mark.parametrize("micro", [0, 123456])
 def test_datetimes_are_stored_as_django_stores_them_whatever_their_zone(team, micro):
     lead = Lead.objects.create(

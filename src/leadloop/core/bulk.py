@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from functools import cache, partial
 from operator import itemgetter
 
+import orjson
 from django.db import connection, transaction
 from django.db.models import Field, JSONField, Model
 from django.db.models.base import ModelState
@@ -62,7 +63,8 @@ class _Table:
         converted = []
         for position, field in enumerate(fields):
             if isinstance(field, JSONField):
-                converted.append((position, partial(_json, encoder=field.encoder)))
+                dumps = _jsonb if vendor == "postgresql" else _json
+                converted.append((position, partial(dumps, encoder=field.encoder)))
             elif vendor == "sqlite" and field.get_internal_type() == "DateTimeField":
                 converted.append((position, partial(_sqlite_datetime, field=field)))
             elif field.get_internal_type() not in plain:
@@ -101,9 +103,21 @@ def _sqlite_datetime(value: datetime | None, field: Field) -> str | None:
 
 
 def _json(value, encoder=None) -> str | None:
+    """The JSON text Django would store: on SQLite an exact lookup compares the text itself."""
     if value is None:
         return None
     return "{}" if value == {} else json.dumps(value, cls=encoder)  # most are empty
+
+
+def _jsonb(value, encoder=None) -> str | None:
+    """JSON for PostgreSQL's jsonb (which keeps no text) with orjson, at about a fifth of the
+    CPU of `json.dumps`: five values a row were a tenth of a capture's writing."""
+    if value is None or value == {} or encoder is not None:
+        return _json(value, encoder)
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # what orjson refuses (an integer past 64 bits): as Django does
+        return _json(value)
 
 
 @dataclass(frozen=True)
