@@ -107,10 +107,11 @@ def listed(values: Collection) -> object:
     return list(values) if connection.vendor == "postgresql" else json.dumps(list(values))
 
 
-def for_update() -> str:
+def for_update(strength: str = "UPDATE") -> str:
     """The locking clause of a read whose rows stay locked to the end of the transaction
-    (SQLite's transactions already hold the one write lock)."""
-    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+    (SQLite's transactions already hold the one write lock). `KEY SHARE` keeps the rows from
+    being deleted, as a foreign-key check would."""
+    return f" FOR {strength}" if connection.features.has_select_for_update else ""
 
 
 def _link(instances: list[Model | None]) -> None:

@@ -52,8 +52,12 @@ class Touch(models.Model):
 
     # Touches are read by lead, by contact and by dedupe key (Meta); the others: settings_ref.
     workspace = settings_ref(Workspace, models.CASCADE)
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="touches", db_index=False)
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="touches")
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="touches", db_index=False, db_constraint=False
+    )  # no constraint between captured rows: docs/decisions.md (2026-12-07)
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="touches", db_constraint=False
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     channel = settings_ref(Channel)
     source = settings_ref(Source)

@@ -386,33 +386,40 @@ class _Batch:
         return assigned, timers
 
     def _check_plan(self) -> None:
-        """Lock the open leads the batch joins and check that no lead moved since the reading."""
+        """Lock the read contacts and the open leads the batch joins, and check that no lead
+        moved since the reading (nor a contact was merged away)."""
         if self.loaded and self._leads_now(lock=True) != (self.planned_open, self.planned_any):
             raise _Replan
 
     def _leads_now(self, lock: bool) -> tuple[dict[int, int], set[int]]:
-        """The read contacts' open leads (contact pk -> lead pk, locked when `lock`) and the
-        contacts with any lead, as stored now."""
+        """The read contacts' open leads (contact pk -> lead pk) and the contacts with any lead,
+        as stored now. With `lock`, the contacts are kept from being deleted (the rows the
+        batch writes refer to them without a database constraint, see docs/decisions.md), then
+        the open leads locked: contacts before leads, the order a merge takes them in."""
         if not self.loaded:
             return {}, set()
         contacts = listed(self.loaded)
         with connection.cursor() as cursor:
             cursor.execute(
+                f"SELECT c.id FROM {CONTACTS} c WHERE {any_of('c.id')}"
+                f" AND EXISTS (SELECT 1 FROM {LEADS} l WHERE l.contact_id = c.id)"
+                + (for_update("KEY SHARE") if lock else ""),
+                [contacts],
+            )
+            with_leads = {row[0] for row in cursor.fetchall()}
+            cursor.execute(
                 f"SELECT contact_id, id FROM {LEADS} WHERE {any_of('contact_id')} AND is_open"
                 + (for_update() if lock else ""),
                 [contacts],
             )
-            open_leads = dict(cursor.fetchall())
-            cursor.execute(
-                f"SELECT DISTINCT contact_id FROM {LEADS} WHERE {any_of('contact_id')}", [contacts]
-            )
-            return open_leads, {row[0] for row in cursor.fetchall()}
+            return dict(cursor.fetchall()), with_leads
 
 
 # What a batch reads, written by hand: for a batch of one lead (a single POST, a webhook
 # delivery) compiling these querysets cost more CPU than the database took to answer them.
 
 LEADS = Lead._meta.db_table
+CONTACTS = Contact._meta.db_table
 
 
 def _by_key(workspace: Workspace, model: type[Source | Campaign], keys: set[str]) -> dict:

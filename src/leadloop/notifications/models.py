@@ -8,7 +8,9 @@ class Notification(models.Model):
     workspace = settings_ref(Workspace, models.CASCADE)
     member = settings_ref(Member, models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=32)
-    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE)
+    lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.CASCADE, db_constraint=False
+    )  # no constraint between captured rows: docs/decisions.md (2026-12-07)
     message = models.CharField(max_length=300)
     count = models.PositiveIntegerField(default=1)  # the alerts a summary stands for
     created_at = models.DateTimeField()

@@ -54,7 +54,9 @@ class Lead(models.Model):
     """One care journey of a contact."""
 
     workspace = settings_ref(Workspace, models.CASCADE, related_name="leads")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="leads")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="leads", db_constraint=False
+    )  # no constraint between captured rows: docs/decisions.md (2026-12-07)
     source = settings_ref(Source)
     campaign = settings_ref(Campaign)
     stage = settings_ref(Stage, models.PROTECT, related_name="leads")
@@ -110,7 +112,9 @@ class LeadEvent(models.Model):
 
     # The timeline is read by lead only: no index on the other keys (see settings_ref).
     workspace = settings_ref(Workspace, models.CASCADE)
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events", db_index=False)
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="events", db_index=False, db_constraint=False
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     actor = settings_ref(Member, related_name="+")
     actor_label = models.CharField(max_length=200, blank=True)

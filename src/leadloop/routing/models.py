@@ -109,7 +109,9 @@ class Timer(models.Model):
 
     # db_index=False: the composite indexes below start with these columns
     workspace = settings_ref(Workspace, models.CASCADE)
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="timers", db_index=False)
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="timers", db_index=False, db_constraint=False
+    )  # no constraint between captured rows: docs/decisions.md (2026-12-07)
     # who must meet the obligation (the owner when it was set)
     member = settings_ref(Member, related_name="timers")
     kind = models.CharField(max_length=16, choices=Kind.choices)
