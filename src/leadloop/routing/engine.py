@@ -116,6 +116,7 @@ class Router:
         self._load_counts()
         self.changed: set[int] = set()
         self.shifts: dict[int, bool] = {}  # member id -> on shift now
+        self._on_duty: dict[int, list[Member]] = {}  # rule id -> its reps active, here, on shift
 
     def _rules(self, lock: bool) -> list[Rule]:
         """The active rules and the fallback, in order; locked, so batches take turns."""
@@ -155,12 +156,18 @@ class Router:
             return "inactive"
         if member.away:
             return "away"
+        if full := self._full(member):
+            return full
+        if not self.on_shift(member):
+            return "off_shift"
+        return ""
+
+    def _full(self, member: Member) -> str:
+        """Why `member` has no room for a lead now ("at_capacity", "daily_limit"), or ""."""
         if member.capacity and self.open[member.pk] >= member.capacity:
             return "at_capacity"
         if member.daily_limit and self.today[member.pk] >= member.daily_limit:
             return "daily_limit"
-        if not self.on_shift(member):
-            return "off_shift"
         return ""
 
     def can_take(self, member: Member | None) -> bool:
@@ -174,6 +181,15 @@ class Router:
             return [m for m in sales if m.team_id == rule.team_id]
         return sales
 
+    def on_duty(self, rule: Rule) -> list[Member]:
+        """The rule's reps who are active, not away and on shift: what stays true for the
+        router's life (its `now` stays put), so it is worked out once per rule."""
+        if rule.pk not in self._on_duty:
+            self._on_duty[rule.pk] = [
+                m for m in self.pool(rule) if m.pk in self.reps and not m.away and self.on_shift(m)
+            ]
+        return self._on_duty[rule.pk]
+
     # ---- picking
 
     def rule_for(self, traits: Traits) -> Rule:
@@ -182,13 +198,14 @@ class Router:
     def pick(
         self, lead: Lead, *, channel_id=None, previous: Member | None = None, exclude=()
     ) -> Pick:
-        rule = self.rule_for(Traits.of(lead, channel_id))
+        first = self.rules[0]  # the fallback alone when no rule is active: no traits to read
+        rule = first if first.fallback else self.rule_for(Traits.of(lead, channel_id))
         returns = (
             previous is not None and previous.pk not in exclude and self.policy.return_to_owner
         )
         if returns and self.can_take(previous):
             return self._give(Pick(self.reps[previous.pk], rule, "returning"))
-        able = [m for m in self.pool(rule) if m.pk not in exclude and self.can_take(m)]
+        able = [m for m in self.on_duty(rule) if m.pk not in exclude and not self._full(m)]
         if not able:
             return Pick(None, rule, "queue")
         return self._give(Pick(self._choose(rule, able), rule, rule.strategy))
