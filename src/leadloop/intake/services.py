@@ -362,9 +362,10 @@ class _Batch:
         return {i for i, c in enumerate(captured) if id(c.lead.contact) in outdated}
 
     def _lock(self) -> Router | None:
-        """Lock the assignment rules (the router, when there are new leads), then the open
-        leads the batch joins, and check them. Always in this order: a batch that waits for
-        the rules holds no lead, so the one holding them may lock any lead it joins."""
+        """Lock the assignment rules (the router, when there are new leads), then the read
+        contacts and the open leads the batch joins, and check them. Always in this order: a
+        batch that waits for the rules holds no lead, so the one holding them may lock any
+        lead it joins; contacts before leads, as a merge takes them."""
         _wait_turn()
         router = Router(self.workspace) if self.new_leads else None
         self._check_plan()
