@@ -2,6 +2,7 @@
 waits for a capture that writes for one of its contacts."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -64,7 +65,8 @@ def test_a_merge_waits_for_a_capture_that_writes_for_the_merged_away_contact(tea
     def route_while_a_merge_starts(batch, router):
         thread = threading.Thread(target=merge)
         thread.start()
-        merged.wait(timeout=1)  # the merge must not get through while the capture writes
+        blocked = _wait_for(lambda: merged.is_set() or _someone_waits_for_a_lock())
+        assert blocked and not merged.is_set()  # the merge waits while the capture writes
         routed.append((route(batch, router), thread))
         return routed[-1][0]
 
@@ -78,3 +80,22 @@ def test_a_merge_waits_for_a_capture_that_writes_for_the_merged_away_contact(tea
     assert set(Lead.objects.values_list("contact_id", flat=True)) == {survivor.pk}
     assert set(Touch.objects.values_list("contact_id", flat=True)) == {survivor.pk}
     assert Lead.objects.filter(contact=survivor, is_open=True).count() == 1
+
+
+def _someone_waits_for_a_lock() -> bool:
+    """Another session of this test's database waits for a row lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def _wait_for(condition, seconds: float = 15) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

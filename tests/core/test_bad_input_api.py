@@ -183,6 +183,14 @@ def test_lead_fields_are_flat_and_bounded(api, body):
     assert not Lead.objects.exists()
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_numbers_json_has_not_are_a_422_on_every_database(api, number):
+    raw = '{"phone": "0912000006", "fields": {"area": NUMBER}}'.replace("NUMBER", number)
+    error = assert_error(api.post("/leads", raw=raw), 422)
+    assert "fields" in json.dumps(error["fields"])
+    assert not Lead.objects.exists()
+
+
 def test_fields_accept_strings_numbers_booleans_and_null(api):
     fields = {"budget": "2 tỷ", "rooms": 3, "area": 72.5, "loan": False, "floor": None}
     response = api.post("/leads", {"phone": "0912000005", "fields": fields})

@@ -16,5 +16,6 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
+        gc.collect()  # what start-up left for the collector, before the rest is frozen
         gc.freeze()
         gc.set_threshold(YOUNG_OBJECTS_COLLECTED_FROM)

@@ -333,10 +333,12 @@ class _Batch:
             if (c.phone_valid and c.phone_e164 in taken_phones)
             or (c.email_valid and c.email in taken_emails)
         }
-        open_now, any_now = self._leads_now(lock=False)
+        if not self.loaded:
+            return outdated
+        open_now, any_now, gone = self._leads_now(lock=False)
         for pk, contact in self.loaded.items():
             moved = open_now.get(pk) != self.planned_open.get(pk)
-            if moved or (pk in any_now) != (pk in self.planned_any):
+            if pk in gone or moved or (pk in any_now) != (pk in self.planned_any):
                 outdated.add(id(contact))
         return outdated
 
@@ -389,31 +391,34 @@ class _Batch:
     def _check_plan(self) -> None:
         """Lock the read contacts and the open leads the batch joins, and check that no lead
         moved since the reading (nor a contact was merged away)."""
-        if self.loaded and self._leads_now(lock=True) != (self.planned_open, self.planned_any):
+        if not self.loaded:
+            return
+        open_now, any_now, gone = self._leads_now(lock=True)
+        if gone or (open_now, any_now) != (self.planned_open, self.planned_any):
             raise _Replan
 
-    def _leads_now(self, lock: bool) -> tuple[dict[int, int], set[int]]:
-        """The read contacts' open leads (contact pk -> lead pk) and the contacts with any lead,
-        as stored now. With `lock`, the contacts are kept from being deleted (the rows the
-        batch writes refer to them without a database constraint, see docs/decisions.md), then
-        the open leads locked: contacts before leads, the order a merge takes them in."""
-        if not self.loaded:
-            return {}, set()
+    def _leads_now(self, lock: bool) -> tuple[dict[int, int], set[int], set[int]]:
+        """The read contacts' open leads (contact pk -> lead pk), those with any lead, and
+        those gone since (merged away), as stored now. With `lock`, every read contact is kept
+        from being deleted (the rows the batch writes refer to them without a database
+        constraint, see docs/decisions.md), in id order as a merge locks them; then the open
+        leads are locked: contacts before leads, the order a merge takes them in."""
         contacts = listed(self.loaded)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT c.id FROM {CONTACTS} c WHERE {any_of('c.id')}"
-                f" AND EXISTS (SELECT 1 FROM {LEADS} l WHERE l.contact_id = c.id)"
+                f"SELECT c.id, EXISTS (SELECT 1 FROM {LEADS} l WHERE l.contact_id = c.id)"
+                f" FROM {CONTACTS} c WHERE {any_of('c.id')} ORDER BY c.id"
                 + (for_update("KEY SHARE") if lock else ""),
                 [contacts],
             )
-            with_leads = {row[0] for row in cursor.fetchall()}
+            found = dict(cursor.fetchall())  # contact pk -> whether it has a lead
             cursor.execute(
                 f"SELECT contact_id, id FROM {LEADS} WHERE {any_of('contact_id')} AND is_open"
                 + (for_update() if lock else ""),
                 [contacts],
             )
-            return dict(cursor.fetchall()), with_leads
+            with_leads = {pk for pk, has_leads in found.items() if has_leads}
+            return dict(cursor.fetchall()), with_leads, set(self.loaded) - set(found)
 
 
 # What a batch reads, written by hand: for a batch of one lead (a single POST, a webhook

@@ -33,9 +33,10 @@ FieldValue = Annotated[str, StringConstraints(max_length=2000)] | int | float | 
 
 class Strict(BaseModel):
     """A request body of plain values: pydantic's own model, without ninja's Schema, whose
-    validator that reads Django objects costs ten times the validation of a lead."""
+    validator that reads Django objects costs ten times the validation of a lead. NaN and
+    Infinity, which Python's JSON reader takes, are refused: JSON has no such numbers."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class LeadIn(Strict):
