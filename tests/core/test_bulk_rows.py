@@ -1,6 +1,6 @@
 """The capture engine's row writer: what `instance` and `rows_insert` store is what Django would."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -104,25 +104,26 @@ def test_json_values_are_found_as_django_stored_them_even_those_orjson_refuses(t
     assert Lead.objects.get(fields__big=2**70).pk == leads[1].pk
 
 
+@pytest.mark.parametrize("zone", [UTC, ZoneInfo("Asia/Ho_Chi_Minh")])
 @pytest.mark.parametrize("micro", [0, 123456])
-def test_datetimes_are_stored_as_django_stores_them_whatever_their_zone(team, micro):
+def test_datetimes_are_stored_as_django_stores_them_whatever_their_zone(team, micro, zone):
     lead = Lead.objects.create(
         workspace=team.workspace,
         contact=Contact.objects.create(workspace=team.workspace, created_at=clock.now()),
         stage=team.workspace.stages.first(),
         created_at=clock.now(),
     )
-    hanoi = clock.now().astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).replace(microsecond=micro)
-    django_row = LeadEvent.objects.create(workspace=team.workspace, lead=lead, kind="x", at=hanoi)
+    moment = clock.now().astimezone(zone).replace(microsecond=micro)
+    django_row = LeadEvent.objects.create(workspace=team.workspace, lead=lead, kind="x", at=moment)
     with transaction.atomic():
-        [ours] = rows_insert([instance(LeadEvent, workspace=team.workspace, lead=lead, at=hanoi)])
+        [ours] = rows_insert([instance(LeadEvent, workspace=team.workspace, lead=lead, at=moment)])
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id, at FROM pipeline_leadevent WHERE id IN (%s, %s)", [ours.pk, django_row.pk]
         )
         stored = dict(cursor.fetchall())
     assert stored[ours.pk] == stored[django_row.pk]
-    assert set(LeadEvent.objects.filter(at=hanoi).values_list("pk", flat=True)) == set(stored)
+    assert set(LeadEvent.objects.filter(at=moment).values_list("pk", flat=True)) == set(stored)
 
 
 def test_an_empty_datetime_is_stored_as_null(team):

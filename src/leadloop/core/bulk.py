@@ -99,6 +99,8 @@ def _sqlite_datetime(value: datetime | None, field: Field) -> str | None:
         return None
     if value.tzinfo is None:  # naive: Django's own warning and conversion
         return field.get_db_prep_save(value, connection=connection)
+    if value.tzinfo is UTC:  # the clock's own: the same text without its "+00:00", at half the CPU
+        return value.isoformat(" ")[:-6]
     return str(value.astimezone(UTC).replace(tzinfo=None))
 
 
