@@ -20,7 +20,7 @@ from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.bulk import instance
 from leadloop.core.errors import NotFound, ValidationFailed
-from leadloop.core.joined import any_of, fetch_joined, listed
+from leadloop.core.joined import Pending, any_of, fetch_joined_later, listed
 from leadloop.core.models import Role, Workspace
 from leadloop.core.services import audit_record
 from leadloop.intake.models import Touch
@@ -60,29 +60,42 @@ class Identity:
         return " ".join(p for p in (fold(self.name), self.phone.national, self.email) if p)[:600]
 
 
-def contacts_matching(*, workspace: Workspace, who: list[Identity]) -> list[Contact]:
-    """The contacts whose valid phone or valid e-mail is among the submissions'."""
+def contacts_matching(*, workspace: Workspace, who: list[Identity]) -> list[Pending]:
+    """The reads of the contacts whose valid phone or valid e-mail is among the submissions'
+    (sent, see `sent_together`; `contacts_found` reads them)."""
     phones = {w.phone.e164 for w in who if w.phone.valid}
     emails = {w.email for w in who if w.email_valid}
-    return contacts_with(workspace=workspace, phones=phones, emails=emails)
+    return _contacts_with(workspace=workspace, phones=phones, emails=emails)
 
 
 def contacts_with(*, workspace: Workspace, phones: set[str], emails: set[str]) -> list[Contact]:
     """The contacts with one of these phones (E.164) or e-mails, valid."""
-    found = {}
+    return contacts_found(_contacts_with(workspace=workspace, phones=phones, emails=emails))
+
+
+def _contacts_with(*, workspace: Workspace, phones: set[str], emails: set[str]) -> list[Pending]:
+    reads = []
     for column, values in (("phone_e164", sorted(phones)), ("email", sorted(emails))):
-        if not values:
-            continue
-        valid = "phone_valid" if column == "phone_e164" else "email_valid"
-        rows = fetch_joined(
-            "SELECT {select} FROM {c} WHERE c.workspace_id = %s AND c."
-            + valid
-            + " AND "
-            + any_of(f"c.{column}"),
-            [workspace.pk, listed(values)],
-            c=Contact,
-        )
-        found |= {contact.pk: contact for (contact,) in rows}
+        if values:
+            valid = "phone_valid" if column == "phone_e164" else "email_valid"
+            reads.append(
+                fetch_joined_later(
+                    "SELECT {select} FROM {c} WHERE c.workspace_id = %s AND c."
+                    + valid
+                    + " AND "
+                    + any_of(f"c.{column}"),
+                    [workspace.pk, listed(values)],
+                    c=Contact,
+                )
+            )
+    return reads
+
+
+def contacts_found(reads: list[Pending]) -> list[Contact]:
+    """The contacts these reads found, each once."""
+    found = {}
+    for read in reads:
+        found |= {contact.pk: contact for (contact,) in read.rows()}
     return list(found.values())
 
 

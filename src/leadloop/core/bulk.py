@@ -1,4 +1,5 @@
-"""Inserting many new rows of one model fast: `COPY` on PostgreSQL, one `executemany` on SQLite.
+"""Inserting many new rows of one model fast: `COPY` on PostgreSQL (a few rows: `INSERT`s sent
+together), one `executemany` on SQLite.
 
 Django's `bulk_create` compiles every value of every row through the ORM (and, on PostgreSQL,
 sends them as arrays that psycopg dumps in Python); the capture engine writes about seven rows
@@ -13,7 +14,7 @@ cheaply; `row_insert` stores one of them with a single statement (a webhook's de
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, partial
@@ -23,6 +24,8 @@ import orjson
 from django.db import connection, transaction
 from django.db.models import Field, JSONField, Model
 from django.db.models.base import ModelState
+
+from leadloop.core.joined import sent_together
 
 # Field types whose Python value the database driver takes as it is.
 PLAIN = {
@@ -43,6 +46,7 @@ PLAIN = {
     "URLField",
 }
 PLAIN_ON_POSTGRESQL = PLAIN | {"DateTimeField", "DateField"}
+COPY_FROM = 4  # rows of one model from which PostgreSQL gets them by COPY (fewer: one INSERT)
 
 
 @dataclass(frozen=True)
@@ -240,9 +244,19 @@ def rows_insert(*groups: Sequence[Model], ready: Ready | None = None) -> Sequenc
     assert transaction.get_connection().in_atomic_block, "rows_insert runs in a transaction"
     filled = [objs for objs in groups if objs]
     _ids_draw(filled)
+    ready = ready or {}
+    with sent_together():  # a single lead writes six rows to six tables: one wait for them all
+        for objs in filled:
+            if not _by_copy(objs):
+                _insert(objs, ready)
     for objs in filled:
-        _write(objs, ready or {})
+        if _by_copy(objs):
+            _copy(objs, ready)
     return groups[0] if groups else []
+
+
+def _by_copy(objs: Sequence[Model]) -> bool:
+    return connection.vendor == "postgresql" and len(objs) >= COPY_FROM
 
 
 def _ids_draw(groups: Sequence[Sequence[Model]]) -> None:
@@ -262,21 +276,36 @@ def _ids_draw(groups: Sequence[Sequence[Model]]) -> None:
             obj._state.adding, obj._state.db = False, alias
 
 
-def _write(objs: Sequence[Model], ready: Ready) -> None:
+def _rows(objs: Sequence[Model], ready: Ready) -> tuple[str, list[str], Iterator[Sequence]]:
+    """The table's quoted name and columns, and the instances' rows."""
     model = type(objs[0])
     table = _Table.of(model, connection.vendor)
     rows = (ready[id(obj)][1] if id(obj) in ready else table.row(obj) for obj in objs)
-    name = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(column) for column in table.columns)
+    quote = connection.ops.quote_name
+    return quote(model._meta.db_table), [quote(column) for column in table.columns], rows
+
+
+def _insert(objs: Sequence[Model], ready: Ready) -> None:
+    name, columns, rows = _rows(objs, ready)
+    insert = f"INSERT INTO {name} ({', '.join(columns)}) VALUES "
+    marks = f"({', '.join('%s' for _column in columns)})"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            copying = cursor.cursor.copy(f"COPY {name} ({columns}) FROM STDIN")
-            with connection.wrap_database_errors, copying as copy:  # IntegrityError as Django's
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join("%s" for _column in table.columns)
-            cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})", list(rows))
+        if connection.vendor == "postgresql":  # one statement: PostgreSQL plans each (few rows)
+            rows = list(rows)
+            cursor.execute(
+                insert + ", ".join([marks] * len(rows)), [v for row in rows for v in row]
+            )
+        else:  # SQLite runs one prepared statement for each row
+            cursor.executemany(insert + marks, list(rows))
+
+
+def _copy(objs: Sequence[Model], ready: Ready) -> None:
+    name, columns, rows = _rows(objs, ready)
+    with connection.cursor() as cursor:
+        copying = cursor.cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN")
+        with connection.wrap_database_errors, copying as copy:  # IntegrityError as Django's
+            for row in rows:
+                copy.write_row(row)
 
 
 def row_insert(obj: Model) -> Model:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from itertools import product
@@ -79,19 +80,59 @@ def fetch_joined(
     the row's other instances are set to them, so following them costs no query. `leading`
     plain values selected before `{select}` come first in each tuple, as they are.
     """
+    return fetch_joined_later(template, params, leading, **models).rows()
+
+
+@dataclass
+class Pending:
+    """A read sent to the database whose rows are read later (see `sent_together`)."""
+
+    cursor: object | None
+    parts: list[Columns]
+    leading: int
+
+    def rows(self) -> list[tuple]:
+        if self.cursor is None:
+            return []
+        with self.cursor as cursor:
+            rows = cursor.fetchall()
+        found = []
+        for row in rows:
+            start, instances = self.leading, []
+            for part in self.parts:
+                instances.append(part.build(row[start : start + part.width]))
+                start += part.width
+            _link(instances)
+            found.append((*row[: self.leading], *instances))
+        return found
+
+
+NOTHING = Pending(None, [], 0)  # a read not worth sending: no rows
+
+
+def fetch_joined_later(
+    template: str, params: Sequence, leading: int = 0, **models: type[Model]
+) -> Pending:
+    """`fetch_joined`, its rows read by `.rows()`: inside `sent_together()`, the reads sent
+    one after another are answered together."""
     parts = [_columns(model, alias) for alias, model in models.items()]
-    with connection.cursor() as cursor:
-        cursor.execute(_sql(template, tuple(models.items()), connection.vendor), params)
-        rows = cursor.fetchall()
-    found = []
-    for row in rows:
-        start, instances = leading, []
-        for part in parts:
-            instances.append(part.build(row[start : start + part.width]))
-            start += part.width
-        _link(instances)
-        found.append((*row[:leading], *instances))
-    return found
+    cursor = connection.cursor()
+    cursor.execute(_sql(template, tuple(models.items()), connection.vendor), params)
+    return Pending(cursor, parts, leading)
+
+
+@contextmanager
+def sent_together():
+    """PostgreSQL statements sent at once and answered at once (psycopg's pipeline mode), their
+    errors raised as Django's; on SQLite each runs when sent. Every wait for the server costs
+    both processes a wake-up, about 0.1 ms of CPU in all: a single lead used to wait ~30 times.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
 
 
 def any_of(column: str) -> str:

@@ -155,7 +155,6 @@ def _capture(import_id: int, tasks, turns: Turns) -> None:
             index, pending = task
             capture(pending, turn=lambda i=index: turns.wait(i))
             turns.pass_on(index)
-            imports.statistics_refresh(index + 1)
 
 
 def _next_task(tasks, turns: Turns):

@@ -21,14 +21,13 @@ from functools import partial
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from leadloop.contacts.models import Contact
 from leadloop.contacts.normalize import fold
 from leadloop.contacts.services import Identity
 from leadloop.core import clock
@@ -51,7 +50,6 @@ from leadloop.intake.sheets import (
 )
 from leadloop.notifications.models import Notification
 from leadloop.notifications.services import notification_new, notifications_publish
-from leadloop.pipeline.models import Lead
 
 log = logging.getLogger(__name__)
 
@@ -520,26 +518,6 @@ def import_run(*, import_id: int) -> Import | None:
         return _run(job)
 
 
-def statistics_refresh(chunks: int) -> None:
-    """Let PostgreSQL's planner see how the capture tables grew, after 1, 2, 4, 8 … chunks.
-
-    A long import outgrows the statistics long before autovacuum (when it runs at all) analyses
-    the tables again; with stale ones the planner scans whole tables for every chunk (a million
-    rows ran at 450 rows/s, slowing down as the tables grew). Only the columns a chunk looks rows
-    up by: the statistics of the touches' raw JSON alone cost more than a chunk's capture."""
-    if connection.vendor != "postgresql" or chunks & (chunks - 1):
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {', '.join(LOOKED_UP_BY)}")
-
-
-LOOKED_UP_BY = [  # the columns the capture engine finds rows by, and the tables
-    f"{Contact._meta.db_table} (workspace_id, phone_e164, phone_valid, email, email_valid)",
-    f"{Lead._meta.db_table} (contact_id, is_open)",
-    f"{Touch._meta.db_table} (workspace_id, dedupe_key)",
-]
-
-
 STALLED_AFTER = timedelta(minutes=10)  # a running import without a stored chunk for this long
 
 
@@ -570,9 +548,8 @@ def _run(job: Import) -> Import:
                 job.refresh_from_db(fields=COUNTS)  # as the workers stored them
         else:
             capture = ChunkCapture(job)
-            for done, pending in enumerate(_chunks(remaining), start=1):
+            for pending in _chunks(remaining):
                 capture(pending)
-                statistics_refresh(done)
         job.status = Import.Status.DONE
     except FileRefused as exc:
         job.status, job.error = Import.Status.FAILED, exc.message

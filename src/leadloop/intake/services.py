@@ -5,6 +5,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 from django.utils.translation import gettext as _
@@ -16,6 +17,7 @@ from leadloop.contacts.services import (
     Identity,
     contact_fill_gaps,
     contact_new,
+    contacts_found,
     contacts_matching,
     contacts_with,
 )
@@ -24,14 +26,24 @@ from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.bulk import Ready, instance, rows_ahead, rows_insert
 from leadloop.core.errors import ApplicationError, Conflict, ValidationFailed
-from leadloop.core.joined import any_of, fetch_joined, for_update, listed
+from leadloop.core.joined import (
+    NOTHING,
+    Pending,
+    any_of,
+    fetch_joined,
+    fetch_joined_later,
+    for_update,
+    listed,
+    sent_together,
+)
 from leadloop.core.models import Member, Workspace
 from leadloop.core.services import audit_record
 from leadloop.intake.grouping import GroupCommit
 from leadloop.intake.models import Channel, IdempotencyRecord, Touch
+from leadloop.intake.statistics import statistics_keep_up
 from leadloop.notifications.services import notifications_publish
 from leadloop.pipeline.models import Lead, LeadEvent, Stage
-from leadloop.pipeline.services import entry_stage, event_new
+from leadloop.pipeline.services import entry_stage, entry_stage_of, event_new
 from leadloop.routing.engine import Router
 from leadloop.routing.models import Timer
 from leadloop.routing.sla import assigned_note, assignment_new, timers_for_new
@@ -122,6 +134,7 @@ class _Batch:
         self.loaded: dict[int, Contact] = {}  # pk -> contact read from the database
         self.planned_open: dict[int, int] = {}  # contact pk -> open lead pk, as read
         self.planned_any: set[int] = set()  # contact pks with a lead, as read
+        self.stages: list[tuple] = []  # the entry stage, as read
         self.stage = None
         self.new_contacts: list[Contact] = []
         self.filled: dict[int, tuple[Contact, set]] = {}  # read contacts whose gaps were filled
@@ -135,11 +148,18 @@ class _Batch:
     def preload(self, items: list[tuple[Submission, dict, Identity]]) -> None:
         ws = self.workspace
         subs = [sub for sub, _raw, _who in items]
-        self.sources |= _by_key(ws, Source, {key_of(sub.source, 64) for sub in subs})
-        self.campaigns |= _by_key(ws, Campaign, {key_of(sub.campaign, 100) for sub in subs})
         dedupe_keys = {_dedupe_key(key_of(sub.source, 64), sub.external_id) for sub in subs}
-        self.seen |= _leads_seen(ws, dedupe_keys - {""})
-        for contact in contacts_matching(workspace=ws, who=[who for _s, _r, who in items]):
+        with sent_together():
+            sources = _by_key(ws, Source, {key_of(sub.source, 64) for sub in subs})
+            campaigns = _by_key(ws, Campaign, {key_of(sub.campaign, 100) for sub in subs})
+            seen = _leads_seen(ws, dedupe_keys - {""})
+            contacts = contacts_matching(workspace=ws, who=[who for _s, _r, who in items])
+            stages = entry_stage(ws)
+        self.stages = stages.rows()
+        self.sources |= {obj.key: obj for (obj,) in sources.rows()}
+        self.campaigns |= {obj.key: obj for (obj,) in campaigns.rows()}
+        self.seen |= {key: lead for key, lead, *_related in seen.rows()}
+        for contact in contacts_found(contacts):
             self.loaded[contact.pk] = contact
             self._index(contact)
         for lead in _leads_of(list(self.loaded)):
@@ -196,7 +216,7 @@ class _Batch:
 
     def _open_lead(self, contact: Contact, sub: Submission, source, campaign) -> Lead:
         if self.stage is None:
-            self.stage = entry_stage(self.workspace)
+            self.stage = entry_stage_of(self.stages)
         lead = instance(
             Lead,
             workspace=self.workspace,
@@ -428,23 +448,22 @@ LEADS = Lead._meta.db_table
 CONTACTS = Contact._meta.db_table
 
 
-def _by_key(workspace: Workspace, model: type[Source | Campaign], keys: set[str]) -> dict:
-    """The workspace's sources (or campaigns) among `keys`, by key."""
+def _by_key(workspace: Workspace, model: type[Source | Campaign], keys: set[str]) -> Pending:
+    """The read of the workspace's sources (or campaigns) among `keys`."""
     if not (keys := keys - {""}):
-        return {}
-    found = fetch_joined(
+        return NOTHING
+    return fetch_joined_later(
         "SELECT {select} FROM {s} WHERE s.workspace_id = %s AND " + any_of("s.key"),
         [workspace.pk, listed(keys)],
         s=model,
     )
-    return {obj.key: obj for (obj,) in found}
 
 
-def _leads_seen(workspace: Workspace, dedupe_keys: set[str]) -> dict[str, Lead]:
-    """The leads whose touches came with these dedupe keys, by key."""
+def _leads_seen(workspace: Workspace, dedupe_keys: set[str]) -> Pending:
+    """The read of the leads whose touches came with these dedupe keys (key first)."""
     if not dedupe_keys:
-        return {}
-    found = fetch_joined(
+        return NOTHING
+    return fetch_joined_later(
         "SELECT t.dedupe_key, {select} FROM " + Touch._meta.db_table + " t"
         " JOIN {l} ON l.id = t.lead_id"
         " JOIN {s} ON s.id = l.stage_id LEFT JOIN {o} ON o.id = l.owner_id"
@@ -457,7 +476,6 @@ def _leads_seen(workspace: Workspace, dedupe_keys: set[str]) -> dict[str, Lead]:
         o=Member,
         c=Contact,
     )
-    return {key: lead for key, lead, *_related in found}
 
 
 def _leads_of(contact_ids: list[int]) -> list[Lead]:
@@ -574,6 +592,7 @@ def leads_capture(
     for (index, *_rest), outcome in zip(items, played, strict=True):
         results[index] = outcome
     duplicates_check_soon(workspace=workspace, contacts=_new_contacts(played), on_worker=on_worker)
+    transaction.on_commit(partial(statistics_keep_up, len(items)))
     return results
 
 

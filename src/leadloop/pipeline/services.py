@@ -8,7 +8,7 @@ from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.bulk import instance
 from leadloop.core.errors import Conflict, NotFound, ValidationFailed
-from leadloop.core.joined import fetch_joined
+from leadloop.core.joined import Pending, fetch_joined_later
 from leadloop.core.models import Workspace
 from leadloop.core.services import audit_record
 from leadloop.pipeline.models import EXIT_CATEGORIES, Category, Lead, LeadEvent, Stage
@@ -138,14 +138,18 @@ def stage_reorder(*, workspace: Workspace, actor: Actor, keys: list[str]) -> Non
     audit_record(actor=actor, action="stage.reorder", obj=workspace, data={"keys": keys})
 
 
-def entry_stage(workspace: Workspace) -> Stage:
-    """The first active stage of category New (read by hand: every capture batch asks)."""
-    found = fetch_joined(
+def entry_stage(workspace: Workspace) -> Pending:
+    """The read of the first active stage of category New (by hand: every capture batch asks);
+    `entry_stage_of` takes it."""
+    return fetch_joined_later(
         "SELECT {select} FROM {s} WHERE s.workspace_id = %s AND s.category = %s"
         " AND NOT s.archived ORDER BY s.position, s.id LIMIT 1",
         [workspace.pk, Category.NEW.value],
         s=Stage,
     )
+
+
+def entry_stage_of(found: list[tuple]) -> Stage:
     if not found:
         raise ValidationFailed(_("The workspace has no active stage of category New."))
     return found[0][0]

@@ -16,7 +16,14 @@ from django.db import connection
 
 from leadloop.contacts.normalize import fold
 from leadloop.core import clock
-from leadloop.core.joined import any_of, fetch_joined, for_update, listed
+from leadloop.core.joined import (
+    Pending,
+    any_of,
+    fetch_joined_later,
+    for_update,
+    listed,
+    sent_together,
+)
 from leadloop.core.models import Member, Role, Workspace
 from leadloop.pipeline.models import Lead
 from leadloop.routing.hours import Calendar
@@ -26,10 +33,17 @@ WORKING_ROLES = (Role.SALES, Role.MANAGER, Role.ADMIN)
 
 
 def policy_of(workspace: Workspace) -> Policy:
-    found = fetch_joined(
+    return _policy_found(workspace, _policy_read(workspace))
+
+
+def _policy_read(workspace: Workspace) -> Pending:
+    return fetch_joined_later(
         "SELECT {select} FROM {p} WHERE p.workspace_id = %s", [workspace.pk], p=Policy
     )
-    if found:
+
+
+def _policy_found(workspace: Workspace, read: Pending) -> Policy:
+    if found := read.rows():
         return _in(workspace, found[0][0])
     return Policy.objects.get_or_create(workspace=workspace)[0]
 
@@ -103,14 +117,19 @@ class Router:
 
     def __init__(self, workspace: Workspace, *, lock: bool = True):
         self.workspace, self.now = workspace, clock.now()
-        self.policy = policy_of(workspace)
+        with sent_together():  # one wait for the four reads
+            policy, rules = _policy_read(workspace), self._rules(lock)
+            named, staff = _named_reps(workspace), _staff(workspace)
+        self.policy = _policy_found(workspace, policy)
         self.business = calendar_of(workspace, self.policy)
-        self.rules = self._rules(lock)
+        self.rules = [_in(workspace, rule) for (rule,) in rules.rows()]
         if not any(rule.fallback for rule in self.rules):
             fallback_rule(workspace)
-            self.rules = self._rules(lock)
-        self.named = _named_reps(workspace)
-        self.reps = _staff(workspace)
+            self.rules = [_in(workspace, rule) for (rule,) in self._rules(lock).rows()]
+        self.named: dict[int, list[int]] = {}  # rule id -> the ids of its named reps, in id order
+        for rule_id, member_id in named.rows():
+            self.named.setdefault(rule_id, []).append(member_id)
+        self.reps = {member.pk: _in(workspace, member) for (member,) in staff.rows()}
         self.open = Counter()
         self.today = Counter()
         self._load_counts()
@@ -118,15 +137,14 @@ class Router:
         self.shifts: dict[int, bool] = {}  # member id -> on shift now
         self._on_duty: dict[int, list[Member]] = {}  # rule id -> its reps active, here, on shift
 
-    def _rules(self, lock: bool) -> list[Rule]:
+    def _rules(self, lock: bool) -> Pending:
         """The active rules and the fallback, in order; locked, so batches take turns."""
-        rules = fetch_joined(
+        return fetch_joined_later(
             "SELECT {select} FROM {r} WHERE r.workspace_id = %s AND (r.active OR r.fallback)"
             " ORDER BY r.fallback, r.position, r.id" + (for_update() if lock else ""),
             [self.workspace.pk],
             r=Rule,
         )
-        return [_in(self.workspace, rule) for (rule,) in rules]
 
     def _load_counts(self) -> None:
         reps = self.reps.values()
@@ -262,31 +280,25 @@ def _in(workspace: Workspace, obj):
     return obj
 
 
-def _named_reps(workspace: Workspace) -> dict[int, list[int]]:
-    """Rule id -> the ids of its named reps, in id order."""
-    named: dict[int, list[int]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT n.rule_id, n.member_id FROM {Rule.members.through._meta.db_table} n"
-            f" JOIN {_RULES} r ON r.id = n.rule_id WHERE r.workspace_id = %s"
-            " ORDER BY n.member_id",
-            [workspace.pk],
-        )
-        for rule_id, member_id in cursor.fetchall():
-            named.setdefault(rule_id, []).append(member_id)
-    return named
+def _named_reps(workspace: Workspace) -> Pending:
+    """The read of (rule id, member id) of the rules' named reps, in member id order."""
+    return fetch_joined_later(
+        f"SELECT n.rule_id, n.member_id FROM {Rule.members.through._meta.db_table} n"
+        f" JOIN {_RULES} r ON r.id = n.rule_id WHERE r.workspace_id = %s ORDER BY n.member_id",
+        [workspace.pk],
+        leading=2,
+    )
 
 
-def _staff(workspace: Workspace) -> dict[int, Member]:
-    """The active members who can own leads, by id in id order."""
-    found = fetch_joined(
+def _staff(workspace: Workspace) -> Pending:
+    """The read of the active members who can own leads, in id order."""
+    return fetch_joined_later(
         "SELECT {select} FROM {m} WHERE m.workspace_id = %s AND m.active AND "
         + any_of("m.role")
         + " ORDER BY m.id",
         [workspace.pk, listed(WORKING_ROLES)],
         m=Member,
     )
-    return {member.pk: _in(workspace, member) for (member,) in found}
 
 
 def _owner_counts(workspace: Workspace, condition: str, params: list) -> dict[int, int]:
