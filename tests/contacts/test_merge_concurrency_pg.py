@@ -2,7 +2,6 @@
 waits for a capture that writes for one of its contacts."""
 
 import threading
-import time
 
 import pytest
 from django.db import connection
@@ -14,7 +13,7 @@ from leadloop.intake.models import Touch
 from leadloop.intake.services import _Batch
 from leadloop.pipeline.models import Lead
 from leadloop.pipeline.services import lead_change_stage
-from tests.core.support import capture
+from tests.core.support import capture, wait_for
 from tests.intake.test_concurrency_pg import burst
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -65,7 +64,7 @@ def test_a_merge_waits_for_a_capture_that_writes_for_the_merged_away_contact(tea
     def route_while_a_merge_starts(batch, router):
         thread = threading.Thread(target=merge)
         thread.start()
-        blocked = _wait_for(lambda: merged.is_set() or _someone_waits_for_a_lock())
+        blocked = wait_for(lambda: merged.is_set() or _someone_waits_for_a_lock())
         assert blocked and not merged.is_set()  # the merge waits while the capture writes
         routed.append((route(batch, router), thread))
         return routed[-1][0]
@@ -90,12 +89,3 @@ def _someone_waits_for_a_lock() -> bool:
             " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
         )
         return cursor.fetchone()[0] > 0
-
-
-def _wait_for(condition, seconds: float = 15) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True

@@ -1,7 +1,8 @@
 """Helpers shared by the core-engine tests: times, captures through the service, error checks."""
 
 import threading
-from collections.abc import Iterator
+import time as timer
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -128,3 +129,20 @@ def immediate_huey():
     finally:
         HUEY.storage.flush_all()
         HUEY.immediate = False
+
+
+def wait_for(condition: Callable[[], object], seconds: float = 20.0) -> bool:
+    """Whether `condition()` came true within `seconds` (asked every 50 ms)."""
+    deadline = timer.monotonic() + seconds
+    while timer.monotonic() < deadline:
+        if condition():
+            return True
+        timer.sleep(0.05)
+    return False
+
+
+def estimated_rows(table: str) -> float:
+    """PostgreSQL's statistics of a table: the rows its last ANALYZE (or VACUUM) counted."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
+        return cursor.fetchone()[0]

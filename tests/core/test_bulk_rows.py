@@ -4,7 +4,7 @@ from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from leadloop.contacts.models import Contact
 from leadloop.core import clock
@@ -145,6 +145,27 @@ def test_a_broken_constraint_is_djangos_integrity_error_and_stores_nothing(team)
     with pytest.raises(IntegrityError), transaction.atomic():
         rows_insert([_contact(team, "+84912345678"), _contact(team, "+84912345678")])
     assert not Contact.objects.filter(phone_e164="+84912345678").exists()
+
+
+@pytest.mark.postgres  # SQLite stores it
+def test_a_value_refused_among_rows_sent_together_is_djangos_data_error(team):
+    """The refused row's own error, not psycopg's note that the rows after it were skipped: the
+    engine turns a DataError into that submission's 422 and plays the others again."""
+    stage = team.workspace.stages.order_by("position").first()
+    contact = _contact(team, "+84912345670")
+    lead = instance(
+        Lead,
+        workspace=team.workspace,
+        contact=contact,
+        stage=stage,
+        furthest_stage=stage,
+        fields={"a": "b\x00"},  # jsonb refuses \u0000
+        created_at=clock.now(),
+    )
+    after = instance(LeadEvent, workspace_id=team.workspace.pk, lead=lead, kind="created")
+    with pytest.raises(DataError), transaction.atomic():
+        rows_insert([contact], [lead], [after])
+    assert not Contact.objects.filter(phone_e164="+84912345670").exists()
 
 
 def test_ids_follow_rows_written_by_django(team):

@@ -5,9 +5,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
+
+from tests.core.support import wait_for
 
 
 def free_port() -> int:
@@ -23,15 +24,6 @@ def alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as stat:  # a zombie has exited
         return stat.read().split()[2] != "Z"
-
-
-def wait_for(condition, seconds: float = 20) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])

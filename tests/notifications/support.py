@@ -1,7 +1,6 @@
 """Reading event streams from the in-process ASGI server, and making notifications."""
 
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -102,12 +101,3 @@ def notify(member, message: str = "Hello", *, lead=None, publish: bool = True) -
         if publish:
             notifications_publish([note])
     return note
-
-
-def wait_for(condition, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False

@@ -14,7 +14,8 @@ import redis
 
 from leadloop.notifications import stream as stream_module
 from leadloop.notifications.push import CHANNEL, announce, hub, sender
-from tests.notifications.support import bearer, member_key, notify, stream, wait_for
+from tests.core.support import wait_for
+from tests.notifications.support import bearer, member_key, notify, stream
 
 
 @pytest.fixture

@@ -245,9 +245,9 @@ def rows_insert(*groups: Sequence[Model], ready: Ready | None = None) -> Sequenc
     filled = [objs for objs in groups if objs]
     _ids_draw(filled)
     ready = ready or {}
-    with sent_together():  # a single lead writes six rows to six tables: one wait for them all
-        for objs in filled:
-            if not _by_copy(objs):
+    if few := [objs for objs in filled if not _by_copy(objs)]:
+        with sent_together():  # a single lead writes six rows to six tables: one wait for all
+            for objs in few:
                 _insert(objs, ready)
     for objs in filled:
         if _by_copy(objs):

@@ -11,13 +11,14 @@ the statistics long before. So every process checks, after every `CHECK_EVERY` s
 captured, whether a table has grown by half since it was last analysed (its size on disk
 against the one the statistics recorded: no lag, unlike the activity counters), and analyses
 only those, only the columns looked up by: the statistics of the touches' raw JSON alone cost
-more than a chunk's capture.
+more than a chunk's capture. The check runs on a thread of its own, one at a time: no request,
+group commit or import turn waits for it.
 """
 
 import logging
 import threading
 
-from django.db import DatabaseError, connection
+from django.db import connection
 
 from leadloop.contacts.models import Contact
 from leadloop.intake.models import Touch
@@ -37,21 +38,35 @@ STALE = (  # grown by half (and ten pages) since analysed, or never analysed wit
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _captured = 0  # by this process
+_checking: threading.Thread | None = None
 
 
 def statistics_keep_up(captured: int) -> None:
-    """Count `captured` submissions just stored; analyse the grown tables at each check."""
-    global _captured
+    """Count `captured` submissions just stored; at each check, start the thread that analyses
+    the grown tables (unless the last one is still at it)."""
+    global _captured, _checking
+    if connection.vendor != "postgresql":
+        return
     with _lock:
         before = _captured
         _captured += captured
-        after = _captured
-    if connection.vendor != "postgresql" or before // CHECK_EVERY == after // CHECK_EVERY:
-        return
+        if before // CHECK_EVERY == _captured // CHECK_EVERY or _checking is not None:
+            return
+        _checking = checking = threading.Thread(target=_refresh, name="statistics", daemon=True)
+    checking.start()
+
+
+def _refresh() -> None:
+    global _checking
     try:
         with connection.cursor() as cursor:
             cursor.execute(STALE, [list(LOOKED_UP_BY)])
             if stale := [table for (table,) in cursor.fetchall()]:
-                cursor.execute("ANALYZE " + ", ".join(f"{t} ({LOOKED_UP_BY[t]})" for t in stale))
-    except DatabaseError as exc:  # the capture is stored: the next check tries again
+                columns = ", ".join(f"{t} ({LOOKED_UP_BY[t]})" for t in stale)
+                cursor.execute(f"ANALYZE (SKIP_LOCKED) {columns}")  # one running: no need
+    except Exception as exc:  # the captures are stored: the next check tries again
         log.warning("could not refresh the statistics of the capture tables: %s", exc)
+    finally:
+        connection.close()  # this thread's own connection
+        with _lock:
+            _checking = None

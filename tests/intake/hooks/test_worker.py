@@ -1,8 +1,6 @@
 """The real path: the webhook commits, enqueues on commit into Huey's SQLite storage, and a real
 Huey consumer (threads, as `leadloop worker` runs it) processes the delivery."""
 
-import time
-
 import pytest
 from django.test import Client
 from huey.contrib.djhuey import HUEY
@@ -10,6 +8,7 @@ from huey.storage import SqliteStorage
 
 from leadloop.intake.models import Delivery
 from leadloop.pipeline.models import Lead
+from tests.core.support import wait_for
 from tests.intake.hooks.support import body_of, google, make_channels, sign, zalo
 
 
@@ -22,15 +21,6 @@ def queue(tmp_path):
     yield HUEY
     HUEY.storage.close()
     HUEY.storage, HUEY.immediate = original, immediate
-
-
-def wait_for(condition, seconds: float = 20.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.django_db(transaction=True)
