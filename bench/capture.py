@@ -74,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=1, help="submissions a capture")
     parser.add_argument("--batches", type=int, default=400)
+    parser.add_argument("--duplicates", type=float, default=0.1, help="share of repeat people")
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
@@ -89,7 +90,8 @@ def main() -> None:
     from leadloop.intake.services import leads_capture
 
     workspace = setup()
-    actor, generator = Actor.system(workspace), Generator(seed=args.seed)
+    actor = Actor.system(workspace)
+    generator = Generator(seed=args.seed, duplicates=args.duplicates)
     batches = [submissions(generator, args.batch) for _ in range(args.batches + 20)]
     for batch in batches[:20]:  # warm: caches, the first statistics
         leads_capture(workspace=workspace, actor=actor, submissions=batch)
@@ -106,6 +108,7 @@ def main() -> None:
         "database": connection.vendor,
         "batch": args.batch,
         "batches": args.batches,
+        "duplicates": args.duplicates,
         "python_ms_per_lead": round((time.process_time() - cpu) / leads * 1000, 3),
         "database_ms_per_lead": round((backend_cpu_s(pid) - database) / leads * 1000, 3)
         if pid
