@@ -3,6 +3,7 @@
 from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from django.db import DataError, IntegrityError, connection, transaction
 
@@ -12,6 +13,7 @@ from leadloop.core.bulk import instance, row_insert, rows_ahead, rows_insert
 from leadloop.intake.models import Channel, Delivery
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
+from tests.core.support import capture
 
 
 def _contact(team, phone: str) -> Contact:
@@ -215,3 +217,18 @@ def test_one_row_is_inserted_by_itself_with_its_binary_json_and_address_values(t
     )
     row_insert(later)
     assert later.pk > delivery.pk and not later._state.adding
+
+
+@pytest.mark.postgres  # SQLite runs every statement when sent
+def test_with_a_libpq_without_pipeline_mode_each_statement_runs_when_sent(team, monkeypatch):
+    def refused(self):  # what psycopg does with such a libpq
+        raise psycopg.NotSupportedError("pipeline mode not supported: libpq 14 or newer needed")
+
+    monkeypatch.setattr(psycopg.Pipeline, "is_supported", classmethod(lambda cls: False))
+    monkeypatch.setattr(psycopg.Connection, "pipeline", refused)
+    first = capture(team, full_name="Nguyễn Văn An", phone="0912345678", source="facebook")
+    again = capture(team, full_name="Nguyễn Văn An", phone="+84 912 345 678")
+    assert first.created and not again.created and again.lead.pk == first.lead.pk
+    lead = Lead.objects.get(pk=first.lead.pk)
+    assert lead.owner_id is not None and lead.source.key == "facebook"
+    assert lead.touches.count() == 2
