@@ -22,8 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import Generator  # bench/ is not a package
-
-ROOT = Path(__file__).resolve().parent.parent
+from local import django_on
 
 
 def backend_cpu_s(pid: int | None) -> float:
@@ -77,13 +76,7 @@ def main() -> None:
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of repeat people")
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL"):
-        (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
-        os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench' / 'capture.sqlite3'}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadloop.config.settings")
-    import django
-
-    django.setup()
+    django_on("capture.sqlite3")
     from django.db import connection
 
     from leadloop.core.access import Actor

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import random
 import statistics
@@ -30,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import FAMILY, GIVEN, MIDDLE, PREFIXES, fold  # bench/ is not a package
+from local import django_on
 
-ROOT = Path(__file__).resolve().parent.parent
 BUDGET_MATCH_P95_MS = 5.0
 DOMAINS = ["gmail.com"] * 6 + ["yahoo.com", "outlook.com", "icloud.com", "fpt.vn"]
 COLUMNS = (
@@ -171,13 +170,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2000, help="timed look-ups per phase")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL"):
-        (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
-        os.environ["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / 'bench' / 'dedupe.sqlite3'}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadloop.config.settings")
-    import django
-
-    django.setup()
+    django_on("dedupe.sqlite3")
     from django.core.management import call_command
     from django.db import connection
 
