@@ -28,24 +28,62 @@ def rows_read(plan: dict) -> dict[str, int]:
     return read
 
 
-def test_a_capture_probes_the_indexes_instead_of_walking_the_workspace(team):
-    with connection.cursor() as cursor:  # statistics of empty tables, as after the migrations
-        cursor.execute("ANALYZE contacts_contact, intake_touch, pipeline_lead")
-    actor = Actor.system(team.workspace)
-    crowd = [
+def crowd(size: int, first: int = 0) -> list:
+    return [
         (
             Submission(
                 full_name=f"Khách {i}", phone=f"09{i:08d}", source="facebook", external_id=f"{i}"
             ),
             {},
         )
-        for i in range(PEOPLE)
+        for i in range(first, first + size)
     ]
-    leads_capture(workspace=team.workspace, actor=actor, submissions=crowd)
+
+
+def workspace_rows_estimated(table: str, workspace) -> float:
+    """What the planner believes one workspace holds in a table."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE workspace_id = %s", [workspace.pk]
+        )
+        return cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
+
+
+def test_a_capture_probes_the_indexes_instead_of_walking_the_workspace(team):
+    with connection.cursor() as cursor:  # statistics of empty tables, as after the migrations
+        cursor.execute("ANALYZE contacts_contact, intake_touch, pipeline_lead")
+    actor = Actor.system(team.workspace)
+    leads_capture(workspace=team.workspace, actor=actor, submissions=crowd(PEOPLE))
     assert wait_for(  # the engine's own refresh, on a thread of its own
         lambda: min(estimated_rows("contacts_contact"), estimated_rows("intake_touch")) >= PEOPLE
     )
+    assert_lookups_probe(team)
 
+
+def test_a_new_workspace_is_probed_too_where_the_tables_are_known(team, other_team):
+    """The statistics knew the tables well, but not the new workspace: the planner took it for
+    empty, and walked all of it for every phone until the whole table grew by half."""
+    settled = Actor.system(other_team.workspace)
+    leads_capture(workspace=other_team.workspace, actor=settled, submissions=crowd(3 * PEOPLE))
+    assert wait_for(lambda: estimated_rows("intake_touch") >= 3 * PEOPLE)
+
+    actor = Actor.system(team.workspace)  # a third more rows: the tables as such are known
+    leads_capture(workspace=team.workspace, actor=actor, submissions=crowd(PEOPLE))
+    assert wait_for(
+        lambda: (
+            min(
+                workspace_rows_estimated(table, team.workspace)
+                for table in ("contacts_contact", "intake_touch")
+            )
+            >= PEOPLE / 2
+        )
+    )
+    assert_lookups_probe(team)
+
+
+def assert_lookups_probe(team) -> None:
+    """A capture of a known phone reads only that person's rows."""
+    actor = Actor.system(team.workspace)
     with CaptureQueriesContext(connection) as queries:
         again = lead_capture(
             workspace=team.workspace,

@@ -591,8 +591,11 @@ def leads_capture(
         _TURN.reset(token)
     for (index, *_rest), outcome in zip(items, played, strict=True):
         results[index] = outcome
-    duplicates_check_soon(workspace=workspace, contacts=_new_contacts(played), on_worker=on_worker)
-    transaction.on_commit(partial(statistics_keep_up, len(items)))
+    new_contacts = _new_contacts(played)
+    duplicates_check_soon(workspace=workspace, contacts=new_contacts, on_worker=on_worker)
+    transaction.on_commit(
+        partial(statistics_keep_up, workspace.pk, touches=len(items), contacts=len(new_contacts))
+    )
     return results
 
 
