@@ -8,11 +8,14 @@ import threading
 import time
 
 import pytest
+from django.db import connection
 from django.utils import translation
 
+from leadloop.contacts.models import Contact
 from leadloop.intake import import_workers, imports
 from leadloop.intake.imports import import_confirm, import_open, import_run
-from leadloop.intake.models import Import
+from leadloop.intake.models import Import, Touch
+from leadloop.intake.turns import Written
 from leadloop.pipeline.models import Lead
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -112,6 +115,60 @@ def test_several_processes_make_what_one_makes(
     assert multiprocessing.active_children() == []
 
 
+def neighbours_file(tmp_path):
+    """Ten chunks of 25 rows: 20 new people each, 5 of the chunk before again (3 with another
+    name and source, 2 as the very same row)."""
+    rows, header = [], ["Họ tên", "SĐT", "Nguồn"]
+    for chunk in range(10):
+        new = [[f"Khách {chunk}-{n}", f"0915{chunk:02d}{n:04d}", "Facebook"] for n in range(20)]
+        again = rows[-20:][:5] if rows else [[f"Khách đầu {n}", f"0916{n:06d}", "Zalo"]
+                                              for n in range(5)]  # fmt: skip
+        again = [[name + " (lần 2)", phone, "Zalo"] for name, phone, _s in again[:3]] + again[3:]
+        rows += new[:10] + again + new[10:]
+    return csv_file(tmp_path, "neighbours.csv", [header, *rows])
+
+
+def inserted(model) -> int:
+    """Rows ever inserted into the model's table, rolled back or not, once the import's
+    database sessions ended (they report on leaving)."""
+    with connection.cursor() as cursor:
+        for _poll in range(100):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )
+            if not cursor.fetchone()[0]:
+                break
+            time.sleep(0.05)
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = %s",
+            [model._meta.db_table],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_people_of_the_chunk_before_are_left_out_before_writing_not_met_at_the_constraint(
+    team, other_team, tmp_path, workers_used, monkeypatch, settings
+):
+    monkeypatch.setattr(imports, "CHUNK", 25)  # a batch that settles (SETTLED_FROM)
+    path = neighbours_file(tmp_path)
+    settings.LEADLOOP_IMPORT_PROCESSES = 1
+    alone = run(other_team, path)
+    settings.LEADLOOP_IMPORT_PROCESSES = 2
+    contacts_before, touches_before = inserted(Contact), inserted(Touch)
+    together = run(team, path)
+
+    assert counts(together) == counts(alone)
+    assert (together.created, together.merged) == (205, 45)
+    assert outcome(together) == outcome(alone)
+    # no contact or touch written, then rolled back on meeting the chunk before's
+    stored = Contact.objects.filter(workspace=team.workspace).count()
+    assert inserted(Contact) - contacts_before == stored == 205
+    assert inserted(Touch) - touches_before == Touch.objects.filter(workspace=team.workspace)\
+        .count() == 232  # fmt: skip
+
+
 def test_a_reading_that_fails_midway_stops_both_and_the_import_resumes(
     team, tmp_path, workers_used, monkeypatch
 ):
@@ -184,3 +241,39 @@ def test_a_chunk_writes_only_in_its_turn_and_a_stop_wakes_those_waiting():
     turns.stop()
     waiting.join(timeout=10)
     assert stopped == [5] and written == [0, 1, 2] and turns.stopped
+
+
+def test_a_chunk_learns_what_the_chunks_ahead_wrote_since_its_reading():
+    turns = import_workers.Turns(multiprocessing.get_context("spawn"))
+    first, second = import_workers.ChunkTurn(turns, 0), import_workers.ChunkTurn(turns, 1)
+    read_at = second.stamp()  # chunk 1 reads while chunk 0 is being written
+    first.wait()
+    first.wrote(Written(phones={"+84912000001"}, dedupe_keys={"import:row-1"}))
+    first.wrote(Written(contacts={7}))
+    first.pass_on()
+
+    second.wait()
+    assert second.written_since(read_at) == Written(
+        phones={"+84912000001"}, contacts={7}, dedupe_keys={"import:row-1"}
+    )
+    assert second.written_since(second.stamp()) == Written()  # read in its turn: nothing
+    second.wrote(Written(emails={"lan@example.com"}))
+    second.pass_on()
+
+    later = [import_workers.ChunkTurn(turns, i) for i in range(2, 2 + import_workers.HANDED_ON)]
+    for chunk in later:
+        chunk.wait()
+        chunk.pass_on()
+    assert later[0].written_since(0).emails == {"lan@example.com"}
+    assert later[-1].written_since(0) is None  # chunk 0 is no longer handed on: unknown
+
+
+def test_a_hand_over_too_large_leaves_the_next_chunk_to_read_again(monkeypatch):
+    monkeypatch.setattr(import_workers, "HAND_OVER_BYTES", 200)
+    turns = import_workers.Turns(multiprocessing.get_context("spawn"))
+    first, second = import_workers.ChunkTurn(turns, 0), import_workers.ChunkTurn(turns, 1)
+    first.wait()
+    first.wrote(Written(phones={f"+8491200{n:04d}" for n in range(50)}))
+    first.pass_on()
+    second.wait()
+    assert second.written_since(0) is None

@@ -5,10 +5,16 @@ database's work use both cores, where one process used about one.
 Chunks are still written in file order. A chunk is planned at once, but takes its first lock
 (the assignment rules) only once the chunk before it committed: its turn. So the round robin
 deals the leads in file order, the counts are always those of the first rows of the file, and
-a stopped import resumes after its last stored chunk, as with one process. A person in two
-neighbouring chunks is met by the later one's write as any concurrent writer is (planned again
-on what is stored). Waiting for its turn, a chunk holds no lock: it has only read (a chunk
-naming a source or campaign new to the workspace waits for its turn before it stores it).
+a stopped import resumes after its last stored chunk, as with one process. Waiting for its
+turn, a chunk holds no lock: it has only read (a chunk naming a source or campaign new to the
+workspace waits for its turn before it stores it).
+
+A person in two neighbouring chunks: the later chunk was planned before the earlier one
+committed. Each chunk hands on, with its turn, what it stored (phones, e-mails, contacts touched,
+dedupe keys; see `intake.turns.Written`) for the last few chunks; the later one leaves those
+people out of its plan before it writes and plays them after the rest, on what is stored. What
+the hand-over does not know (a concurrent writer outside the import) is met as before: at the
+unique constraints, then read again.
 
 The processes are started fresh (`spawn`: no copy of this process's threads and connections)
 with this process's database settings, and take chunks of raw rows from a queue no longer than
@@ -21,6 +27,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 from collections.abc import Iterator
 from queue import Empty, Full
 
@@ -28,12 +35,16 @@ from django.conf import settings
 from django.db import connection
 from huey.contrib.djhuey import HUEY
 
+from leadloop.intake.turns import Written
+
 log = logging.getLogger(__name__)
 
 PARALLEL_FROM_ROWS = 20_000  # below this, starting the processes (~2 s each) is not worth it
 TURN_TIMEOUT_S = 600  # a chunk waiting longer than this for the one before it stops the import
 POLL_S = 0.5
 STOPPED = -1
+HANDED_ON = 4  # chunks whose writes are handed on: more than can be in flight before one
+HAND_OVER_BYTES = 8 * 2**20  # room for them (~0.1 MB a chunk); past it, later chunks read again
 
 
 class Stopped(Exception):
@@ -46,6 +57,8 @@ class Turns:
     def __init__(self, context):
         self._next = context.Value("q", 0)
         self._changed = context.Condition(self._next.get_lock())
+        self._handed = context.RawArray("B", HAND_OVER_BYTES)  # pickled {index: Written}
+        self._handed_size = context.RawValue("q", 0)  # -1: too large, not handed on
 
     def wait(self, index: int) -> None:
         with self._changed:
@@ -55,11 +68,34 @@ class Turns:
             if not ready or self._next.value == STOPPED:
                 raise Stopped(f"chunk {index} did not get its turn")
 
-    def pass_on(self, index: int) -> None:
+    def pass_on(self, index: int, handing: dict[int, Written] | None = None) -> None:
+        """The turn to the next chunk, with what the last chunks wrote (`handing`)."""
         with self._changed:
+            if handing is not None:
+                self._hand(handing)
             if self._next.value != STOPPED:
                 self._next.value = index + 1
             self._changed.notify_all()
+
+    def _hand(self, handing: dict[int, Written]) -> None:
+        data = pickle.dumps(handing, protocol=pickle.HIGHEST_PROTOCOL)
+        if len(data) > len(self._handed):
+            self._handed_size.value = -1
+            return
+        memoryview(self._handed).cast("B")[: len(data)] = data
+        self._handed_size.value = len(data)
+
+    def handed(self) -> dict[int, Written] | None:
+        """What the chunk before handed on (read in one's turn); None when it was too large."""
+        size = self._handed_size.value
+        if size < 0:
+            return None
+        return pickle.loads(memoryview(self._handed).cast("B")[:size]) if size else {}
+
+    @property
+    def written(self) -> int:
+        """How many chunks are written (those before this index)."""
+        return self._next.value
 
     def stop(self) -> None:
         with self._changed:
@@ -153,8 +189,44 @@ def _capture(import_id: int, tasks, turns: Turns) -> None:
     with translation.override(job.language or None):
         while (task := _next_task(tasks, turns)) is not None:
             index, pending = task
-            capture(pending, turn=lambda i=index: turns.wait(i))
-            turns.pass_on(index)
+            turn = ChunkTurn(turns, index)
+            capture(pending, turn=turn)
+            turn.pass_on()
+
+
+class ChunkTurn:
+    """One chunk's turn (an `intake.turns.Turn`): what the chunks before it wrote since
+    a stamp, from their hand-over; what it writes, handed on with the turn."""
+
+    def __init__(self, turns: Turns, index: int):
+        self.turns, self.index = turns, index
+        self.ahead: dict[int, Written] | None = None
+        self.taken = False
+        self.mine = Written()
+
+    def wait(self) -> None:
+        if not self.taken:
+            self.turns.wait(self.index)
+            self.ahead, self.taken = self.turns.handed(), True
+
+    def stamp(self) -> int:
+        return self.turns.written
+
+    def written_since(self, stamp: int) -> Written | None:
+        since = range(stamp, self.index)
+        if self.ahead is None or any(index not in self.ahead for index in since):
+            return None
+        written = Written()
+        for index in since:
+            written.update(self.ahead[index])
+        return written
+
+    def wrote(self, written: Written) -> None:
+        self.mine.update(written)
+
+    def pass_on(self) -> None:
+        kept = {i: w for i, w in (self.ahead or {}).items() if i > self.index - HANDED_ON}
+        self.turns.pass_on(self.index, handing={**kept, self.index: self.mine})
 
 
 def _next_task(tasks, turns: Turns):

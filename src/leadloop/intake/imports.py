@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -48,6 +48,7 @@ from leadloop.intake.sheets import (
     read,
     sheet_names,
 )
+from leadloop.intake.turns import Turn
 from leadloop.notifications.models import Notification
 from leadloop.notifications.services import notification_new, notifications_publish
 
@@ -418,9 +419,7 @@ class ChunkCapture:
     def __init__(self, job: Import):
         self.job, self.rows, self.actor = job, _Rows(job), _actor(job)
 
-    def __call__(
-        self, pending: list[tuple[int, list[str]]], turn: Callable[[], None] | None = None
-    ) -> None:
+    def __call__(self, pending: list[tuple[int, list[str]]], turn: Turn | None = None) -> None:
         """Capture and count one chunk. With a `turn` (chunks written by several processes)
         the chunk is planned at once but written and counted in its turn."""
         job, problems, captures = self.job, [], []
@@ -439,7 +438,7 @@ class ChunkCapture:
                 turn=turn,
             )
             if turn is not None:
-                turn()  # also for a chunk that stored no lead
+                turn.wait()  # also for a chunk that stored no lead
                 job.refresh_from_db(fields=COUNTS)  # as the chunk before left them
             problems += self._counted(captures, outcomes)
             ImportProblem.objects.bulk_create(problems)

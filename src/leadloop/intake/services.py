@@ -41,6 +41,7 @@ from leadloop.core.services import audit_record
 from leadloop.intake.grouping import GroupCommit
 from leadloop.intake.models import Channel, IdempotencyRecord, Touch
 from leadloop.intake.statistics import statistics_keep_up
+from leadloop.intake.turns import Turn, Written
 from leadloop.notifications.services import notifications_publish
 from leadloop.pipeline.models import Lead, LeadEvent, Stage
 from leadloop.pipeline.services import entry_stage, entry_stage_of, event_new
@@ -97,13 +98,13 @@ class _Replan(Exception):
 
 RETRYABLE = (_Replan, IntegrityError, OperationalError)
 
-# What a batch calls before its first lock or write, set by `leads_capture(turn=…)`.
-_TURN: ContextVar[Callable[[], None] | None] = ContextVar("capture_turn", default=None)
+
+_TURN: ContextVar[Turn | None] = ContextVar("capture_turn", default=None)
 
 
 def _wait_turn() -> None:
     if (turn := _TURN.get()) is not None:
-        turn()
+        turn.wait()
 
 
 def _no_channel() -> ValidationFailed:
@@ -142,11 +143,14 @@ class _Batch:
         self.new_leads: list[Lead] = []
         self.touches: list[Touch] = []
         self.events: list[LeadEvent] = []
+        self.stamp: int | None = None
 
     # ---- reading what the batch touches
 
     def preload(self, items: list[tuple[Submission, dict, Identity]]) -> None:
         ws = self.workspace
+        if (turn := _TURN.get()) is not None:
+            self.stamp = turn.stamp()  # before reading: what is stored after, it has not seen
         subs = [sub for sub, _raw, _who in items]
         dedupe_keys = {_dedupe_key(key_of(sub.source, 64), sub.external_id) for sub in subs}
         with sent_together():
@@ -314,6 +318,8 @@ class _Batch:
         ]
         PossibleDuplicate.objects.bulk_create(flagged, ignore_conflicts=True)
         notifications_publish(notes)
+        if (turn := _TURN.get()) is not None:
+            turn.wrote(self._written())
         return late
 
     def _settle(self, captured: list[Captured], ready: Ready) -> tuple[list[int], Router | None]:
@@ -326,6 +332,10 @@ class _Batch:
         the assignment rules are locked, so batches write them one at a time (rows written
         at once in different orders would deadlock on the unique constraints)."""
         late: set[int] = set()
+        if outdated := self._written_meanwhile():
+            late = self._leave_out(captured, outdated)
+            if len(late) == len(captured):
+                raise _Replan
         for _attempt in range(ATTEMPTS):
             try:
                 with transaction.atomic():
@@ -339,6 +349,36 @@ class _Batch:
                 if len(late) == len(captured):  # nothing of the plan stands
                     raise
         raise _Replan
+
+    def _written_meanwhile(self) -> set[int]:
+        """id() of the contacts whose plan the batches written before this one in turn (an
+        import's earlier chunks) outdated after the reading: known without a query or a write
+        that fails. Takes the turn."""
+        if (turn := _TURN.get()) is None or self.stamp is None:
+            return set()
+        turn.wait()
+        if not (written := turn.written_since(self.stamp)):
+            return set()
+        new = [
+            c
+            for c in self.new_contacts
+            if (c.phone_valid and c.phone_e164 in written.phones)
+            or (c.email_valid and c.email in written.emails)
+        ]
+        touched = [c for pk, c in self.loaded.items() if pk in written.contacts]
+        seen = [t.contact for t in self.touches if t.dedupe_key in written.dedupe_keys]
+        return {id(contact) for contact in (*new, *touched, *seen)}
+
+    def _written(self) -> Written:
+        """What this batch stores, for the batches planned before it committed."""
+        contacts = [*self.new_contacts, *(contact for contact, _fields in self.filled.values())]
+        opened = {lead.contact.pk for lead in self.new_leads} & set(self.loaded)
+        return Written(
+            phones={c.phone_e164 for c in contacts if c.phone_valid},
+            emails={c.email for c in contacts if c.email_valid},
+            contacts=opened | set(self.filled),
+            dedupe_keys={t.dedupe_key for t in self.touches} - {""},
+        )
 
     def _outdated(self) -> set[int]:
         """id() of the contacts whose plan no longer holds (read outside any lock)."""
@@ -562,7 +602,7 @@ def leads_capture(
     kind: str = Touch.Kind.API,
     channel: Channel | None = None,
     on_worker: bool = False,
-    turn: Callable[[], None] | None = None,
+    turn: Turn | None = None,
 ) -> list[Captured | ApplicationError]:
     """Clean, de-duplicate and store (submission, raw payload) pairs as if one after another.
 
@@ -570,10 +610,10 @@ def leads_capture(
     written in one transaction, planned again when it meets a concurrent write; when one
     submission fails, the halves are played in turn down to that one alone, so a bad submission
     never blocks the others. New contacts are then checked for fuzzy duplicates: by a task,
-    or at once when the caller runs `on_worker`. `turn` is called before the batch first
-    writes or locks anything: when it is planned, or before it stores a source or campaign new
-    to the workspace (it may be called again, and must then return at once); until then the
-    batch has only read.
+    or at once when the caller runs `on_worker`. With a `turn`, the batch waits for it before
+    it first writes or locks anything: when it is planned, or before it stores a source or
+    campaign new to the workspace; until then it has only read. It then leaves out what the
+    batches written before it in turn outdated (see `Turn`), and plays it after the rest.
     """
     actor.require(actor.captures_leads)
     results: list = [None] * len(submissions)
