@@ -414,3 +414,29 @@ def test_a_long_import_refreshes_the_planner_statistics_on_postgres(team, tmp_pa
     path = write(tmp_path, "leads.csv", csv_text(rows).encode())
     assert cli(path).strip() == "created=1001 merged=0 invalid=0 failed=0"
     assert wait_for(lambda: estimated_rows("pipeline_lead") >= 1000)  # after the first chunk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_sqlite_an_import_copies_its_log_into_the_file_less_often_and_only_while_it_runs(
+    team, tmp_path
+):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("a setting of SQLite's write-ahead log")
+    seen = []
+
+    def spacing_at_each_lead_insert(execute, sql, params, many, context):
+        if sql.startswith('INSERT INTO "pipeline_lead"'):
+            raw = context["connection"].connection
+            seen.append(raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        return execute(sql, params, many, context)
+
+    rows = [["Họ tên", "SĐT"]] + [[f"Khách {n}", f"091{n:07d}"] for n in range(1500)]
+    path = write(tmp_path, "leads.csv", csv_text(rows).encode())
+    with connection.execute_wrapper(spacing_at_each_lead_insert):
+        assert cli(path).strip() == "created=1500 merged=0 invalid=0 failed=0"
+    assert seen == [16384, 16384]  # one insert a chunk of 1,000
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == 1000  # as every other connection's, after the import

@@ -1,6 +1,8 @@
-"""A long import on PostgreSQL in several processes (LEADLOOP_IMPORT_PROCESSES, 2 by default):
-while one writes its chunk, the next plans its own, so the capture engine's Python and the
-database's work use both cores, where one process used about one.
+"""A long import in several processes (LEADLOOP_IMPORT_PROCESSES, 2 by default): while one
+writes its chunk, the next plans its own, so the capture engine's Python and the database's
+work use both cores, where one process used about one. On SQLite, which lets one connection
+write at a time, a chunk plans in a transaction that only reads and takes the write lock in
+its turn (`_reading_ended_then_write_lock`).
 
 Chunks are still written in file order. A chunk is planned at once, but takes its first lock
 (the assignment rules) only once the chunk before it committed: its turn. So the round robin
@@ -29,6 +31,7 @@ import multiprocessing
 import os
 import pickle
 from collections.abc import Iterator
+from contextlib import contextmanager
 from queue import Empty, Full
 
 from django.conf import settings
@@ -110,7 +113,7 @@ class Turns:
 def in_workers(job) -> bool:
     remaining = job.total_rows - job.rows_read
     several = settings.LEADLOOP_IMPORT_PROCESSES > 1
-    return several and connection.vendor == "postgresql" and remaining >= PARALLEL_FROM_ROWS
+    return several and remaining >= PARALLEL_FROM_ROWS
 
 
 def chunks_in_workers(job, chunks: Iterator[list]) -> None:
@@ -186,7 +189,7 @@ def _capture(import_id: int, tasks, turns: Turns) -> None:
 
     job = Import.objects.select_related("workspace", "created_by").get(pk=import_id)
     capture = imports.ChunkCapture(job)
-    with translation.override(job.language or None):
+    with translation.override(job.language or None), imports.checkpoints_spaced():
         while (task := _next_task(tasks, turns)) is not None:
             index, pending = task
             turn = ChunkTurn(turns, index)
@@ -206,7 +209,8 @@ class ChunkTurn:
 
     def wait(self) -> None:
         if not self.taken:
-            self.turns.wait(self.index)
+            with _reading_ended_then_write_lock():
+                self.turns.wait(self.index)
             self.ahead, self.taken = self.turns.handed(), True
 
     def stamp(self) -> int:
@@ -229,6 +233,26 @@ class ChunkTurn:
         self.turns.pass_on(self.index, handing={**kept, self.index: self.mine})
 
 
+@contextmanager
+def _reading_ended_then_write_lock() -> Iterator[None]:
+    """SQLite: a chunk plans in a deferred transaction, which only reads, so that it waits for
+    nobody; but that transaction could not write once another committed after its reading.
+    Having written nothing, the chunk ends it before it waits for its turn (no snapshot held
+    meanwhile, so the write-ahead log can be copied into the file and started again), then
+    takes the write lock in a new one, with the savepoints Django holds. What was written
+    since its reading it learns from the hand-over (past it, from the unique constraints)."""
+    if connection.vendor != "sqlite" or not connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("COMMIT")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN IMMEDIATE")
+        for sid in filter(None, connection.savepoint_ids):
+            cursor.execute(connection.ops.savepoint_create_sql(sid))
+
+
 def _next_task(tasks, turns: Turns):
     while not turns.stopped:
         try:
@@ -243,6 +267,9 @@ def _setup(databases: dict, immediate: bool) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadloop.config.settings")
     import django
 
+    if databases["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        options = databases["default"]["OPTIONS"]
+        databases["default"]["OPTIONS"] = {**options, "transaction_mode": "DEFERRED"}
     settings.DATABASES = databases
     django.setup()
     HUEY.immediate = immediate

@@ -1,4 +1,4 @@
-"""A long import on PostgreSQL runs in several processes and comes out as one would make it:
+"""A long import runs in several processes and comes out as one would make it:
 the same leads, owners (the round robin in file order), counts and error report; a reading that
 fails midway stops them and keeps what was stored, and the import resumes after it; a process
 that fails stops the others."""
@@ -18,7 +18,7 @@ from leadloop.intake.models import Import, Touch
 from leadloop.intake.turns import Written
 from leadloop.pipeline.models import Lead
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)  # the processes read what was committed
 
 PEOPLE = [(f"Khách {n}", f"0912{n:06d}") for n in range(40)]
 ROWS = [
@@ -156,17 +156,22 @@ def test_people_of_the_chunk_before_are_left_out_before_writing_not_met_at_the_c
     settings.LEADLOOP_IMPORT_PROCESSES = 1
     alone = run(other_team, path)
     settings.LEADLOOP_IMPORT_PROCESSES = 2
-    contacts_before, touches_before = inserted(Contact), inserted(Touch)
+    on_postgres = connection.vendor == "postgresql"  # which counts the rows it ever inserted
+    contacts_before, touches_before = (
+        (inserted(Contact), inserted(Touch)) if on_postgres else (0, 0)
+    )
     together = run(team, path)
 
+    assert workers_used == [together.pk]
     assert counts(together) == counts(alone)
     assert (together.created, together.merged) == (205, 45)
     assert outcome(together) == outcome(alone)
-    # no contact or touch written, then rolled back on meeting the chunk before's
     stored = Contact.objects.filter(workspace=team.workspace).count()
-    assert inserted(Contact) - contacts_before == stored == 205
-    assert inserted(Touch) - touches_before == Touch.objects.filter(workspace=team.workspace)\
-        .count() == 232  # fmt: skip
+    touches = Touch.objects.filter(workspace=team.workspace).count()
+    assert (stored, touches) == (205, 232)
+    if on_postgres:  # no contact or touch written, then rolled back on meeting the chunk before's
+        assert inserted(Contact) - contacts_before == stored
+        assert inserted(Touch) - touches_before == touches
 
 
 def test_a_reading_that_fails_midway_stops_both_and_the_import_resumes(
