@@ -4,11 +4,12 @@ fails midway stops them and keeps what was stored, and the import resumes after 
 that fails stops the others."""
 
 import multiprocessing
+import sqlite3
 import threading
 import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import translation
 
 from leadloop.contacts.models import Contact
@@ -148,30 +149,62 @@ def inserted(model) -> int:
         return cursor.fetchone()[0]
 
 
-def test_people_of_the_chunk_before_are_left_out_before_writing_not_met_at_the_constraint(
-    team, other_team, tmp_path, workers_used, monkeypatch, settings
-):
-    monkeypatch.setattr(imports, "CHUNK", 25)  # a batch that settles (SETTLED_FROM)
-    path = neighbours_file(tmp_path)
+def filling_file(tmp_path):
+    """40 people known by e-mail alone, then chunks of new people by phone, each followed by 5
+    of the people before again with a known person's e-mail: a row that, read before the chunk
+    before it committed, would give that person's phone to the e-mail's contact."""
+    rows, header = [], ["Họ tên", "SĐT", "Email"]
+    rows += [[f"Chị {n}", "", f"chi{n}@example.com"] for n in range(40)]
+    for group in range(8):
+        new = [[f"Khách {group}-{n}", f"0917{group:02d}{n:04d}", ""] for n in range(20)]
+        before = rows[-20:][:5] if group else []
+        again = [
+            [name + " (lần 2)", phone, f"chi{group * 5 + i}@example.com"]
+            for i, (name, phone, _e) in enumerate(before)
+        ]
+        rows += new[:10] + again + new[10:]
+    return csv_file(tmp_path, "filling.csv", [header, *rows])
+
+
+def alone_then_together(team, other_team, path, settings) -> tuple[Import, Import]:
+    """The file imported by one process into one workspace, then by two into another."""
     settings.LEADLOOP_IMPORT_PROCESSES = 1
     alone = run(other_team, path)
     settings.LEADLOOP_IMPORT_PROCESSES = 2
-    on_postgres = connection.vendor == "postgresql"  # which counts the rows it ever inserted
-    contacts_before, touches_before = (
-        (inserted(Contact), inserted(Touch)) if on_postgres else (0, 0)
-    )
-    together = run(team, path)
+    return alone, run(team, path)
+
+
+@pytest.mark.parametrize(
+    ("made", "created_merged"), [(neighbours_file, (205, 45)), (filling_file, (200, 35))]
+)
+def test_chunks_sharing_people_with_the_chunk_before_make_what_one_process_makes(
+    team, other_team, tmp_path, workers_used, monkeypatch, settings, made, created_merged
+):
+    monkeypatch.setattr(imports, "CHUNK", 25)  # a batch that settles (SETTLED_FROM)
+    alone, together = alone_then_together(team, other_team, made(tmp_path), settings)
 
     assert workers_used == [together.pk]
     assert counts(together) == counts(alone)
-    assert (together.created, together.merged) == (205, 45)
     assert outcome(together) == outcome(alone)
+    assert (together.created, together.merged) == created_merged
+
+
+@pytest.mark.postgres  # which counts the rows it ever inserted, rolled back or not
+@pytest.mark.parametrize("made", [neighbours_file, filling_file])
+def test_people_of_the_chunk_before_are_left_out_before_writing_not_met_at_the_constraint(
+    team, other_team, tmp_path, workers_used, monkeypatch, settings, made
+):
+    monkeypatch.setattr(imports, "CHUNK", 25)
+    path = made(tmp_path)
+    settings.LEADLOOP_IMPORT_PROCESSES = 2
+    contacts_before, touches_before = inserted(Contact), inserted(Touch)
+    together = run(team, path)
+
+    assert workers_used == [together.pk] and together.status == Import.Status.DONE
     stored = Contact.objects.filter(workspace=team.workspace).count()
     touches = Touch.objects.filter(workspace=team.workspace).count()
-    assert (stored, touches) == (205, 232)
-    if on_postgres:  # no contact or touch written, then rolled back on meeting the chunk before's
-        assert inserted(Contact) - contacts_before == stored
-        assert inserted(Touch) - touches_before == touches
+    assert inserted(Contact) - contacts_before == stored  # none written, then rolled back
+    assert inserted(Touch) - touches_before == touches
 
 
 def test_a_reading_that_fails_midway_stops_both_and_the_import_resumes(
@@ -246,6 +279,43 @@ def test_a_chunk_writes_only_in_its_turn_and_a_stop_wakes_those_waiting():
     turns.stop()
     waiting.join(timeout=10)
     assert stopped == [5] and written == [0, 1, 2] and turns.stopped
+
+
+def test_a_chunk_that_waits_too_long_for_its_turn_stops_the_import(monkeypatch):
+    monkeypatch.setattr(import_workers, "TURN_TIMEOUT_S", 0.2)
+    turns = import_workers.Turns(multiprocessing.get_context("spawn"))
+    with pytest.raises(import_workers.Stopped):
+        turns.wait(1)  # chunk 0 never passes the turn on
+    assert turns.stopped  # so the import fails instead of ending without chunk 1's rows
+
+
+def test_on_sqlite_a_turn_that_cannot_take_the_write_lock_stops_and_is_not_played_again(team):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's one write lock")
+    connection.ensure_connection()
+    mode, connection.transaction_mode = connection.transaction_mode, "DEFERRED"  # as the processes
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 100")
+    outside = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    turns = import_workers.Turns(multiprocessing.get_context("spawn"))
+    try:
+        # a chunk's transaction, then a batch's savepoint
+        with (
+            pytest.raises(import_workers.WriteLockMissed),
+            transaction.atomic(),
+            transaction.atomic(),
+        ):
+            assert Lead.objects.count() == 0  # planning: reading only
+            outside.execute("BEGIN IMMEDIATE")  # another writer, past the timeout
+            import_workers.ChunkTurn(turns, 0).wait()
+        outside.execute("ROLLBACK")
+        with transaction.atomic():  # the connection is sound again
+            Touch.objects.filter(workspace=team.workspace).delete()
+    finally:
+        outside.close()
+        connection.transaction_mode = mode
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout = 20000")
 
 
 def test_a_chunk_learns_what_the_chunks_ahead_wrote_since_its_reading():

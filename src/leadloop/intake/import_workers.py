@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from queue import Empty, Full
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from huey.contrib.djhuey import HUEY
 
 from leadloop.intake.turns import Written
@@ -54,6 +54,10 @@ class Stopped(Exception):
     """Another process of the import failed, or the reading did."""
 
 
+class WriteLockMissed(Exception):
+    """SQLite: a chunk's turn came, but not the write lock (not played again: it stops)."""
+
+
 class Turns:
     """Whose turn it is to write (the index of a chunk), shared by the processes of an import."""
 
@@ -68,7 +72,10 @@ class Turns:
             ready = self._changed.wait_for(
                 lambda: self._next.value in (index, STOPPED), timeout=TURN_TIMEOUT_S
             )
-            if not ready or self._next.value == STOPPED:
+            if not ready:  # the chunk before is stuck: stop the import, lest it end as done
+                self._next.value = STOPPED
+                self._changed.notify_all()
+            if self._next.value == STOPPED:
                 raise Stopped(f"chunk {index} did not get its turn")
 
     def pass_on(self, index: int, handing: dict[int, Written] | None = None) -> None:
@@ -113,7 +120,8 @@ class Turns:
 def in_workers(job) -> bool:
     remaining = job.total_rows - job.rows_read
     several = settings.LEADLOOP_IMPORT_PROCESSES > 1
-    return several and remaining >= PARALLEL_FROM_ROWS
+    in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()  # one per process
+    return several and not in_memory and remaining >= PARALLEL_FROM_ROWS
 
 
 def chunks_in_workers(job, chunks: Iterator[list]) -> None:
@@ -247,10 +255,14 @@ def _reading_ended_then_write_lock() -> Iterator[None]:
     with connection.cursor() as cursor:
         cursor.execute("COMMIT")
     yield
-    with connection.cursor() as cursor:
-        cursor.execute("BEGIN IMMEDIATE")
-        for sid in filter(None, connection.savepoint_ids):
-            cursor.execute(connection.ops.savepoint_create_sql(sid))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN IMMEDIATE")
+            for sid in filter(None, connection.savepoint_ids):
+                cursor.execute(connection.ops.savepoint_create_sql(sid))
+    except DatabaseError as exc:  # another writer kept the lock past the timeout
+        connection.needs_rollback = True  # no statement of this transaction may run now
+        raise WriteLockMissed("the import's turn could not take SQLite's write lock") from exc
 
 
 def _next_task(tasks, turns: Turns):

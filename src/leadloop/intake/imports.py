@@ -57,7 +57,6 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1000  # rows per capture-engine call
 CHECKPOINT_PAGES = 16384  # SQLite: an import's write-ahead log grows to 64 MB between copies
-SQLITE_CHECKPOINT_PAGES = 1000  # SQLite's own default, every other connection's
 PREVIEW_ROWS = 10
 DEFAULT_SOURCE = "import"
 TARGETS = {
@@ -581,12 +580,14 @@ def checkpoints_spaced() -> Iterator[None]:
         yield
         return
     with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        (before,) = cursor.fetchone()
         cursor.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(before)}")
 
 
 def _chunks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:

@@ -359,19 +359,23 @@ class _Batch:
         turn.wait()
         if not (written := turn.written_since(self.stamp)):
             return set()
-        new = [
+        taken = [  # a phone or e-mail this batch would store, stored meanwhile
             c
-            for c in self.new_contacts
+            for c in self._stored_contacts()
             if (c.phone_valid and c.phone_e164 in written.phones)
             or (c.email_valid and c.email in written.emails)
         ]
         touched = [c for pk, c in self.loaded.items() if pk in written.contacts]
         seen = [t.contact for t in self.touches if t.dedupe_key in written.dedupe_keys]
-        return {id(contact) for contact in (*new, *touched, *seen)}
+        return {id(contact) for contact in (*taken, *touched, *seen)}
+
+    def _stored_contacts(self) -> list[Contact]:
+        """The contacts this batch stores: its new ones and the read ones it fills."""
+        return [*self.new_contacts, *(contact for contact, _fields in self.filled.values())]
 
     def _written(self) -> Written:
         """What this batch stores, for the batches planned before it committed."""
-        contacts = [*self.new_contacts, *(contact for contact, _fields in self.filled.values())]
+        contacts = self._stored_contacts()
         opened = {lead.contact.pk for lead in self.new_leads} & set(self.loaded)
         return Written(
             phones={c.phone_e164 for c in contacts if c.phone_valid},

@@ -283,7 +283,7 @@ def timers_fire_due(*, limit: int = BATCH) -> int:
         due = (
             Timer.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(fired_at__isnull=True, due_at__lte=tick.now)
-            .order_by("due_at")[:limit]
+            .order_by("due_at", "id")[:limit]  # a tie (woken queue): oldest first
         )
         timers = list(due)
         leads = _lock_leads({t.lead_id for t in timers})
