@@ -192,7 +192,7 @@ def test_chunks_sharing_people_with_the_chunk_before_make_what_one_process_makes
 @pytest.mark.postgres  # which counts the rows it ever inserted, rolled back or not
 @pytest.mark.parametrize("made", [neighbours_file, filling_file])
 def test_people_of_the_chunk_before_are_left_out_before_writing_not_met_at_the_constraint(
-    team, other_team, tmp_path, workers_used, monkeypatch, settings, made
+    team, tmp_path, workers_used, monkeypatch, settings, made
 ):
     monkeypatch.setattr(imports, "CHUNK", 25)
     path = made(tmp_path)
@@ -295,6 +295,8 @@ def test_on_sqlite_a_turn_that_cannot_take_the_write_lock_stops_and_is_not_playe
     connection.ensure_connection()
     mode, connection.transaction_mode = connection.transaction_mode, "DEFERRED"  # as the processes
     with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        (timeout,) = cursor.fetchone()
         cursor.execute("PRAGMA busy_timeout = 100")
     outside = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
     turns = import_workers.Turns(multiprocessing.get_context("spawn"))
@@ -315,7 +317,7 @@ def test_on_sqlite_a_turn_that_cannot_take_the_write_lock_stops_and_is_not_playe
         outside.close()
         connection.transaction_mode = mode
         with connection.cursor() as cursor:
-            cursor.execute("PRAGMA busy_timeout = 20000")
+            cursor.execute(f"PRAGMA busy_timeout = {int(timeout)}")
 
 
 def test_a_chunk_learns_what_the_chunks_ahead_wrote_since_its_reading():
