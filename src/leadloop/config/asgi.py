@@ -1,9 +1,10 @@
 import os
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import import_module
 
 import django
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.core.signals import request_started
@@ -31,6 +32,7 @@ class OneHopHandler(ASGIHandler):
     """
 
     MAX_IDLE_THREADS = 64
+    PULL_BYTES = 64 * 1024  # of a synchronous stream, taken from the request's thread at a time
 
     def __init__(self):
         super().__init__()
@@ -59,6 +61,31 @@ class OneHopHandler(ASGIHandler):
                 self._idle.append(executor)
             else:
                 executor.shutdown(wait=False)
+
+    async def send_response(self, response, send):
+        """A stream made by synchronous code (a CSV export, an XLSX file, a static file) is sent
+        as it is made. Django would first make all of it, in memory, to send it from the loop."""
+        if response.streaming and not response.is_async:
+            response.streaming_content = _pulled(iter(response), self.PULL_BYTES)
+        await super().send_response(response, send)
+
+
+async def _pulled(parts: Iterator[bytes], size: int) -> AsyncIterator[bytes]:
+    """The parts, about `size` bytes at a time, each taken on the request's own thread (where
+    the stream's database cursor lives)."""
+    take = sync_to_async(_take, thread_sensitive=True)
+    while taken := await take(parts, size):
+        yield taken
+
+
+def _take(parts: Iterator[bytes], size: int) -> bytes:
+    taken, length = [], 0
+    for part in parts:
+        taken.append(part)
+        length += len(part)
+        if length >= size:
+            break
+    return b"".join(taken)
 
 
 django.setup(set_prefix=False)

@@ -1,8 +1,6 @@
 """The import wizard: upload, check how the file is read and mapped, run, follow, download the
 error report."""
 
-import csv
-
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -20,10 +18,10 @@ from leadloop.intake.imports import (
     import_upload,
 )
 from leadloop.intake.models import Import
+from leadloop.pipeline.exports import csv_lines, safe
 from leadloop.web.pages import member_page, show_error
 
 RECENT = 20
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @member_page
@@ -121,27 +119,13 @@ def import_progress(request, import_id: int):
     return render(request, "intake/_import_progress.html", {"job": job})
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _safe(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
-
-
 @member_page
 def import_errors(request, import_id: int):
     job = _job(request, import_id)
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield "\ufeff"  # so that Excel reads the Vietnamese text as UTF-8
-        yield writer.writerow(["row", "column", "reason"])
-        for problem in import_problems(job=job).iterator(chunk_size=2000):
-            yield writer.writerow([problem.row, _safe(problem.column), _safe(problem.reason)])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    problems = import_problems(job=job).iterator(chunk_size=2000)
+    rows = ([problem.row, safe(problem.column), safe(problem.reason)] for problem in problems)
+    response = StreamingHttpResponse(
+        csv_lines(["row", "column", "reason"], rows), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
     return response
