@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from leadloop.contacts.duplicates import PLACEHOLDER_FROM
 from leadloop.contacts.models import Contact, PossibleDuplicate
 from leadloop.contacts.services import duplicate_dismiss, duplicates_find
 from leadloop.contacts.tasks import find_duplicates
@@ -74,6 +75,18 @@ def test_the_same_invalid_phone_is_a_candidate_whatever_the_names(team):
     assert reason == "same_phone" and score < 100
     c = person(team, "", "0111222333")
     assert found(team, c)[a.pk] == ("same_phone", 100)
+
+
+def test_an_invalid_number_many_contacts_wrote_pairs_only_alike_names(team):
+    """ "12345" from a thousand rows of a sheet would otherwise make half a million pairs."""
+    names = ["Phạm Minh", "Lê Thị Hoa", "Trần Văn Bình", "Đỗ Thu Trang", "", "", "Pham Minh"]
+    people = [person(team, name, "12345") for name in names]
+    assert len({p.pk for p in people}) == len(names) > PLACEHOLDER_FROM
+    duplicates_find(workspace=team.workspace, contacts=people)
+    pairs = PossibleDuplicate.objects.filter(workspace=team.workspace)
+    assert [(p.contact_id, p.other_id, p.reason) for p in pairs] == [
+        (people[0].pk, people[-1].pk, "same_phone")
+    ]
 
 
 def test_same_email_local_part_at_another_domain(team):

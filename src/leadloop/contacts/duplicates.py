@@ -4,6 +4,7 @@ Pure functions over loaded contacts; `contacts.services.duplicates_find` loads t
 contacts sharing a phone head, a phone tail or an e-mail local part) and stores the pairs.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -18,6 +19,9 @@ GENERIC_LOCALS = frozenset(
     | {"office", "sales", "support", "test"}
 )
 BLOCK_FIELDS = ("phone_head", "phone_tail", "email_local")
+# An invalid number written by more contacts than this is a placeholder ("12345", "0000000"),
+# not a person: sharing it alone pairs no one, or 1,000 such rows would make 500,000 pairs.
+PLACEHOLDER_FROM = 6
 
 
 @dataclass(frozen=True)
@@ -51,13 +55,16 @@ def _local_is_telling(local: str) -> bool:
     return len(local) >= MIN_LOCAL and local not in GENERIC_LOCALS
 
 
-def judge(a: Contact, b: Contact) -> Candidate | None:
-    """The strongest rule two contacts meet, or None."""
+def judge(a: Contact, b: Contact, placeholder: bool = False) -> Candidate | None:
+    """The strongest rule two contacts meet, or None. With `placeholder`, the phone they
+    share says nothing by itself: the names must be alike too."""
     names = name_score(a.full_name, b.full_name)
     found = []
     distance = phone_distance(a.phone_e164, b.phone_e164)
-    if distance == "same":  # possible only when one of the numbers is not valid
+    if distance == "same" and not placeholder:  # possible only when a number is not valid
         found.append(Candidate("same_phone", 100 if names is None else round((100 + names) / 2)))
+    elif distance == "same" and names is not None and names >= NAME_MIN:
+        found.append(Candidate("same_phone", round(names * 0.9)))
     elif distance == "typo" and names is not None and names >= NAME_MIN:
         found.append(Candidate("phone_typo", round(names * 0.9)))
     same_local = a.email_local and a.email_local == b.email_local and a.email != b.email
@@ -76,16 +83,18 @@ def pairs_in_blocks(subjects: list[Contact], block: list[Contact]) -> dict:
         for name in BLOCK_FIELDS:
             if value := getattr(contact, name):
                 by_key.setdefault((name, value), []).append(contact)
+    sharing = Counter(contact.phone_e164 for contact in block if contact.phone_e164)
     found: dict[tuple[int, int], Candidate] = {}
     for subject in subjects:
         seen = {subject.pk}
+        placeholder = sharing[subject.phone_e164] >= PLACEHOLDER_FROM
         for name in BLOCK_FIELDS:
             value = getattr(subject, name)
             for other in by_key.get((name, value), []) if value else []:
                 if other.pk in seen:
                     continue
                 seen.add(other.pk)
-                if candidate := judge(subject, other):
+                if candidate := judge(subject, other, placeholder):
                     pair = (min(subject.pk, other.pk), max(subject.pk, other.pk))
                     if pair not in found or found[pair].score < candidate.score:
                         found[pair] = candidate
