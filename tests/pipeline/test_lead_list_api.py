@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from leadloop.core.services import member_update
 from leadloop.pipeline.services import lead_change_stage
 from leadloop.routing.services import lead_assign
-from tests.core.support import at, capture, local, phone
+from tests.core.support import assert_error, at, capture, local, phone
 
 D = date(2026, 3, 10)
 
@@ -106,6 +106,31 @@ def test_created_dates_are_inclusive_days_in_the_workspace_time_zone(admin_api, 
     everything_from_d = ids(admin_api.get("/leads", created_from=str(D)))
     assert leads["day_before"] not in everything_from_d
     assert on_d | {leads["next_day"], leads["k3"], leads["unassigned"]} == everything_from_d
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"created_from": "0001-01-01"},
+        {"created_to": "9999-12-31"},
+        {"sla_from": "0001-01-01"},
+        {"sla_to": "9999-12-31"},
+        {"created_from": "1899-12-31"},
+    ],
+)
+def test_a_day_no_lead_can_have_is_422_on_its_field(admin_api, leads, params):
+    error = assert_error(admin_api.get("/leads", **params), 422)
+    assert list(error["fields"]) == list(params)
+    [message] = error["fields"][next(iter(params))]
+    assert "1900-01-01" in message and "2999-12-31" in message
+    assert_error(admin_api.get("/leads/export", format="csv", **params), 422)  # not an empty file
+
+
+def test_the_first_and_last_days_are_taken(admin_api, leads):
+    everything = ids(admin_api.get("/leads"))
+    assert ids(admin_api.get("/leads", created_from="1900-01-01", created_to="2999-12-31")) == (
+        everything
+    )
 
 
 @pytest.mark.parametrize(

@@ -338,6 +338,8 @@ def test_an_archived_stage_still_counts_and_lists(team):
         {"to": "soon"},
         {"from": "2026-03-02", "to": "2026-03-01"},
         {"from": "2020-01-01", "to": "2026-01-01"},
+        {"from": "0001-01-01", "to": "0001-01-31"},
+        {"from": "9999-12-01", "to": "9999-12-31"},
     ],
 )
 def test_bad_report_parameters_are_422(team, params):

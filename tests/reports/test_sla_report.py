@@ -316,6 +316,8 @@ def test_another_workspace_sees_nothing_and_its_ids_are_404(team, other_team, da
         ("/reports/sla", {"from": "2026-13-01"}),
         ("/reports/sla", {"from": "2026-03-02", "to": "2026-03-01"}),
         ("/reports/sla", {"from": "2020-01-01", "to": "2026-01-01"}),
+        ("/reports/sla", {"from": "9999-12-01", "to": "9999-12-31"}),
+        ("/reports/sla/breaches", {"from": "0001-01-01", "to": "0001-01-02"}),
         ("/reports/sla/breaches", {"member": "abc"}),
         ("/reports/sla/breaches", {"from": "2026-03-02", "to": "2026-03-01"}),
         ("/leads", {"sla": "late"}),

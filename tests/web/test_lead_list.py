@@ -90,7 +90,14 @@ def test_an_invalid_date_shows_an_error_and_no_leads(team, leads):
     assert "Enter a valid date" in response.content.decode()
 
 
-def test_drill_down_filters_without_a_field_are_kept_and_shown(team, leads):
+def test_a_day_no_lead_can_have_shows_an_error_on_its_field(team, leads):
+    response = browser(team, "manager").get("/leads/", {"created_to": "9999-12-31"})
+    assert response.status_code == 200
+    assert names(response) == set()
+    assert "1900-01-01" in response.content.decode()  # the field's error names the first day
+    export = browser(team, "manager").get("/leads/export/", {"created_to": "9999-12-31"})
+    assert export.status_code == 400
+
     lead_change_stage(lead=leads["an"], actor=team.actors["manager"], stage_key="k2")
     response = browser(team, "manager").get("/leads/", {"reached": "k2", "open": "true"})
     assert names(response) == {"Nguyễn Văn An"}

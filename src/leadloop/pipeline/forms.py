@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadloop.campaigns.selectors import campaign_list, source_list
 from leadloop.core.access import Actor
+from leadloop.core.errors import ValidationFailed
 from leadloop.core.models import Member, Team
 from leadloop.core.selectors import member_list, sales_members
 from leadloop.intake.services import Submission
@@ -10,6 +11,7 @@ from leadloop.pipeline.obligations import KINDS, STATES
 from leadloop.pipeline.selectors import NONE, SLA_FIELDS, LeadFilter, stage_list
 from leadloop.routing.models import Timer
 from leadloop.web.forms import DateInput, keyed_choices
+from leadloop.web.pages import show_error
 
 
 class LeadFilterForm(forms.Form):
@@ -77,8 +79,16 @@ class LeadFilterForm(forms.Form):
         else:
             del self.fields["owner"]  # a sales rep's list holds only their own leads
 
+    def clean(self):
+        data = super().clean()
+        try:
+            self.filter = LeadFilter(**data)
+        except ValidationFailed as exc:  # a day no datetime holds: on its field, as a bad date
+            show_error(self, exc)
+        return data
+
     def lead_filter(self) -> LeadFilter:
-        return LeadFilter(**self.cleaned_data)
+        return self.filter
 
     def hidden_filters(self) -> list[str]:
         """Labels of the drill-down filters that have no visible field (from reports, dashboard)."""

@@ -3,12 +3,13 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from leadloop.contacts.normalize import fold, normalize_phone
 from leadloop.contacts.selectors import flagged
 from leadloop.core import clock
 from leadloop.core.access import Actor
-from leadloop.core.errors import NotFound
+from leadloop.core.errors import NotFound, ValidationFailed
 from leadloop.core.models import Workspace
 from leadloop.pipeline.models import Lead, LeadEvent, Stage
 from leadloop.pipeline.obligations import obligation_q
@@ -38,6 +39,9 @@ class LeadFilter:
     sla_from: date | None = None  # due on or after this day (workspace time zone)
     sla_to: date | None = None  # due on or before this day
 
+    def __post_init__(self):
+        days_check({name: getattr(self, name) for name in DAY_FIELDS})
+
     @property
     def has_sla(self) -> bool:
         return any(getattr(self, name) for name in SLA_FIELDS)
@@ -58,6 +62,22 @@ class LeadFilter:
 
 
 SLA_FIELDS = ("sla", "sla_kind", "sla_member", "sla_team", "sla_from", "sla_to")
+DAY_FIELDS = ("created_from", "created_to", "sla_from", "sla_to")
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def days_check(days: dict[str, date | None]) -> None:
+    """Refuse days outside FIRST_DAY..LAST_DAY (by name): days that a datetime holds in any time
+    zone, a day later included (a range's end), and that a lead could have."""
+    wrong = {
+        name: [_("From %(first)s to %(last)s.") % {"first": FIRST_DAY, "last": LAST_DAY}]
+        for name, day in days.items()
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY
+    }
+    if wrong:
+        raise ValidationFailed(_("A date is out of range."), fields=wrong)
+
+
 NONE = "-"  # the `source` / `campaign` filter value for leads without one (never a key)
 
 

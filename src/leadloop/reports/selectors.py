@@ -15,6 +15,7 @@ from leadloop.pipeline.models import EXIT_CATEGORIES
 from leadloop.pipeline.selectors import (
     NONE,
     LeadFilter,
+    days_check,
     duplicate_q,
     invalid_q,
     lead_list,
@@ -37,6 +38,7 @@ def default_range(workspace: Workspace, days: int = 30) -> tuple[date, date]:
 
 
 def _check_range(date_from: date, date_to: date) -> None:
+    days_check({"from": date_from, "to": date_to})
     if date_to < date_from:
         raise ValidationFailed("`to` is before `from`.", fields={"to": ["before from"]})
     if (date_to - date_from).days > MAX_DAYS:
