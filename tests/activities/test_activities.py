@@ -113,7 +113,6 @@ def test_someone_elses_call_is_not_the_first_contact(team, lead, role):
         ("wrong_number", "k4-1"),
         ("refused", "k4-2"),
         ("", None),
-        ("something_else", None),
     ],
 )
 def test_outcomes_suggest_the_telesales_stage(team, lead, outcome, stage):
@@ -143,6 +142,9 @@ def test_activities_are_on_the_lead_and_its_timeline(team, lead):
         {"kind": "call", "duration_s": 86_401},
         {"kind": "note", "body": "x" * 10_001},
         {"kind": "call", "outcome": "x" * 41},
+        {"kind": "call", "outcome": "<b>anything at all</b>"},
+        {"kind": "call", "outcome": "Bought"},
+        {"kind": "note", "outcome": "bought", "body": "a note has no outcome"},
         {"kind": "call", "extra": 1},
         {"outcome": "no_answer"},
     ],
@@ -152,6 +154,11 @@ def test_invalid_activities_are_422_and_change_nothing(team, lead, body):
     lead.refresh_from_db()
     assert (lead.call_attempts, lead.last_activity_at) == (0, None)
     assert not Activity.objects.exists()
+
+
+def test_an_unknown_outcome_says_which_ones_there_are(team, lead):
+    error = assert_error(log(team.api("sales"), lead, kind="call", outcome="maybe"), 422)
+    assert "no_answer" in error["fields"]["outcome"][0]
 
 
 def test_activity_log_service_rules(team, lead):

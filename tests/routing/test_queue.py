@@ -147,6 +147,8 @@ def test_outcomes_on_someone_elses_lead_or_unknown_ones_are_refused(team):
     client = browser(team, "sales")
     assert client.post(f"/queue/{theirs.pk}/call/", {"call-outcome": "bought"}).status_code == 404
     assert client.post(f"/queue/{mine.pk}/call/", {"call-outcome": "nonsense"}).status_code == 422
+    assert client.post(f"/queue/{mine.pk}/call/", {"call-outcome": ""}).status_code == 422
+    assert client.post(f"/queue/{mine.pk}/call/", {}).status_code == 422
     assert client.get(f"/queue/{mine.pk}/call/").status_code == 405
     assert Lead.objects.get(pk=mine.pk).call_attempts == 0
 

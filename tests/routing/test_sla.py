@@ -5,13 +5,14 @@ Time moves with the clock helper; `timers_fire_due` is what every worker runs ea
 
 from datetime import date, timedelta
 
+import pytest
 from django.utils import translation
 
 from leadloop.activities.services import activity_log
 from leadloop.core import clock
 from leadloop.core.models import Member
 from leadloop.notifications.models import Notification
-from leadloop.pipeline.models import LeadEvent, Stage
+from leadloop.pipeline.models import Lead, LeadEvent, Stage
 from leadloop.pipeline.services import lead_change_stage
 from leadloop.routing.engine import policy_of
 from leadloop.routing.models import Timer
@@ -307,6 +308,28 @@ def test_a_callback_time_over_the_api_needs_an_offset(team):
     assert answered.status_code == 201
     due = Timer.objects.get(lead=lead, attempt=2).due_at
     assert due == local(date(2030, 1, 2), 9)
+
+
+@pytest.mark.parametrize("callback_at", ["0001-01-01T00:00:00+07:00", "9999-12-31T23:59:00+07:00"])
+def test_a_callback_time_no_one_could_mean_is_422_over_the_api(team, callback_at):
+    lead = capture(team, phone=phone(1)).lead
+    api = team.api(owner_role(team, lead))
+    body = {"kind": "call", "outcome": "no_answer", "callback_at": callback_at}
+    error = assert_error(api.post(f"/leads/{lead.pk}/activities", body), 422)
+    assert list(error["fields"]) == ["callback_at"]
+    assert Lead.objects.get(pk=lead.pk).call_attempts == 0
+
+
+def test_a_callback_time_no_one_could_mean_is_refused_on_the_lead_page(team):
+    lead = capture(team, phone=phone(1)).lead
+    client = team.browser_client(owner_role(team, lead))
+    response = client.post(
+        f"/leads/{lead.pk}/call/",
+        {"call-outcome": "busy_callback", "call-callback_at": "0001-01-01T00:00"},
+    )
+    assert response.status_code == 400  # the lead page again, the error on the field
+    assert "Từ bây giờ đến năm năm tới." in response.content.decode()  # the page is Vietnamese
+    assert Lead.objects.get(pk=lead.pk).call_attempts == 0
 
 
 def test_notifications_are_written_in_the_members_language_whoever_makes_them(team):

@@ -1,11 +1,11 @@
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from leadloop.activities.models import CONTACT_KINDS, Activity, Kind
+from leadloop.activities.models import CONTACT_KINDS, Activity, Kind, Outcome
 from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.errors import ValidationFailed
@@ -15,6 +15,8 @@ from leadloop.routing.sla import sla_after_activity
 
 MAX_BODY = 10_000
 MAX_DURATION_S = 24 * 3600
+CALLBACK_LATE = timedelta(days=1)  # a call logged late may name a time just gone
+CALLBACK_AHEAD = timedelta(days=5 * 365)
 
 
 @dataclass(frozen=True)
@@ -23,16 +25,21 @@ class Logged:
     suggested_stage: Stage | None
 
 
-def _validate(kind: str, outcome: str, duration_s: int, body: str) -> None:
+def _validate(kind: str, outcome: str, duration_s: int, body: str, callback_at) -> None:
     errors = {}
+    now = clock.now()
+    if callback_at is not None and not now - CALLBACK_LATE <= callback_at <= now + CALLBACK_AHEAD:
+        errors["callback_at"] = [_("From now to five years ahead.")]
     if kind not in Kind.values:
         errors["kind"] = [_("Unknown kind.")]
     if not 0 <= duration_s <= MAX_DURATION_S:
         errors["duration_s"] = [_("Between 0 and 86400 seconds.")]
     if len(body) > MAX_BODY:
         errors["body"] = [_("At most 10,000 characters.")]
-    if len(outcome) > 40:
-        errors["outcome"] = [_("At most 40 characters.")]
+    if outcome and kind != Kind.CALL:
+        errors["outcome"] = [_("Only a call has an outcome.")]
+    elif outcome and outcome not in Outcome.values:
+        errors["outcome"] = [_("One of: %(outcomes)s.") % {"outcomes": ", ".join(Outcome.values)}]
     if errors:
         raise ValidationFailed(_("The activity is not valid."), fields=errors)
 
@@ -61,7 +68,7 @@ def activity_log(
     the next attempt (at `callback_at` when the person asked for a time).
     """
     actor.require(lead_can_work(lead, actor))
-    _validate(kind, outcome, duration_s, body)
+    _validate(kind, outcome, duration_s, body, callback_at)
     now = clock.now()
     lead = Lead.objects.select_for_update().select_related("workspace", "stage").get(pk=lead.pk)
     updates = {"last_activity_at": now}

@@ -90,7 +90,7 @@ def queue_call(request, lead_id: int):
     """An outcome tapped in the queue: a call logged as on the lead page, then the queue."""
     lead = lead_of(request, lead_id)
     form = CallForm(request.POST)
-    if not form.is_valid():
+    if not form.is_valid() or not form.cleaned_data["outcome"]:  # the lead page's may have none
         raise ValidationFailed(_("Choose a call outcome."))
     logged = activity_log(lead=lead, actor=request.actor, **form.activity())
     if request.htmx:
