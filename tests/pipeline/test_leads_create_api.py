@@ -242,6 +242,20 @@ def test_idempotency_key_with_another_body_is_a_409(admin_api):
     assert Lead.objects.count() == 1
 
 
+def test_a_bulk_request_with_an_idempotency_key_is_played_once(admin_api):
+    key = {"Idempotency-Key": "sheet-7"}
+    body = {"leads": [{"phone": "0912345678"}, {"phone": "0912345679"}, {"full_name": "x"}]}
+    first = admin_api.post("/leads/bulk", body, **key)
+    again = admin_api.post("/leads/bulk", body, **key)
+    assert first.status_code == again.status_code == 200
+    assert [r["status"] for r in first.json()["results"]] == [201, 201, 422]
+    assert again.json() == first.json()  # the first answer, not "joined" twice
+    assert (Lead.objects.count(), Touch.objects.count()) == (2, 2)
+    other = admin_api.post("/leads/bulk", {"leads": [{"phone": "0912345670"}]}, **key)
+    assert_error(other, 409)
+    assert Lead.objects.count() == 2
+
+
 def test_idempotency_key_longer_than_255_characters_is_a_422(admin_api):
     response = admin_api.post("/leads", {"phone": "0912345678"}, **{"Idempotency-Key": "k" * 256})
     assert_error(response, 422)

@@ -285,20 +285,31 @@ def _bulk_result(index: int, outcome) -> dict:
     return {"index": index, "status": status, "lead": captured_out(outcome)}
 
 
-@router.post("/leads/bulk")
+@router.post("/leads/bulk", response={200: dict})
 def create_leads_bulk(request: HttpRequest, payload: BulkIn):
     actor = request.auth
     actor.require(actor.captures_leads)
-    results = [_bulk_parse(i, body) for i, body in enumerate(payload.leads)]
-    valid = [(i, lead_in) for i, lead_in in enumerate(results) if isinstance(lead_in, LeadIn)]
-    outcomes = leads_capture(
-        workspace=actor.workspace,
-        actor=actor,
-        submissions=[(lead_in.submission(), lead_in.model_dump()) for _i, lead_in in valid],
+
+    def produce() -> tuple[int, dict]:
+        results = [_bulk_parse(i, body) for i, body in enumerate(payload.leads)]
+        valid = [(i, lead_in) for i, lead_in in enumerate(results) if isinstance(lead_in, LeadIn)]
+        outcomes = leads_capture(
+            workspace=actor.workspace,
+            actor=actor,
+            submissions=[(lead_in.submission(), lead_in.model_dump()) for _i, lead_in in valid],
+        )
+        for (index, _lead_in), outcome in zip(valid, outcomes, strict=True):
+            results[index] = _bulk_result(index, outcome)
+        return 200, {"results": results}
+
+    return Status(
+        *idempotent(
+            workspace=actor.workspace,
+            key=request.headers.get("Idempotency-Key", ""),
+            payload=payload.model_dump(),
+            produce=produce,
+        )
     )
-    for (index, _lead_in), outcome in zip(valid, outcomes, strict=True):
-        results[index] = _bulk_result(index, outcome)
-    return {"results": results}
 
 
 @router.get("/leads")
