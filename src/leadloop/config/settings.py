@@ -242,5 +242,6 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "huey": {"propagate": False},  # the consumer prints through its own handler
+        "httpx": {"level": "WARNING"},  # its INFO line is each URL, a Graph API token included
     },
 }

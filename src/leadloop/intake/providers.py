@@ -175,6 +175,7 @@ class Facebook(Provider):
             ref = _text_id(value.get("leadgen_id"), "leadgen_id")
             keys = ("form_id", "ad_id", "adgroup_id", "page_id")
             ids = {k: _optional_id(value.get(k), k) for k in keys}
+            _digits_only({"leadgen_id": ref, **ids})
         except BadItem as exc:
             return Item(ref=str(value.get("leadgen_id", ""))[:MAX_ID], error=str(exc))
         return self.item_of(ref, ids, answers=None)
@@ -189,6 +190,14 @@ class Facebook(Provider):
             campaign=f"Facebook form {form}" if form else "",
             form_id=form,
         )
+
+
+def _digits_only(ids: dict[str, str]) -> None:
+    """Facebook's ids are digits; any other text would change the Graph API address asked
+    (`../me`, `?access_token=…`)."""
+    for name, value in ids.items():
+        if value and not (value.isascii() and value.isdigit()):
+            raise BadItem(_("%(name)s is not a Facebook id (digits only).") % {"name": name})
 
 
 def _answers(lead: dict) -> dict:

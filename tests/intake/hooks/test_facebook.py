@@ -2,6 +2,7 @@
 stand-in that fails and recovers, batches, duplicates and out-of-order deliveries."""
 
 import json
+import logging
 
 import pytest
 from django.test import Client
@@ -206,6 +207,29 @@ def test_one_bad_change_does_not_block_the_others(channels, graph):
     assert delivery.status == "failed"
     assert "leadgen_id" in delivery.error
     assert Lead.objects.count() == 2
+
+
+def test_the_page_token_is_in_no_log_line(channels, graph, caplog):
+    caplog.set_level(logging.DEBUG)
+    graph.add(1, phone="0912000001")
+    post("facebook", leadgen((1, 9)))
+    assert Lead.objects.count() == 1 and graph.lead_reads()
+    token = SECRETS["facebook"]["page_access_token"]
+    assert caplog.records and not [r for r in caplog.records if token in r.getMessage()]
+
+
+def test_an_id_that_is_not_digits_is_refused_before_the_graph_api_is_asked(channels, graph):
+    graph.add(1, phone="0912000001")
+    payload = leadgen((1, 9))
+    for value in ({"leadgen_id": "../../me"}, {"leadgen_id": "2", "form_id": "a?b=c#"}):
+        payload["entry"][0]["changes"].append({"field": "leadgen", "value": value})
+    reads = len(graph.lead_reads())
+    post("facebook", payload)
+    delivery = Delivery.objects.get()
+    outcomes = [(o["ref"], o["outcome"]) for o in delivery.outcomes]
+    assert outcomes == [("1", "created"), ("../../me", "failed"), ("2", "failed")]
+    assert len(graph.lead_reads()) == reads + 1  # only lead 1's answers were asked for
+    assert "leadgen_id" in delivery.error and Lead.objects.count() == 1
 
 
 def test_out_of_order_and_repeated_deliveries_make_each_lead_once(channels, graph):
