@@ -1,12 +1,17 @@
 """The website form hook /hooks/<workspace>/forms/<key>: capture, UTM, honeypot, CORS, errors."""
 
 import json
+import unicodedata
+from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
 from django.test import Client
+from hypothesis import given
+from hypothesis import strategies as st
 
 from leadloop.campaigns.models import Campaign, Source
+from leadloop.intake.forms_intake import urlencoded_fields
 from leadloop.intake.models import Channel, Touch
 from leadloop.intake.services import channel_create
 from leadloop.pipeline.models import Lead
@@ -246,6 +251,41 @@ def test_nul_characters_in_a_form_are_dropped_not_a_5xx(form):
     names = sorted(lead.contact.full_name for lead in Lead.objects.all())
     assert names == ["Hoa", "Lan"]
     assert Touch.objects.filter(fields={"x": "y"}).exists()
+
+
+@pytest.mark.parametrize("content_type", ["; charset=windows-1258", ""])
+def test_a_form_on_an_older_page_posting_windows_1258_keeps_its_vietnamese(form, content_type):
+    """Browsers post a form in its page's encoding, mostly without naming it."""
+    fields = {"ho_ten": "Trần Thị Hương", "sdt": "0912 345 678", "ghi_chu": "Giá bao nhiêu?"}
+    body = urlencode({k: _windows_1258(v) for k, v in fields.items()})
+    response = Client().post(
+        url(form), body, content_type="application/x-www-form-urlencoded" + content_type
+    )
+    assert response.status_code == 200
+    lead = Lead.objects.get()
+    assert lead.contact.full_name == "Trần Thị Hương"  # stored composed, as typed
+    assert lead.note == "Giá bao nhiêu?"
+
+
+def _windows_1258(text: str) -> bytes:
+    """As Windows writes Vietnamese in Windows-1258: a letter with its circumflex, breve or horn
+    where the code page has it, and the tone as a combining mark after it."""
+    out = b""
+    for letter in text:
+        base, *marks = unicodedata.normalize("NFD", letter)
+        tones = [m for m in marks if m in TONES]
+        kept = unicodedata.normalize("NFC", base + "".join(m for m in marks if m not in TONES))
+        out += (kept + "".join(tones)).encode("cp1258")
+    return out
+
+
+TONES = "\u0300\u0301\u0303\u0309\u0323"
+
+
+@given(st.binary(max_size=300), st.sampled_from([None, "utf-8", "windows-1258", "nonsense"]))
+def test_any_urlencoded_body_reads_without_raising(body, charset):
+    fields = urlencoded_fields(body, charset, max_fields=1000)
+    assert all(isinstance(v, str) for values in fields.values() for v in values)
 
 
 def consent_form(team, **settings) -> Channel:

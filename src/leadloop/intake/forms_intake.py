@@ -1,6 +1,8 @@
 """Map a website form's fields (any common naming, Vietnamese or English) to a Submission."""
 
-from urllib.parse import parse_qsl, urlsplit
+import codecs
+import unicodedata
+from urllib.parse import parse_qsl, unquote_to_bytes, urlsplit
 
 from leadloop.intake.services import UTM_FIELDS, Submission
 
@@ -17,6 +19,7 @@ IGNORED = ("csrfmiddlewaretoken", CONSENT, *HONEYPOTS)
 YES = {"1", "true", "yes", "on", "y", "có", "co"}
 MAX_FIELDS = 50
 MAX_VALUE = 2000
+LEGACY_ENCODING = "cp1258"  # Windows-1258: what older Vietnamese pages post their forms in
 
 
 def is_spam(data: dict) -> bool:
@@ -32,6 +35,44 @@ def flatten(data) -> dict[str, str]:
         # NUL cannot be stored (PostgreSQL text and jsonb refuse it): drop it
         flat[str(name).replace("\x00", "")[:100]] = text.replace("\x00", "")[:MAX_VALUE]
     return flat
+
+
+def urlencoded_fields(body: bytes, declared: str | None, max_fields: int) -> dict[str, list]:
+    """An urlencoded form body as {name: [values]}. A form on an older Vietnamese page posts in
+    the page's encoding, named in the request or (as browsers do) not: the charset it names if
+    Python knows it, else UTF-8 if every field reads as UTF-8, else Windows-1258. Raises
+    ValueError past `max_fields` fields."""
+    pairs = [part.split(b"=", 1) for part in body.split(b"&") if part]
+    if len(pairs) > max_fields:
+        raise ValueError(f"more than {max_fields} fields")
+    raw = [[unquote_to_bytes(piece.replace(b"+", b" ")) for piece in pair] for pair in pairs]
+    encoding = _known(declared) or _utf8_or_legacy(piece for pair in raw for piece in pair)
+    fields: dict[str, list] = {}
+    for pair in raw:
+        name, value = (_text(piece, encoding) for piece in (*pair, b"")[:2])
+        fields.setdefault(name, []).append(value)
+    return fields
+
+
+def _text(piece: bytes, encoding: str) -> str:
+    """Composed, as typed: Windows-1258 keeps tones as combining marks after the letter."""
+    return unicodedata.normalize("NFC", piece.decode(encoding, errors="replace"))
+
+
+def _known(charset: str | None) -> str | None:
+    try:
+        return codecs.lookup(charset).name if charset else None
+    except LookupError:
+        return None
+
+
+def _utf8_or_legacy(pieces) -> str:
+    try:
+        for piece in pieces:
+            piece.decode("utf-8")
+    except UnicodeDecodeError:
+        return LEGACY_ENCODING
+    return "utf-8"
 
 
 def consent_given(data: dict[str, str]) -> bool:

@@ -1,9 +1,10 @@
 import dataclasses
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -27,6 +28,7 @@ from leadloop.intake.forms_intake import (
     flatten,
     is_spam,
     submission_from_form,
+    urlencoded_fields,
     utm_from_page,
 )
 from leadloop.intake.models import Channel, Touch
@@ -87,6 +89,12 @@ def _parsed(request: HttpRequest) -> dict:
         if not isinstance(data, dict):
             raise ApplicationError(_("Send a JSON object."), code="malformed_json")
         return flatten(data)
+    if request.content_type == "application/x-www-form-urlencoded":  # Django reads UTF-8 only
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        try:
+            return flatten(urlencoded_fields(request.body, request.encoding, limit))
+        except ValueError:
+            raise TooManyFieldsSent(f"More than {limit} fields.") from None
     return flatten(request.POST)
 
 
