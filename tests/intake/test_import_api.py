@@ -35,6 +35,9 @@ def test_a_marketer_uploads_and_follows_an_import(team, tasks):  # noqa: F811
         1,
     )
     assert Lead.objects.get(contact__full_name="Phạm Quỳnh").fields == {}
+    # times as every answer gives them: the workspace's (Asia/Ho_Chi_Minh), with its offset
+    assert body["created_at"].endswith("+07:00") and body["finished_at"] is None
+    assert done["finished_at"].endswith("+07:00") and done["finished_at"] >= done["created_at"]
     errors = api.get(f"/imports/{body['id']}/errors").json()
     assert errors["total"] == 1 and errors["items"][0]["row"] == 4
     assert errors["items"][0]["column"] == "SĐT / E-mail"

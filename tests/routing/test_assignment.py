@@ -130,7 +130,7 @@ def test_assignment_rules(team, other_team):
     assert LeadEvent.objects.filter(lead=lead, kind="assigned").count() == 1
 
 
-@pytest.mark.parametrize("target", ["marketer", "inactive", "stranger", "missing"])
+@pytest.mark.parametrize("target", ["marketer", "inactive", "stranger", "missing", "true"])
 def test_bad_assign_targets_are_422_over_the_api(team, other_team, target):
     lead = capture(team, phone=phone(1)).lead
     owner_id = {
@@ -138,6 +138,7 @@ def test_bad_assign_targets_are_422_over_the_api(team, other_team, target):
         "inactive": add_sales(team, "Nghỉ", active=False).id,
         "stranger": other_team.members["sales"].id,
         "missing": 987654321,
+        "true": True,  # not member 1
     }[target]
     error = assert_error(
         team.api("admin").post(f"/leads/{lead.pk}/assign", {"owner_id": owner_id}), 422

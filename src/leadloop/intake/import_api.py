@@ -1,7 +1,6 @@
 """`/api/v1/imports`: upload a CSV/XLSX list and follow its import."""
 
 import json
-from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
@@ -10,6 +9,7 @@ from leadloop.config.api import PageQuery, page_of
 from leadloop.core.errors import ValidationFailed
 from leadloop.intake.imports import import_get, import_problems, import_submit
 from leadloop.intake.models import Import
+from leadloop.pipeline.api import local
 
 router = Router(tags=["imports"])
 
@@ -35,8 +35,16 @@ class ImportOut(Schema):
     failed: int
     percent: int
     error: str
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: str  # in the workspace's time zone, with its offset, as every answer
+    finished_at: str | None
+
+    @staticmethod
+    def resolve_created_at(job: Import) -> str:
+        return local(job, job.created_at)
+
+    @staticmethod
+    def resolve_finished_at(job: Import) -> str | None:
+        return local(job, job.finished_at)
 
 
 class ProblemOut(Schema):

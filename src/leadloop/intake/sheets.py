@@ -36,7 +36,7 @@ DELIMITERS = {",": gettext_lazy("Comma"), ";": gettext_lazy("Semicolon"), "\t": 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted OOXML and old .xls files
 ZIP = b"PK\x03\x04"
 VIETNAMESE = set("ăđơưĂĐƠƯ\u0300\u0301\u0303\u0309\u0323")  # cp1258's own letters and tones
-CONTROL = {chr(c) for c in range(32)} - set("\t\n\r\x0c")
+BINARY = {chr(c) for c in range(1, 32)} - set("\t\n\r\x0c")  # control characters, NUL apart
 
 
 class FileRefused(ValidationFailed):
@@ -78,9 +78,16 @@ def detect(path: Path, *, encoding: str = "", delimiter: str = "", sheet: str = 
         raise FileRefused(_("Unknown delimiter."))
     encoding = encoding or _encoding(head)
     text = _decode_sample(head, encoding)
-    if not text.strip("\ufeff\r\n\t ") or CONTROL.intersection(text):
+    if not text.strip("\ufeff\r\n\t ") or _looks_binary(text):
         raise FileRefused(_("This is not a CSV or Excel (.xlsx) file."), code="import_not_a_table")
     return Layout("csv", encoding=encoding, delimiter=delimiter or _delimiter(text))
+
+
+def _looks_binary(text: str) -> bool:
+    """Control characters no table holds, or more than a stray NUL or two (those are dropped
+    as the rows are read)."""
+    stray_nuls = max(2, len(text) // 100)
+    return bool(BINARY.intersection(text)) or text.count("\0") > stray_nuls
 
 
 def _encoding(head: bytes) -> str:
@@ -138,10 +145,20 @@ def _check_zip(path: Path) -> None:
         raise FileRefused(_("The Excel file is damaged."), code="import_file_corrupt") from None
     total = sum(m.file_size for m in members)
     packed = sum(m.compress_size for m in members) or 1
-    if total > limit or total / packed > settings.LEADLOOP_IMPORT_MAX_ZIP_RATIO:
+    ratio = settings.LEADLOOP_IMPORT_MAX_ZIP_RATIO
+    if total > limit:
         raise FileRefused(
             _("The Excel file unpacks to too much data (%(size)s MB); the limit is %(limit)s MB.")
             % {"size": total // 2**20, "limit": limit // 2**20},
+            code="import_zip_bomb",
+        )
+    if total / packed > ratio:
+        raise FileRefused(
+            _(
+                "The Excel file unpacks to %(times)s times its size; a real sheet does not "
+                "exceed %(ratio)s. Save it again in Excel, or as CSV."
+            )
+            % {"times": int(total / packed), "ratio": ratio},
             code="import_zip_bomb",
         )
 

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
-from pydantic import ConfigDict, StringConstraints
+from pydantic import ConfigDict, StrictInt, StringConstraints
 
 from leadloop.pipeline.api import lead_out
 from leadloop.pipeline.selectors import lead_get
@@ -23,7 +23,7 @@ Hours = dict[str, list[list[str]]]  # {"0": [["08:00", "12:00"]], ...}; 0 = Mond
 
 class AssignIn(Schema):
     model_config = ConfigDict(extra="forbid")
-    owner_id: int
+    owner_id: StrictInt  # `true` is no member id
     reason: Annotated[str, StringConstraints(max_length=500)] = ""
 
 
