@@ -344,3 +344,14 @@ def test_random_json_bodies_never_make_a_5xx(api, body):
 def test_random_bytes_never_make_a_5xx(api, raw):
     response = api.post("/leads", raw=raw)
     assert response.status_code < 500, (raw, response.content)
+
+
+def test_error_messages_speak_the_clients_language_vietnamese_by_default(team):
+    api = team.api("admin")
+    assert assert_error(api.get("/leads/987654321"), 404)["message"] == "Không tìm thấy lead."
+    english = api.client.get("/api/v1/leads/987654321", headers={"Accept-Language": "en"})
+    assert assert_error(english, 404)["message"] == "Lead not found."
+    backwards = assert_error(
+        api.get("/reports/stages", **{"from": "2026-03-02", "to": "2026-03-01"})
+    )
+    assert backwards["fields"] == {"to": ["`to` ở trước `from`."]}  # a message, not a value

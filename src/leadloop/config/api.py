@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
@@ -91,7 +92,7 @@ def _validation_error(request, exc: ValidationError):
     fields: dict[str, list[str]] = {}
     for error in exc.errors:
         fields.setdefault(_loc(error), []).append(error.get("msg", "invalid"))
-    return error_response(request, ValidationFailed("The request is not valid.", fields=fields))
+    return error_response(request, ValidationFailed(_("The request is not valid."), fields=fields))
 
 
 @api.exception_handler(RequestDataTooBig)
@@ -103,25 +104,25 @@ def _too_big(request, exc):
 def _data_error(request, exc):
     # bad input the database refuses (a NUL character on PostgreSQL, a number out of range)
     return error_response(
-        request, ValidationFailed("The request holds a value that cannot be stored.")
+        request, ValidationFailed(_("The request holds a value that cannot be stored."))
     )
 
 
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request, exc):
-    return error_response(request, Unauthorized("A valid bearer token is required."))
+    return error_response(request, Unauthorized(_("A valid bearer token is required.")))
 
 
 @api.exception_handler(Http404)
 def _not_found(request, exc):
-    return error_response(request, NotFound("Not found."))
+    return error_response(request, NotFound(_("Not found.")))
 
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
     if str(exc).startswith("Cannot parse request body"):
         return error_response(
-            request, ApplicationError("The body is not valid JSON.", code="malformed_json")
+            request, ApplicationError(_("The body is not valid JSON."), code="malformed_json")
         )
     error = ApplicationError(str(exc), code="http_error")
     error.status = exc.status_code

@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict, StringConstraints
 
@@ -97,6 +98,6 @@ def set_away(request: HttpRequest, payload: AwayIn):
     """The token's member switches themselves away (no new leads) or back."""
     actor = request.auth
     if actor.member is None:
-        raise Forbidden("This token does not act as a member.")
+        raise Forbidden(_("This token does not act as a member."))
     member = member_get(workspace=actor.workspace, fetched_by=actor, member_id=actor.member_id)
     return member_out(member_routing_update(member=member, actor=actor, away=payload.away))

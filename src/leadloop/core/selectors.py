@@ -1,4 +1,5 @@
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from leadloop.core.access import Actor
 from leadloop.core.errors import NotFound
@@ -12,7 +13,7 @@ def member_list(*, workspace: Workspace, fetched_by: Actor) -> QuerySet[Member]:
 def member_get(*, workspace: Workspace, fetched_by: Actor, member_id: int) -> Member:
     member = member_list(workspace=workspace, fetched_by=fetched_by).filter(id=member_id).first()
     if member is None:
-        raise NotFound("Member not found.")
+        raise NotFound(_("Member not found."))
     return member
 
 

@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
@@ -275,7 +276,7 @@ def _bulk_parse(index: int, body) -> LeadIn | dict:
         return LeadIn.model_validate(body)
     except ValueError as exc:  # pydantic.ValidationError
         fields = {".".join(map(str, e["loc"])) or "body": [e["msg"]] for e in exc.errors()}
-        return _bulk_error(index, ValidationFailed("The lead is not valid.", fields=fields))
+        return _bulk_error(index, ValidationFailed(_("The lead is not valid."), fields=fields))
 
 
 def _bulk_result(index: int, outcome) -> dict:

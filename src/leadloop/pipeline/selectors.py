@@ -200,7 +200,7 @@ def lead_list(
 def lead_get(*, workspace: Workspace, fetched_by: Actor, lead_id: int) -> Lead:
     lead = lead_list(workspace=workspace, fetched_by=fetched_by).filter(id=lead_id).first()
     if lead is None:
-        raise NotFound("Lead not found.")
+        raise NotFound(_("Lead not found."))
     return lead
 
 

@@ -3,6 +3,7 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from leadloop.config.api import PageQuery, page_of
@@ -166,7 +167,7 @@ def breach_log(request: HttpRequest, query: Query[BreachQuery]):
     if query.member:
         member = Member.objects.filter(workspace=workspace, pk=query.member).first()
         if member is None:
-            raise NotFound("Member not found.")
+            raise NotFound(_("Member not found."))
     breaches = breach_list(
         workspace=workspace,
         fetched_by=actor,

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
+from django.utils.translation import gettext as _
 
 from leadloop.core import clock
 from leadloop.core.access import Actor
@@ -40,9 +41,11 @@ def default_range(workspace: Workspace, days: int = 30) -> tuple[date, date]:
 def _check_range(date_from: date, date_to: date) -> None:
     days_check({"from": date_from, "to": date_to})
     if date_to < date_from:
-        raise ValidationFailed("`to` is before `from`.", fields={"to": ["before from"]})
+        before = _("`to` is before `from`.")
+        raise ValidationFailed(before, fields={"to": [before]})
     if (date_to - date_from).days > MAX_DAYS:
-        raise ValidationFailed("The range is longer than three years.", fields={"from": [""]})
+        too_long = _("The range is longer than three years.")
+        raise ValidationFailed(too_long, fields={"from": [too_long]})
 
 
 def _period_of(start: date, by: str, date_from: date, date_to: date) -> Period:
@@ -71,7 +74,7 @@ def stages_by_period(
 ) -> list[dict]:
     """Lead counts by current stage and creation period (workspace time zone)."""
     if by not in TRUNC:
-        raise ValidationFailed("`by` is day, week or month.", fields={"by": [by]})
+        raise ValidationFailed(_("`by` is day, week or month."), fields={"by": [by]})
     _check_range(date_from, date_to)
     flt = _real(replace(base or LeadFilter(), created_from=date_from, created_to=date_to))
     leads = lead_list(workspace=workspace, fetched_by=fetched_by, filters=flt).order_by()
@@ -191,7 +194,7 @@ def quality(
     included: leads, invalid (invalid_q), duplicate (duplicate_q) and test counts and shares of
     the row's leads. The last row is the total. Each count has the LeadFilter of its leads."""
     if by not in QUALITY_DIMENSIONS:
-        raise ValidationFailed("`by` is source or campaign.", fields={"by": [by]})
+        raise ValidationFailed(_("`by` is source or campaign."), fields={"by": [by]})
     _check_range(date_from, date_to)
     flt = replace(base or LeadFilter(), created_from=date_from, created_to=date_to)
     leads = lead_list(workspace=workspace, fetched_by=fetched_by, filters=flt).order_by()

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.db.models import Case, CharField, Count, F, IntegerField, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber, TruncDate
+from django.utils.translation import gettext as _
 
 from leadloop.core import clock
 from leadloop.core.access import Actor
@@ -170,7 +171,7 @@ def sla_report(
     "none": the assignments nobody owes), team or due day; the last row (key "") is the total.
     A sales rep sees only their own obligations."""
     if by not in GROUPS:
-        raise ValidationFailed("`by` is rep, team or day.", fields={"by": [by]})
+        raise ValidationFailed(_("`by` is rep, team or day."), fields={"by": [by]})
     _check_range(date_from, date_to)
     flt = replace(base or LeadFilter(), sla="due", sla_from=date_from, sla_to=date_to)
     flt = _scoped(_real(flt), fetched_by)
