@@ -244,7 +244,8 @@ def test_a_process_that_fails_stops_the_others_and_the_import_fails_cleanly(
 
     assert workers_used == [job.pk]
     assert job.status == Import.Status.FAILED
-    assert job.error == "The import stopped on an unexpected error after 0 rows."
+    assert job.error.startswith("The import stopped on an unexpected error after 0 rows.")
+    assert "Import the same file again to add the rest" in job.error
     assert (job.rows_read, job.created, Lead.objects.count()) == (0, 0, 0)
     assert multiprocessing.active_children() == []
 

@@ -559,9 +559,10 @@ def _run(job: Import) -> Import:
         log.exception("import %s stopped", job.pk)
         job.refresh_from_db(fields=COUNTS)  # the failed chunk's counts went with its rows
         job.status = Import.Status.FAILED
-        job.error = _("The import stopped on an unexpected error after %(n)s rows.") % {
-            "n": job.rows_read
-        }
+        job.error = _(
+            "The import stopped on an unexpected error after %(n)s rows. Import the same file "
+            "again to add the rest: rows already stored are not stored twice."
+        ) % {"n": job.rows_read}
     job.finished_at = clock.now()
     with transaction.atomic():
         job.save(update_fields=["status", "error", "finished_at"])
