@@ -6,7 +6,7 @@ from django.test import Client
 from leadloop.contacts.models import Contact
 from leadloop.core.access import Actor
 from leadloop.core.models import ApiToken
-from leadloop.core.services import token_create, token_revoke
+from leadloop.core.services import member_update, token_create, token_revoke
 from leadloop.intake.models import Channel
 from leadloop.pipeline.models import Lead, LeadEvent
 from leadloop.routing.services import lead_assign
@@ -254,6 +254,28 @@ def test_a_revoked_token_is_a_401_and_a_wrong_secret_too(team):
     for method, path in ENDPOINTS:
         assert_error(_call(client, method, path), 401)
     assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+
+
+def test_the_token_of_a_deactivated_member_is_a_401_and_works_again_if_reactivated(team):
+    rep = team.members["sales"]
+    _token, key = token_create(
+        workspace=team.workspace, actor=Actor.system(team.workspace), name="rep's phone",
+        role=rep.role, member=rep,
+    )  # fmt: skip
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    lead = capture(team, phone=phone(1)).lead
+    lead_assign(lead=lead, actor=team.actors["admin"], owner_id=rep.id)
+    assert client.get("/api/v1/leads", {"owner": "me"}).status_code == 200
+    member_update(member=rep, actor=team.actors["admin"], active=False)
+    for method, path in ENDPOINTS:
+        assert_error(_call(client, method, path), 401)
+    refused = client.post(
+        f"/api/v1/leads/{lead.pk}/stage", '{"stage": "k2"}', content_type="application/json"
+    )
+    assert_error(refused, 401)
+    assert Lead.objects.get(pk=lead.pk).stage.key == "new"
+    member_update(member=rep, actor=team.actors["admin"], active=True)
+    assert client.get("/api/v1/leads", {"owner": "me"}).status_code == 200
 
 
 def test_a_session_login_does_not_open_the_api(team):

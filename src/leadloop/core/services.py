@@ -189,7 +189,10 @@ def token_authenticate(key: str) -> ApiToken | None:
     )  # every API request reads it: no query compiler
     if not found or not secrets.compare_digest(found[0][0].key_hash, _hash_key(key)):
         return None
-    return found[0][0]
+    token = found[0][0]
+    if token.member_id is not None and not token.member.active:  # acts as a member who left
+        return None
+    return token
 
 
 @transaction.atomic
