@@ -128,6 +128,29 @@ def test_editing_a_member(team):
     assert (sales.role, sales.team, sales.active, sales.language) == ("manager", None, False, "en")
 
 
+@pytest.mark.parametrize(("role", "active"), [("sales", "on"), ("admin", "")])
+def test_the_last_admin_cannot_demote_or_deactivate_themselves(team, role, active):
+    admin = team.members["admin"]
+    fields = {
+        f"member-{admin.pk}-full_name": admin.full_name,
+        f"member-{admin.pk}-role": role,
+        f"member-{admin.pk}-team": "",
+        f"member-{admin.pk}-language": "vi",
+    } | ({f"member-{admin.pk}-active": active} if active else {})
+    response = browser(team, "admin").post(f"/settings/members/{admin.pk}/", fields)
+    assert response.status_code == 400
+    admin.refresh_from_db()
+    assert (admin.role, admin.active) == ("admin", True)
+    assert browser(team, "admin").get("/settings/").status_code == 200  # still reachable
+    # with a second admin, the first may step down
+    manager = team.members["manager"]
+    Member.objects.filter(pk=manager.pk).update(role="admin")
+    response = browser(team, "admin").post(f"/settings/members/{admin.pk}/", fields)
+    assert response.status_code == 302
+    admin.refresh_from_db()
+    assert (admin.role, admin.active) == (role, bool(active))
+
+
 def test_another_workspace_member_is_not_found(team, other_team):
     theirs = other_team.members["sales"]
     response = team.browser_client("admin").post(f"/settings/members/{theirs.pk}/", {})

@@ -133,6 +133,9 @@ def member_update(*, member: Member, actor: Actor, **changes) -> Member:
         raise ValidationFailed(_("Unknown role."), fields={"role": [changes["role"]]})
     if "team" in changes:
         changes["team"] = _team_of(member.workspace, changes["team"])
+    stays_admin = changes.get("role", member.role) == Role.ADMIN and changes.get("active", True)
+    if member.role == Role.ADMIN and member.active and not stays_admin:
+        _another_admin_kept(member)
     for field in ("full_name", "role", "team", "active", "language"):  # routing: its own service
         if field in changes:
             setattr(member, field, changes[field])
@@ -144,6 +147,17 @@ def member_update(*, member: Member, actor: Actor, **changes) -> Member:
         data={k: str(v) for k, v in changes.items()},
     )
     return member
+
+
+def _another_admin_kept(member: Member) -> None:
+    """Refuse to leave the workspace without an active admin (nobody could open its settings).
+    The admins are locked in id order: two admins demoting each other wait for one another."""
+    admins = Member.objects.select_for_update().filter(
+        workspace_id=member.workspace_id, role=Role.ADMIN, active=True
+    )
+    if not [a for a in admins.order_by("pk") if a.pk != member.pk]:
+        message = _("The workspace needs an active admin: make another member admin first.")
+        raise ValidationFailed(message, fields={"role": [message]})
 
 
 def _hash_key(key: str) -> str:
