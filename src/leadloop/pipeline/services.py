@@ -155,6 +155,9 @@ def entry_stage_of(found: list[tuple]) -> Stage:
     return found[0][0]
 
 
+LOCKED_FIELDS = ["stage", "furthest_stage", "is_open", "closed_at", "owner"]
+
+
 def _furthest(lead: Lead, stage: Stage) -> Stage | None:
     if stage.category in EXIT_CATEGORIES:
         return lead.furthest_stage
@@ -168,6 +171,9 @@ def lead_can_work(lead: Lead, actor: Actor) -> bool:
 
 @transaction.atomic
 def lead_change_stage(*, lead: Lead, actor: Actor, stage_key: str, reason: str = "") -> Lead:
+    """Move the lead; changes of one lead at the same time are made one after the other, each
+    from the stage the one before left (the timeline's from → to chain, the furthest stage)."""
+    lead.refresh_from_db(from_queryset=Lead.objects.select_for_update(), fields=LOCKED_FIELDS)
     actor.require(lead_can_work(lead, actor))
     stage = Stage.objects.filter(workspace_id=lead.workspace_id, key=stage_key).first()
     if stage is None:
