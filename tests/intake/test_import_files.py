@@ -325,6 +325,13 @@ def test_a_workbook_larger_than_the_limit_unpacked_is_refused_with_both_sizes(
     assert not Import.objects.exists()
 
 
+def test_utf16_chosen_for_a_file_without_its_byte_order_mark_is_a_clear_refusal(team, tmp_path):
+    path = write(tmp_path, "le.csv", "Họ tên,SĐT\r\nAn,0912000001\r\n".encode("utf-16-le"))
+    with pytest.raises(CommandError, match="cannot be read as UTF-16"):
+        cli(path, "--encoding", "utf-16")
+    assert not Import.objects.exists()
+
+
 def test_a_stray_nul_in_a_cell_is_dropped_not_the_whole_file(team, tmp_path):
     data = "Họ và tên,Số điện thoại\r\nNguyễn\0 An,0916111111\r\nBình,0916111112\r\n"
     assert cli(write(tmp_path, "nul.csv", data.encode())).strip() == (

@@ -119,7 +119,7 @@ def _decode_sample(head: bytes, encoding: str) -> str:
     decoder = codecs.getincrementaldecoder(encoding)()
     try:
         return decoder.decode(head, final=len(head) < SAMPLE_BYTES)
-    except UnicodeDecodeError:
+    except UnicodeError:  # also UTF-16 chosen for a file without its byte-order mark
         raise FileRefused(
             _("The file cannot be read as %(encoding)s: choose another encoding.")
             % {"encoding": ENCODINGS[encoding]},
@@ -222,7 +222,7 @@ def _csv_rows(path: Path, layout: Layout) -> Iterator[list[str]]:
         with path.open(encoding=layout.encoding, newline="") as f:
             for number, row in enumerate(csv.reader(f, delimiter=layout.delimiter), start=1):  # noqa: B007
                 yield row
-    except UnicodeDecodeError:
+    except UnicodeError:
         raise FileRefused(
             _("The file after row %(row)s cannot be read as %(encoding)s: choose another encoding.")
             % {"row": number, "encoding": ENCODINGS[layout.encoding]},
