@@ -60,6 +60,29 @@ def test_unknown_settings_for_the_kind_are_a_422(team, kind, given):
     assert not Channel.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "redirect", ["javascript:alert(1)", "data:text/html,hi", "//evil.example", "http://", "thanks"]
+)
+def test_a_form_redirect_must_be_a_web_page(team, redirect):
+    body = {"kind": "form", "name": "Landing", "settings": {"redirect_url": redirect}}
+    error = assert_error(team.api("admin").post("/channels", body), 422)
+    assert "redirect_url" in error["fields"]
+    assert not Channel.objects.exists()
+
+
+def test_a_form_rate_limit_may_be_a_number_and_a_redirect_a_https_page(team):
+    settings = {"rate_limit": 5, "redirect_url": "https://shop.example.vn/cam-on"}
+    body = {"kind": "form", "name": "Landing", "settings": settings}
+    response = team.api("admin").post("/channels", body)
+    assert response.status_code == 201, response.content
+    channel = Channel.objects.get()
+    assert channel.settings == settings
+    answer = Client().post(f"/hooks/acme/forms/{channel.key}", {"sdt": "0912345678"})
+    assert (answer.status_code, answer["Location"]) == (302, settings["redirect_url"])
+    flag = {**body, "settings": {"rate_limit": True}}
+    assert_error(team.api("admin").post("/channels", flag), 422)  # true is no number
+
+
 @pytest.mark.parametrize("name", ["", "   ", "x" * 101])
 def test_channel_name_is_required_and_bounded(team, name):
     assert_error(team.api("admin").post("/channels", {"kind": "form", "name": name}), 422)

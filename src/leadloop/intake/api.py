@@ -2,7 +2,7 @@ from typing import Annotated
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, StringConstraints
+from pydantic import ConfigDict, StrictInt, StringConstraints
 
 from leadloop.intake.models import Channel
 from leadloop.intake.services import channel_create, channel_inbound_path
@@ -14,7 +14,9 @@ class ChannelIn(Schema):
     model_config = ConfigDict(extra="forbid")
     kind: Channel.Kind
     name: Annotated[str, StringConstraints(max_length=100)]
-    settings: dict[str, Annotated[str, StringConstraints(max_length=2000)] | list[str]] = {}
+    settings: dict[
+        str, Annotated[str, StringConstraints(max_length=2000)] | StrictInt | list[str]
+    ] = {}
 
 
 class ChannelOut(Schema):

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
 from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 from django.utils.translation import gettext as _
 
@@ -767,6 +769,11 @@ def _channel_errors(kind: str, name: str, settings: dict) -> dict:
         errors["rate_limit"] = [_("A whole number of submissions per minute, 1 to 1000.")]
     if not name.strip() or len(name) > 100:
         errors["name"] = [_("Between 1 and 100 characters.")]
+    if redirect := settings.get("redirect_url"):
+        try:
+            URLValidator(schemes=["http", "https"])(redirect)
+        except DjangoValidationError:
+            errors["redirect_url"] = [_("A page address starting with https:// or http://.")]
     return errors
 
 
