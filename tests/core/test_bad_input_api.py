@@ -355,3 +355,7 @@ def test_error_messages_speak_the_clients_language_vietnamese_by_default(team):
         api.get("/reports/stages", **{"from": "2026-03-02", "to": "2026-03-01"})
     )
     assert backwards["fields"] == {"to": ["`to` ở trước `from`."]}  # a message, not a value
+    unknown = assert_error(api.get("/no-such-thing"), 404)  # shaped by the middleware
+    assert unknown["message"] == "Không tìm thấy."
+    breach = assert_error(api.get("/reports/sla/breaches", **{"from": "0001-01-01"}), 422)
+    assert list(breach["fields"]) == ["from"]  # the parameter sent, not the filter behind it

@@ -267,6 +267,22 @@ def test_a_form_on_an_older_page_posting_windows_1258_keeps_its_vietnamese(form,
     assert lead.note == "Giá bao nhiêu?"
 
 
+@pytest.mark.parametrize("charset", ["base64", "rot13", "zlib"])
+def test_a_charset_that_is_no_text_encoding_reads_as_if_none_were_named(form, charset):
+    body = urlencode({"ho_ten": "Lê Văn Tám", "sdt": "0912345678"}).encode()
+    content_type = f"application/x-www-form-urlencoded; charset={charset}"
+    sent = Client().generic("POST", url(form), body, content_type=content_type)  # bytes as they are
+    assert sent.status_code == 200
+    assert Lead.objects.get().contact.full_name == "Lê Văn Tám"
+
+
+def test_one_field_that_is_not_utf8_leaves_the_others_as_they_are(form):
+    body = urlencode({"ho_ten": "Nguyễn Thị Hương", "sdt": "0912345678"}) + "&utm_term=%FF"
+    content_type = "application/x-www-form-urlencoded"
+    assert Client().post(url(form), body, content_type=content_type).status_code == 200
+    assert Lead.objects.get().contact.full_name == "Nguyễn Thị Hương"
+
+
 def _windows_1258(text: str) -> bytes:
     """As Windows writes Vietnamese in Windows-1258: a letter with its circumflex, breve or horn
     where the code page has it, and the tone as a combining mark after it."""
@@ -282,7 +298,10 @@ def _windows_1258(text: str) -> bytes:
 TONES = "\u0300\u0301\u0303\u0309\u0323"
 
 
-@given(st.binary(max_size=300), st.sampled_from([None, "utf-8", "windows-1258", "nonsense"]))
+@given(
+    st.binary(max_size=300),
+    st.sampled_from([None, "utf-8", "windows-1258", "nonsense", "base64", "rot13"]),
+)
 def test_any_urlencoded_body_reads_without_raising(body, charset):
     fields = urlencoded_fields(body, charset, max_fields=1000)
     assert all(isinstance(v, str) for values in fields.values() for v in values)

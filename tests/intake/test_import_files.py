@@ -340,6 +340,24 @@ def test_a_stray_nul_in_a_cell_is_dropped_not_the_whole_file(team, tmp_path):
     assert lead_names(team) == {"Nguyễn An", "Bình"}
 
 
+def test_a_stray_nul_in_a_file_larger_than_the_sample_is_dropped_too(team, tmp_path):
+    """The encoding is guessed from the file's first SAMPLE_BYTES, here cut inside a letter."""
+    for pad in range(4):
+        data = _names_with_a_nul(pad)
+        if data[SAMPLE_BYTES] & 0xC0 == 0x80:  # a UTF-8 continuation byte: the cut splits a letter
+            break
+    assert data[SAMPLE_BYTES] & 0xC0 == 0x80
+    summary = cli(write(tmp_path, "nul-big.csv", data)).strip()
+    assert summary == "created=3000 merged=0 invalid=0 failed=0"
+    assert "Nguyễn An" in lead_names(team)
+
+
+def _names_with_a_nul(pad: int) -> bytes:
+    rows = [f"Trần Thị Hương {i},09{i:08d}" for i in range(3000)]
+    rows[1] = "Nguyễn\0 An" + " " * pad + ",0916111111"
+    return ("Họ và tên,Số điện thoại\r\n" + "\r\n".join(rows) + "\r\n").encode()
+
+
 def test_an_xlsx_named_csv_is_read_as_a_workbook(team, tmp_path):
     path = xlsx(tmp_path, {"A": [["Tên", "SĐT"], ["An", "0912000001"]]}, name="wrong.csv")
     assert cli(path).strip() == "created=1 merged=0 invalid=0 failed=0"

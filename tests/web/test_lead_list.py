@@ -98,6 +98,8 @@ def test_a_day_no_lead_can_have_shows_an_error_on_its_field(team, leads):
     export = browser(team, "manager").get("/leads/export/", {"created_to": "9999-12-31"})
     assert export.status_code == 400
 
+
+def test_drill_down_filters_without_a_field_are_kept_and_shown(team, leads):
     lead_change_stage(lead=leads["an"], actor=team.actors["manager"], stage_key="k2")
     response = browser(team, "manager").get("/leads/", {"reached": "k2", "open": "true"})
     assert names(response) == {"Nguyễn Văn An"}

@@ -97,7 +97,7 @@ def _validation_error(request, exc: ValidationError):
 
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request, exc):
-    return error_response(request, TooLarge("The request body is too large."))
+    return error_response(request, TooLarge(_("The request body is too large.")))
 
 
 @api.exception_handler(DataError)

@@ -1,14 +1,15 @@
 from django.http import JsonResponse
+from django.utils.translation import gettext_lazy as _
 
 from leadloop.core.errors import ApplicationError
 
 MACHINE_PREFIXES = ("/api/", "/hooks/")
 SHAPED = {
     400: ApplicationError(
-        "The request could not be read (too large or malformed).", code="bad_request"
+        _("The request could not be read (too large or malformed)."), code="bad_request"
     ),
-    404: ApplicationError("Not found.", code="not_found"),
-    405: ApplicationError("This method is not allowed here.", code="method_not_allowed"),
+    404: ApplicationError(_("Not found."), code="not_found"),
+    405: ApplicationError(_("This method is not allowed here."), code="method_not_allowed"),
 }
 
 

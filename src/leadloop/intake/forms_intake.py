@@ -39,40 +39,40 @@ def flatten(data) -> dict[str, str]:
 
 def urlencoded_fields(body: bytes, declared: str | None, max_fields: int) -> dict[str, list]:
     """An urlencoded form body as {name: [values]}. A form on an older Vietnamese page posts in
-    the page's encoding, named in the request or (as browsers do) not: the charset it names if
-    Python knows it, else UTF-8 if every field reads as UTF-8, else Windows-1258. Raises
-    ValueError past `max_fields` fields."""
+    the page's encoding, named in the request or (as browsers do) not: the text charset it names,
+    else each field as UTF-8 when it reads as UTF-8, else as Windows-1258. Raises ValueError past
+    `max_fields` fields."""
     pairs = [part.split(b"=", 1) for part in body.split(b"&") if part]
     if len(pairs) > max_fields:
         raise ValueError(f"more than {max_fields} fields")
-    raw = [[unquote_to_bytes(piece.replace(b"+", b" ")) for piece in pair] for pair in pairs]
-    encoding = _known(declared) or _utf8_or_legacy(piece for pair in raw for piece in pair)
+    encoding = text_encoding(declared)
     fields: dict[str, list] = {}
-    for pair in raw:
+    for pair in pairs:
         name, value = (_text(piece, encoding) for piece in (*pair, b"")[:2])
         fields.setdefault(name, []).append(value)
     return fields
 
 
-def _text(piece: bytes, encoding: str) -> str:
+def _text(piece: bytes, encoding: str | None) -> str:
     """Composed, as typed: Windows-1258 keeps tones as combining marks after the letter."""
-    return unicodedata.normalize("NFC", piece.decode(encoding, errors="replace"))
+    raw = unquote_to_bytes(piece.replace(b"+", b" "))
+    if encoding is None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode(LEGACY_ENCODING, errors="replace")
+    else:
+        text = raw.decode(encoding, errors="replace")
+    return unicodedata.normalize("NFC", text)
 
 
-def _known(charset: str | None) -> str | None:
+def text_encoding(charset: str | None) -> str | None:
+    """The charset's codec if it is one for text (not base64, rot13 …), else None."""
     try:
-        return codecs.lookup(charset).name if charset else None
+        codec = codecs.lookup(charset) if charset else None
     except LookupError:
         return None
-
-
-def _utf8_or_legacy(pieces) -> str:
-    try:
-        for piece in pieces:
-            piece.decode("utf-8")
-    except UnicodeDecodeError:
-        return LEGACY_ENCODING
-    return "utf-8"
+    return codec.name if codec and codec._is_text_encoding else None
 
 
 def consent_given(data: dict[str, str]) -> bool:

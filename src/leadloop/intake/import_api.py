@@ -3,6 +3,7 @@
 import json
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 
 from leadloop.config.api import PageQuery, page_of
@@ -66,7 +67,7 @@ def _overrides(mapping: str) -> dict[str, str]:
     except ValueError:
         overrides = None
     if not isinstance(overrides, dict) or not all(isinstance(v, str) for v in overrides.values()):
-        message = 'mapping: a JSON object {"column": "target"}.'
+        message = _('mapping: a JSON object {"column": "target"}.')
         raise ValidationFailed(message, fields={"mapping": [message]})
     return overrides
 

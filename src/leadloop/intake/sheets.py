@@ -84,10 +84,15 @@ def detect(path: Path, *, encoding: str = "", delimiter: str = "", sheet: str = 
 
 
 def _looks_binary(text: str) -> bool:
-    """Control characters no table holds, or more than a stray NUL or two (those are dropped
-    as the rows are read)."""
-    stray_nuls = max(2, len(text) // 100)
-    return bool(BINARY.intersection(text)) or text.count("\0") > stray_nuls
+    """Control characters no table holds, or NULs past a stray few (those are dropped as the
+    rows are read)."""
+    return bool(BINARY.intersection(text)) or not _stray_nuls(text)
+
+
+def _stray_nuls(sample: str | bytes) -> bool:
+    """No more NULs than a stray few: UTF-16 and binary files have them everywhere."""
+    nul = "\0" if isinstance(sample, str) else b"\0"
+    return sample.count(nul) <= max(2, len(sample) // 100)
 
 
 def _encoding(head: bytes) -> str:
@@ -97,7 +102,10 @@ def _encoding(head: bytes) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if len(head) == SAMPLE_BYTES and b"\x00" not in head:  # whole lines: no cut character
+    whole = len(head) == SAMPLE_BYTES
+    if _stray_nuls(head):  # not UTF-16 without its mark: read the text around them
+        head = head.replace(b"\x00", b"")
+    if whole and b"\x00" not in head:  # whole lines: no cut character
         head = head[: head.rfind(b"\n") + 1] or head
     best = from_bytes(head).best()
     guess = best.encoding if best else ""

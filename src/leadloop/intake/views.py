@@ -28,6 +28,7 @@ from leadloop.intake.forms_intake import (
     flatten,
     is_spam,
     submission_from_form,
+    text_encoding,
     urlencoded_fields,
     utm_from_page,
 )
@@ -167,6 +168,8 @@ def form_hook(request: HttpRequest, workspace: str, form_key: str) -> HttpRespon
         return HttpResponse(status=204, headers=headers)
     if request.method != "POST":
         return _error(ApplicationError(_("Use POST."), code="method_not_allowed"), headers)
+    if text_encoding(request.encoding) is None:  # charset=base64 would fail every decoding
+        request.encoding = None
     try:
         _check_rate(channel, request)
         data = _payload(request)

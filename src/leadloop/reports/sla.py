@@ -22,7 +22,7 @@ from leadloop.core.errors import ValidationFailed
 from leadloop.core.models import Member, Workspace
 from leadloop.pipeline.models import Lead
 from leadloop.pipeline.obligations import KINDS, STATES, breached_q, lateness, with_state
-from leadloop.pipeline.selectors import LeadFilter, lead_list, sla_q
+from leadloop.pipeline.selectors import LeadFilter, days_check, lead_list, sla_q
 from leadloop.reports.selectors import _check_range, _real
 from leadloop.routing.models import Timer
 
@@ -199,6 +199,7 @@ def breach_list(
     """The breach log: breached obligations due in the range, latest first, each with `state`
     and `late` (seconds), its lead's contact and the accountable member loaded. Scoped like the
     report: a sales rep sees only their own breaches."""
+    days_check({"from": date_from, "to": date_to})
     if date_from and date_to:
         _check_range(date_from, date_to)
     if member is not None and not fetched_by.sees_all_leads and member.pk != fetched_by.member_id:
