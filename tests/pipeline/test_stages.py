@@ -4,14 +4,16 @@ import pytest
 
 from leadloop.core.errors import Conflict, Forbidden, ValidationFailed
 from leadloop.core.services import workspace_create
-from leadloop.pipeline.models import Category, Stage
+from leadloop.pipeline.models import Category, Lead, Stage
 from leadloop.pipeline.presets import PRESETS
 from leadloop.pipeline.services import (
+    lead_change_stage,
     stage_create,
     stage_preset_apply,
     stage_reorder,
     stage_update,
 )
+from tests.core.support import capture
 
 TELESALES = [
     ("new", "new"),
@@ -185,6 +187,40 @@ def test_the_last_active_new_stage_cannot_be_archived(team):
             archived=True,
         )
     assert not Stage.objects.get(pk=new.pk).archived
+
+
+def _recategorise(team, key: str, category: str):
+    stage = Stage.objects.get(workspace=team.workspace, key=key)
+    return stage_update(
+        stage=stage, actor=team.actors["admin"], name_vi=stage.name_vi, name_en=stage.name_en,
+        category=category, archived=False,
+    )  # fmt: skip
+
+
+def test_the_last_active_new_stage_keeps_its_category(team):
+    with pytest.raises(ValidationFailed):
+        _recategorise(team, "new", "working")  # captures would find no entry stage
+    assert Stage.objects.get(workspace=team.workspace, key="new").category == "new"
+
+
+@pytest.mark.parametrize(("key", "category"), [("k3", "won"), ("k2", "lost"), ("k1", "working")])
+def test_a_stage_with_leads_keeps_a_category_that_opens_or_closes_them(team, key, category):
+    lead = capture(team, phone="0912345678").lead
+    lead_change_stage(lead=lead, actor=team.actors["admin"], stage_key=key)
+    with pytest.raises(ValidationFailed) as refused:
+        _recategorise(team, key, category)
+    assert "1" in refused.value.fields["category"][0]
+    before = Stage.objects.get(workspace=team.workspace, key=key).category
+    assert before != category
+    lead_change_stage(lead=Lead.objects.get(pk=lead.pk), actor=team.actors["admin"], stage_key="k5")
+    assert _recategorise(team, key, category).category == category  # empty now
+
+
+def test_a_stage_with_leads_may_change_between_open_categories(team):
+    lead = capture(team, phone="0912345678").lead
+    lead_change_stage(lead=lead, actor=team.actors["admin"], stage_key="k3")
+    assert _recategorise(team, "k3", "qualified").category == "qualified"
+    assert Lead.objects.get(pk=lead.pk).is_open
 
 
 def test_stage_reorder(team):

@@ -2,6 +2,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from leadloop.contacts.normalize import fold
 from leadloop.core import clock
@@ -11,7 +12,14 @@ from leadloop.core.errors import Conflict, NotFound, ValidationFailed
 from leadloop.core.joined import Pending, fetch_joined_later
 from leadloop.core.models import Workspace
 from leadloop.core.services import audit_record
-from leadloop.pipeline.models import EXIT_CATEGORIES, Category, Lead, LeadEvent, Stage
+from leadloop.pipeline.models import (
+    CLOSING_CATEGORIES,
+    EXIT_CATEGORIES,
+    Category,
+    Lead,
+    LeadEvent,
+    Stage,
+)
 from leadloop.pipeline.presets import PAUSING, PRESETS
 
 
@@ -106,12 +114,14 @@ def stage_update(
     idle clock."""
     actor.require(actor.administers)
     _check_stage_fields(name_vi, name_en, category)
-    if archived and stage.category == Category.NEW:
+    if stage.category == Category.NEW and (archived or category != Category.NEW):
         active_new = Stage.objects.filter(
             workspace_id=stage.workspace_id, category=Category.NEW, archived=False
         ).exclude(pk=stage.pk)
         if not active_new.exists():
             raise ValidationFailed(_("Keep at least one active stage of category New."))
+    if (category in CLOSING_CATEGORIES) != stage.closes:
+        _check_no_leads(stage)
     stage.name_vi, stage.name_en = name_vi.strip(), name_en.strip() or name_vi.strip()
     stage.category, stage.archived = category, archived
     if pauses_sla is not None:
@@ -124,6 +134,18 @@ def stage_update(
         data={"category": category, "archived": archived, "pauses_sla": stage.pauses_sla},
     )
     return stage
+
+
+def _check_no_leads(stage: Stage) -> None:
+    """A category that closes leads (won, lost, invalid) or opens them changes only on an empty
+    stage: its leads would stay open in a closed stage, or closed in an open one."""
+    if count := Lead.objects.filter(stage=stage).count():
+        message = ngettext(
+            "%(n)s lead is in this stage: move it to another stage first.",
+            "%(n)s leads are in this stage: move them to another stage first.",
+            count,
+        ) % {"n": count}
+        raise ValidationFailed(message, fields={"category": [message]})
 
 
 @transaction.atomic
