@@ -211,6 +211,24 @@ def test_token_rules(team):
     assert ApiToken.objects.get(pk=token.pk).revoked_at is None
 
 
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101])
+def test_a_token_needs_a_name_of_at_most_100_characters(team, name):
+    with pytest.raises(ValidationFailed):
+        token_create(workspace=team.workspace, actor=team.actors["admin"], name=name, role="admin")
+    assert not ApiToken.objects.exists()
+
+
+def test_a_token_acting_as_a_member_has_the_members_role(team):
+    rep = team.members["sales"]
+    token, key = token_create(
+        workspace=team.workspace, actor=team.actors["admin"], name=" rep ", role="admin", member=rep
+    )
+    assert (token.role, token.member, token.name) == ("sales", rep, "rep")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    body = {"email": "x@acme.test", "full_name": "X", "role": "sales"}
+    assert_error(client.post("/api/v1/members", body, content_type="application/json"), 403)
+
+
 def test_a_token_cannot_act_as_a_member_of_another_workspace(team, other_team):
     with pytest.raises(ValidationFailed):
         token_create(

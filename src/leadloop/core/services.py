@@ -168,17 +168,23 @@ def _hash_key(key: str) -> str:
 def token_create(
     *, workspace: Workspace, actor: Actor, name: str, role: str, member: Member | None = None
 ) -> tuple[ApiToken, str]:
-    """Create an API token; the plain key is returned once and only its hash is kept."""
+    """Create an API token; the plain key is returned once and only its hash is kept. A token
+    that acts as a member has that member's role, whatever `role` says: it can do no more
+    than the member."""
     actor.require(actor.administers)
     if role not in Role.values:
         raise ValidationFailed(_("Unknown role."), fields={"role": [role]})
     if member is not None and member.workspace_id != workspace.pk:  # never act across tenants
         raise ValidationFailed(_("Unknown member."), fields={"member": [str(member.pk)]})
+    if not name.strip() or len(name) > 100:
+        message = _("Between 1 and 100 characters.")
+        raise ValidationFailed(message, fields={"name": [message]})
+    role = member.role if member is not None else role
     prefix = secrets.token_hex(5)
     key = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     token = ApiToken.objects.create(
         workspace=workspace,
-        name=name[:100],
+        name=name.strip(),
         role=role,
         member=member,
         prefix=prefix,

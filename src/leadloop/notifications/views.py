@@ -30,7 +30,7 @@ def _token_member(request) -> ApiToken | ApplicationError:
     token = token_authenticate(key.strip())
     if token is None:
         return Unauthorized(_("This API token is not valid."))
-    if token.member is None or not token.member.active:
+    if token.member is None:  # an integration's (a deactivated member's token is not valid)
         return Forbidden(_("This API token does not belong to an active member."))
     return token
 

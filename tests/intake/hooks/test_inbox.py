@@ -128,6 +128,7 @@ def test_cli_replays_the_failed_deliveries_of_every_or_one_workspace(team, other
     assert set(Delivery.objects.values_list("status", flat=True)) == {"done"}
     assert Lead.objects.count() == 2
     assert cli("inbox", "replay", "--failed", "--workspace", "acme") == "acme: replayed=0\n"
+    assert cli("inbox", "replay", "--failed") == "replayed=0 (no failed delivery)\n"
     with pytest.raises(CommandError):
         cli("inbox", "replay", "--failed", "--workspace", "nobody")
 

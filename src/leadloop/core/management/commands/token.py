@@ -14,8 +14,12 @@ class Command(BaseCommand):
         create = sub.add_parser("create", help="Print a new API token alone on stdout.")
         create.add_argument("--workspace", required=True)
         create.add_argument("--name", required=True)
-        create.add_argument("--role", default=Role.ADMIN, choices=Role.values)
-        create.add_argument("--member", default="", help="e-mail of the member it acts as")
+        create.add_argument(
+            "--role", default=Role.ADMIN, choices=Role.values, help="ignored with --member"
+        )
+        create.add_argument(
+            "--member", default="", help="e-mail of the member it acts as (with their role)"
+        )
 
     def handle(self, *args, workspace: str, name: str, role: str, member: str, **options):
         found = Workspace.objects.filter(slug=workspace).first()

@@ -26,11 +26,15 @@ class Command(BaseCommand):
                 raise CommandError(f"no workspace {workspace!r}")
         try:
             if failed:
+                total = 0
                 for found in workspaces:
                     actor = Actor.system(found, "cli")
                     count = deliveries_replay_failed(workspace=found, actor=actor)
+                    total += count
                     if count or workspace:
                         self.stdout.write(f"{found.slug}: replayed={count}")
+                if not total and not workspace:
+                    self.stdout.write("replayed=0 (no failed delivery)")
                 return
             delivery = Delivery.objects.filter(pk=id, workspace__in=workspaces).first()
             if delivery is None:
