@@ -209,6 +209,11 @@ def test_the_policy_is_read_and_replaced_whole(team, api):
         ({"journey_days": 3651}, "journey_days"),
         ({"journey_end_stage": 5}, "journey_end_stage"),
         ({"extra": 1}, "extra"),
+        ({"first_contact_minutes": True}, "first_contact_minutes"),
+        ({"business_hours": {"0": [["08:00", "12:00"], ["11:00", "13:00"]]}}, "business_hours"),
+        ({"business_hours": {"0": []}}, "business_hours"),  # never open: leads would wait
+        ({"holidays": ["0001-01-01"]}, "holidays"),
+        ({"holidays": ["9999-12-31"]}, "holidays"),
     ],
 )
 def test_a_bad_policy_is_422_naming_the_field(team, api, change, field):

@@ -223,9 +223,9 @@ class PolicyOut(Schema):
 
 
 class PolicyIn(PolicyOut):
-    """The whole policy; stages by key, `null` for none."""
+    """The whole policy; stages by key, `null` for none. Strict: `true` is no number of minutes."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def policy_out(policy: Policy) -> dict:

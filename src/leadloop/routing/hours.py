@@ -6,7 +6,10 @@ workspace's time zone; an empty dict means always open. Holidays are ISO dates, 
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext as _
 
 MAX_DAYS = 400  # a week of closed days a year at most is the norm; this bounds bad settings
 
@@ -29,13 +32,20 @@ def hours_errors(hours) -> list[str]:
     errors = []
     for day, spans in hours.items():
         if day not in {str(d) for d in range(7)} or not isinstance(spans, list):
-            errors.append(f"{day}: weekday 0-6 with a list of [start, end]")
+            errors.append(_("%(day)s: weekday 0-6 with a list of [start, end]") % {"day": day})
             continue
+        read = []
         for span in spans:
             ok = isinstance(span, list | tuple) and len(span) == 2
             start, end = (parse_hhmm(span[0]), parse_hhmm(span[1])) if ok else (None, None)
             if start is None or end is None or start >= end:
-                errors.append(f"{day}: {span!r} is not a start and end like 08:00-17:30")
+                message = _("%(day)s: %(span)s is not a start and end like 08:00-17:30")
+                errors.append(message % {"day": day, "span": span})
+            else:
+                read.append((start, end))
+        read.sort()
+        if any(later[0] < earlier[1] for earlier, later in pairwise(read)):
+            errors.append(_("%(day)s: the spans overlap") % {"day": day})
     return errors
 
 

@@ -14,6 +14,7 @@ from leadloop.core.models import Member, Role, Team, Workspace
 from leadloop.core.services import audit_record
 from leadloop.intake.models import Channel
 from leadloop.pipeline.models import Lead, Stage
+from leadloop.pipeline.selectors import FIRST_DAY, LAST_DAY
 from leadloop.routing.engine import WORKING_ROLES, policy_of
 from leadloop.routing.hours import hours_errors
 from leadloop.routing.models import Policy, Rule, Strategy
@@ -290,9 +291,12 @@ def _holidays(workspace: Workspace, values):
     if not isinstance(values, list | tuple) or len(values) > 366:
         return INVALID
     try:
-        return sorted({date.fromisoformat(str(v).strip()).isoformat() for v in values})
+        days = {date.fromisoformat(str(v).strip()) for v in values}
     except ValueError:
         return INVALID
+    if any(not FIRST_DAY <= day <= LAST_DAY for day in days):
+        return INVALID
+    return sorted(day.isoformat() for day in days)
 
 
 def _cadence(workspace: Workspace, values):
@@ -348,6 +352,9 @@ def policy_update(*, workspace: Workspace, actor: Actor, **changes) -> Policy:
                 clean[field] = week_hours(value)
             except ValidationFailed as exc:
                 errors[field] = [exc.message]
+            else:
+                if clean[field] and not any(clean[field].values()):  # leads would wait forever
+                    errors[field] = [_("Open at least one span a week, or {} for always.")]
             continue
         check, message = POLICY_CHECKS[field]
         clean[field] = check(workspace, value)
