@@ -14,7 +14,7 @@ from leadloop.core.services import member_update, team_create
 from leadloop.pipeline.models import Lead
 from leadloop.reports.sla import breach_list, sla_report
 from leadloop.routing.models import Timer
-from leadloop.routing.services import lead_assign
+from leadloop.routing.services import lead_assign, member_routing_update
 from leadloop.routing.sla import timers_fire_due
 from tests.core.support import assert_error, at, capture, local, phone
 from tests.reports.test_reports import lead_ids
@@ -73,11 +73,11 @@ def make_dataset(team) -> dict[str, Lead]:
     _call(team, made["cuong"], "sales2", local(D1, 23, 40), "consulted")
     admin = team.actors["admin"]
     for role in ("sales", "sales2"):  # nobody can take a lead: it waits to be assigned
-        member_update(member=team.members[role], actor=admin, active=False)
+        member_routing_update(member=team.members[role], actor=admin, away=True)
     with at(local(D2, 14, 0)):
         made["phuong"] = capture(team, full_name="phuong", phone=phone(TAGS.index("phuong"))).lead
     for role in ("sales", "sales2"):
-        member_update(member=team.members[role], actor=admin, active=True)
+        member_routing_update(member=team.members[role], actor=admin, away=False)
     with at(local(D2, 14, 20)):
         lead_assign(lead=made["phuong"], actor=admin, owner_id=team.members["sales"].id)
     _call(team, made["phuong"], "sales", local(D2, 14, 30), "consulted")

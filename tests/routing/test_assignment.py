@@ -5,10 +5,12 @@ from collections import Counter
 import pytest
 
 from leadloop.core.errors import Forbidden, ValidationFailed
-from leadloop.core.models import Member
+from leadloop.core.models import AuditLog, Member
 from leadloop.core.services import member_create, member_update
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
+from leadloop.pipeline.services import lead_change_stage
+from leadloop.routing.models import Timer
 from leadloop.routing.services import lead_assign
 from tests.core.support import assert_error, capture, phone
 
@@ -145,3 +147,45 @@ def test_bad_assign_targets_are_422_over_the_api(team, other_team, target):
     )
     assert "owner_id" in error["fields"]
     assert Lead.objects.get(pk=lead.pk).owner_id == lead.owner_id
+
+
+def _leads_of_sales(team, count: int) -> list[Lead]:
+    admin, rep = team.actors["admin"], team.members["sales"]
+    leads = [capture(team, phone=phone(i)).lead for i in range(count)]
+    for lead in leads:
+        if lead.owner_id != rep.pk:
+            lead_assign(lead=lead, actor=admin, owner_id=rep.pk)
+    return leads
+
+
+def test_deactivating_a_rep_hands_their_open_leads_to_the_rules(team):
+    rep, other = team.members["sales"], team.members["sales2"]
+    leads = _leads_of_sales(team, 4)
+    lead_change_stage(lead=leads[0], actor=team.actors["admin"], stage_key="k1")  # won: closed
+    told_before = Notification.objects.filter(member=other, kind="lead_assigned").count()
+    member_update(member=rep, actor=team.actors["admin"], active=False)
+
+    owners = dict(Lead.objects.values_list("pk", "owner_id"))
+    assert owners[leads[0].pk] == rep.pk  # a closed lead keeps its history
+    assert {owners[lead.pk] for lead in leads[1:]} == {other.pk}
+    handed = LeadEvent.objects.filter(kind="assigned", reason="owner_inactive")
+    assert sorted(handed.values_list("lead_id", flat=True)) == [lead.pk for lead in leads[1:]]
+    assert Notification.objects.filter(member=other, kind="lead_assigned").count() == (
+        told_before + 3
+    )
+    assert not Notification.objects.filter(member=rep, kind="lead_reassigned").exists()
+    assert Timer.objects.filter(lead__in=leads[1:], member=rep, fired_at__isnull=True).count() == 0
+    audit = AuditLog.objects.filter(action="member.update").latest("id")
+    assert (audit.data["handed_on"], audit.data["kept"]) == (3, 0)
+
+
+def test_an_open_lead_no_one_can_take_now_stays_with_its_deactivated_owner(team):
+    rep, other = team.members["sales"], team.members["sales2"]
+    leads = _leads_of_sales(team, 2)
+    Member.objects.filter(pk=other.pk).update(away=True)  # the only other rep takes no lead now
+    member_update(member=rep, actor=team.actors["admin"], active=False)
+    assert set(
+        Lead.objects.filter(pk__in=[lead.pk for lead in leads]).values_list("owner_id", flat=True)
+    ) == {rep.pk}
+    audit = AuditLog.objects.filter(action="member.update").latest("id")
+    assert (audit.data["handed_on"], audit.data["kept"]) == (0, 2)

@@ -136,16 +136,17 @@ def member_update(*, member: Member, actor: Actor, **changes) -> Member:
     stays_admin = changes.get("role", member.role) == Role.ADMIN and changes.get("active", True)
     if member.role == Role.ADMIN and member.active and not stays_admin:
         _another_admin_kept(member)
+    leaving = member.active and changes.get("active", True) is False
     for field in ("full_name", "role", "team", "active", "language"):  # routing: its own service
         if field in changes:
             setattr(member, field, changes[field])
     member.save()
-    audit_record(
-        actor=actor,
-        action="member.update",
-        obj=member,
-        data={k: str(v) for k, v in changes.items()},
-    )
+    data = {k: str(v) for k, v in changes.items()}
+    if leaving:
+        from leadloop.routing.sla import open_leads_hand_on  # routing builds on core
+
+        data["handed_on"], data["kept"] = open_leads_hand_on(member=member, actor=actor)
+    audit_record(actor=actor, action="member.update", obj=member, data=data)
     return member
 
 

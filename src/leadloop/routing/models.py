@@ -19,6 +19,7 @@ ASSIGN_REASONS = {
     Strategy.LEAST_BUSY: _("automatic, least busy"),
     "returning": _("returning contact, back to their rep"),
     "idle": _("no activity in time"),
+    "owner_inactive": _("the owner was deactivated"),
     "manual": _("by hand"),
 }
 

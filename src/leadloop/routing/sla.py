@@ -155,6 +155,30 @@ def lead_reassign(
     Timer.objects.bulk_create(_owner_timers(lead, owner, policy, business, now))
 
 
+def open_leads_hand_on(*, member: Member, actor: Actor) -> tuple[int, int]:
+    """The open leads of a member just deactivated go to the reps the rules pick now (reason
+    `owner_inactive` on their timelines, the new owners told, new SLA timers); a lead no one
+    can take now stays where it is. Returns (handed on, kept)."""
+    leads = list(
+        Lead.objects.select_for_update()
+        .filter(owner=member, is_open=True)
+        .select_related("workspace", "contact", "stage", "owner")
+        .order_by("pk")
+    )
+    if not leads:
+        return 0, 0
+    router, notes = Router(member.workspace), []
+    handed = 0
+    for lead in leads:
+        pick = router.pick(lead, exclude={member.pk})
+        if pick.owner is not None:
+            lead_reassign(lead, pick.owner, actor, "owner_inactive", router.policy, notes)
+            handed += 1
+    router.save()
+    _save_notifications([note for note in notes if note.member_id != member.pk])
+    return handed, len(leads) - handed
+
+
 def _save_notifications(notes: list[Notification]) -> None:
     Notification.objects.bulk_create(notes)
     notifications_publish(notes)
