@@ -189,3 +189,18 @@ def test_an_open_lead_no_one_can_take_now_stays_with_its_deactivated_owner(team)
     ) == {rep.pk}
     audit = AuditLog.objects.filter(action="member.update").latest("id")
     assert (audit.data["handed_on"], audit.data["kept"]) == (0, 2)
+
+
+def test_assigning_goes_by_the_owner_stored_not_the_one_an_old_read_shows(team):
+    admin, reps = team.actors["admin"], [team.members["sales"], team.members["sales2"]]
+    lead = capture(team, phone=phone(1)).lead
+    first, other = sorted(reps, key=lambda rep: rep.pk != lead.owner_id)
+    stale = Lead.objects.get(pk=lead.pk)  # read while `first` owns it
+    lead_assign(lead=lead, actor=admin, owner_id=other.pk)
+    lead_assign(lead=stale, actor=admin, owner_id=first.pk)  # back: not a no-op
+    assert Lead.objects.get(pk=lead.pk).owner_id == first.pk
+    moves = LeadEvent.objects.filter(lead=lead, kind="assigned").order_by("id")
+    assert [(e.from_owner_id, e.to_owner_id) for e in moves][-2:] == [
+        (first.pk, other.pk),
+        (other.pk, first.pk),
+    ]

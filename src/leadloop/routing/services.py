@@ -15,6 +15,7 @@ from leadloop.core.services import audit_record
 from leadloop.intake.models import Channel
 from leadloop.pipeline.models import Lead, Stage
 from leadloop.pipeline.selectors import FIRST_DAY, LAST_DAY
+from leadloop.pipeline.services import LOCKED_FIELDS
 from leadloop.routing.engine import WORKING_ROLES, policy_of
 from leadloop.routing.hours import hours_errors
 from leadloop.routing.models import Policy, Rule, Strategy
@@ -23,7 +24,12 @@ from leadloop.routing.sla import cadence_errors, lead_reassign, queue_wake
 
 @transaction.atomic
 def lead_assign(*, lead: Lead, actor: Actor, owner_id: int, reason: str = "") -> Lead:
+    """Give the lead to `owner_id` by hand, read under lock: its owner as stored decides (an
+    instance read earlier may show one it no longer has)."""
     actor.require(actor.assigns_leads, _("Only managers and admins can assign leads."))
+    lead.refresh_from_db(
+        from_queryset=Lead.objects.select_for_update(), fields=[*LOCKED_FIELDS, "assigned_at"]
+    )
     owner = Member.objects.filter(workspace_id=lead.workspace_id, id=owner_id).first()
     if owner is None or owner.role not in (Role.SALES, Role.MANAGER, Role.ADMIN):
         raise ValidationFailed(
