@@ -267,7 +267,7 @@ def test_a_form_on_an_older_page_posting_windows_1258_keeps_its_vietnamese(form,
     assert lead.note == "Giá bao nhiêu?"
 
 
-@pytest.mark.parametrize("charset", ["base64", "rot13", "zlib"])
+@pytest.mark.parametrize("charset", ["base64", "rot13", "zlib", "idna"])
 def test_a_charset_that_is_no_text_encoding_reads_as_if_none_were_named(form, charset):
     body = urlencode({"ho_ten": "Lê Văn Tám", "sdt": "0912345678"}).encode()
     content_type = f"application/x-www-form-urlencoded; charset={charset}"

@@ -67,12 +67,16 @@ def _text(piece: bytes, encoding: str | None) -> str:
 
 
 def text_encoding(charset: str | None) -> str | None:
-    """The charset's codec if it is one for text (not base64, rot13 …), else None."""
-    try:
-        codec = codecs.lookup(charset) if charset else None
-    except LookupError:
+    """The charset's codec if it decodes bytes into text, replacing what it cannot read (not
+    base64 or rot13, nor idna, which refuses to replace), else None."""
+    if not charset:
         return None
-    return codec.name if codec and codec._is_text_encoding else None
+    try:
+        name = codecs.lookup(charset).name
+        b"a\xff".decode(name, errors="replace")
+    except (LookupError, UnicodeError):
+        return None
+    return name
 
 
 def consent_given(data: dict[str, str]) -> bool:

@@ -168,8 +168,8 @@ def form_hook(request: HttpRequest, workspace: str, form_key: str) -> HttpRespon
         return HttpResponse(status=204, headers=headers)
     if request.method != "POST":
         return _error(ApplicationError(_("Use POST."), code="method_not_allowed"), headers)
-    if text_encoding(request.encoding) is None:  # charset=base64 would fail every decoding
-        request.encoding = None
+    if request.encoding and text_encoding(request.encoding) is None:  # charset=base64 would
+        request.encoding = None  # fail every decoding of the request
     try:
         _check_rate(channel, request)
         data = _payload(request)

@@ -158,16 +158,17 @@ def lead_reassign(
 def open_leads_hand_on(*, member: Member, actor: Actor) -> tuple[int, int]:
     """The open leads of a member just deactivated go to the reps the rules pick now (reason
     `owner_inactive` on their timelines, the new owners told, new SLA timers); a lead no one
-    can take now stays where it is. Returns (handed on, kept)."""
+    can take now stays where it is. Returns (handed on, kept). The rules are locked before the
+    leads, the order a capture takes them in."""
+    open_leads = Lead.objects.filter(owner=member, is_open=True)
+    if not open_leads.exists():
+        return 0, 0
+    router, notes = Router(member.workspace), []
     leads = list(
-        Lead.objects.select_for_update()
-        .filter(owner=member, is_open=True)
+        open_leads.select_for_update()
         .select_related("workspace", "contact", "stage", "owner")
         .order_by("pk")
     )
-    if not leads:
-        return 0, 0
-    router, notes = Router(member.workspace), []
     handed = 0
     for lead in leads:
         pick = router.pick(lead, exclude={member.pk})
