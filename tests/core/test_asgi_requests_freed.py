@@ -4,13 +4,18 @@ paused every request of a web process for ~130 ms. (A rendered page still leaves
 context to the collector: Django's `Context` and its dicts refer to each other.)"""
 
 import gc
+import json
+import socket
+import threading
 import time
 import weakref
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from leadloop.intake.services import channel_create
+from leadloop.pipeline.models import Lead
 from tests.core.support import capture
 from tests.notifications.support import bearer, member_key
 
@@ -81,3 +86,35 @@ def test_webhook_deliveries_are_freed_too(team, asgi_url, made_requests, no_cycl
     assert (posted.status_code, broken.status_code) == (200, 400)
     assert len(made_requests) == 2
     assert alive_after_answers(made_requests) == 0
+
+
+def test_a_lead_whose_sender_hung_up_is_still_stored(team, asgi_url, monkeypatch):
+    """The view goes on in its thread after the client is gone (a sender timing out), and the
+    request is taken apart only once it is done: the lead is stored."""
+    from leadloop.config import api as config_api
+
+    authenticating, hung_up = threading.Event(), threading.Event()
+    authenticate = config_api.token_authenticate
+
+    def authenticate_after_hang_up(key):
+        authenticating.set()
+        assert hung_up.wait(WAIT_S)
+        time.sleep(0.3)  # the server notices, cancels the answer and ends the request
+        return authenticate(key)
+
+    monkeypatch.setattr(config_api, "token_authenticate", authenticate_after_hang_up)
+    body = json.dumps({"full_name": "Đỗ Hải Yến", "phone": "0913 222 333"}).encode()
+    key = member_key(team, "admin")
+    host, port = urlsplit(asgi_url).hostname, urlsplit(asgi_url).port
+    with socket.create_connection((host, port), timeout=WAIT_S) as client:
+        client.sendall(
+            b"POST /api/v1/leads HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        assert authenticating.wait(WAIT_S)
+    hung_up.set()
+    deadline = time.monotonic() + WAIT_S
+    while not Lead.objects.filter(contact__phone_e164="+84913222333").exists():
+        assert time.monotonic() < deadline, "the lead was lost with its request"
+        time.sleep(0.05)

@@ -69,8 +69,10 @@ class OneHopHandler(ASGIHandler):
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
         finally:
+            # Done with it: Django's handler returns once the request's sync code has (asgiref
+            # waits for it even when the client hung up). What refers back to it goes with it.
             if (request := scope.pop(REQUEST_KEY, None)) is not None:
-                vars(request).clear()  # what refers back to it goes, and so does it
+                vars(request).clear()
             if len(self._idle) < self.MAX_IDLE_THREADS:
                 self._idle.append(executor)
             else:
