@@ -314,7 +314,7 @@ def main() -> None:
     graph = GraphStandIn(payloads)
     bench_dir = ROOT / "var" / "bench"
     env = {**os.environ, "LEADLOOP_HTTPS": "0", "LEADLOOP_FACEBOOK_GRAPH_URL": graph.url}
-    own_queue = "LEADLOOP_VAR_DIR" not in env
+    own_queue = "LEADLOOP_VAR_DIR" not in env and not env.get("REDIS_URL")  # not someone's Redis
     env.setdefault("LEADLOOP_VAR_DIR", str(bench_dir))  # its queue too
     if not env.get("DATABASE_URL"):
         bench_dir.mkdir(parents=True, exist_ok=True)

@@ -3,16 +3,19 @@ counting: none is left for Python's cycle collector, whose collections of thousa
 paused every request of a web process for ~130 ms. (A rendered page still leaves its template
 context to the collector: Django's `Context` and its dicts refer to each other.)"""
 
+import asyncio
 import gc
 import json
 import socket
 import threading
 import time
 import weakref
+from contextlib import suppress
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from django.db import connections
 
 from leadloop.intake.services import channel_create
 from leadloop.pipeline.models import Lead
@@ -88,22 +91,51 @@ def test_webhook_deliveries_are_freed_too(team, asgi_url, made_requests, no_cycl
     assert alive_after_answers(made_requests) == 0
 
 
-def test_a_lead_whose_sender_hung_up_is_still_stored(team, asgi_url, monkeypatch):
-    """The view goes on in its thread after the client is gone (a sender timing out), and the
-    request is taken apart only once it is done: the lead is stored."""
+@pytest.fixture
+def held_in_view(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """(in the view, let go): an API request waits in its view, on the worker thread, until the
+    test lets it go."""
     from leadloop.config import api as config_api
 
-    authenticating, hung_up = threading.Event(), threading.Event()
+    in_view, let_go = threading.Event(), threading.Event()
     authenticate = config_api.token_authenticate
 
-    def authenticate_after_hang_up(key):
-        authenticating.set()
-        assert hung_up.wait(WAIT_S)
-        time.sleep(0.3)  # the server notices, cancels the answer and ends the request
+    def authenticate_when_let_go(key):
+        in_view.set()
+        assert let_go.wait(WAIT_S)
         return authenticate(key)
 
-    monkeypatch.setattr(config_api, "token_authenticate", authenticate_after_hang_up)
-    body = json.dumps({"full_name": "Đỗ Hải Yến", "phone": "0913 222 333"}).encode()
+    monkeypatch.setattr(config_api, "token_authenticate", authenticate_when_let_go)
+    return in_view, let_go
+
+
+def stored(phone_e164: str) -> bool:
+    deadline = time.monotonic() + WAIT_S
+    while not Lead.objects.filter(contact__phone_e164=phone_e164).exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+LEAD = {"full_name": "Đỗ Hải Yến", "phone": "0913 222 333"}
+LEAD_E164 = "+84913222333"
+
+
+def test_a_lead_whose_sender_hung_up_is_still_stored(team, asgi_url, held_in_view, monkeypatch):
+    """The view goes on in its thread after the client is gone (a sender timing out); the
+    request it reads is not taken apart under it."""
+    from leadloop.config.asgi import OneHopHandler
+
+    in_view, let_go = held_in_view
+    hung_up_seen, listen = threading.Event(), OneHopHandler.listen_for_disconnect
+
+    async def listen_noted(handler, receive):
+        await listen(handler, receive)
+        hung_up_seen.set()
+
+    monkeypatch.setattr(OneHopHandler, "listen_for_disconnect", listen_noted)
+    body = json.dumps(LEAD).encode()
     key = member_key(team, "admin")
     host, port = urlsplit(asgi_url).hostname, urlsplit(asgi_url).port
     with socket.create_connection((host, port), timeout=WAIT_S) as client:
@@ -112,9 +144,66 @@ def test_a_lead_whose_sender_hung_up_is_still_stored(team, asgi_url, monkeypatch
             + f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
-        assert authenticating.wait(WAIT_S)
-    hung_up.set()
-    deadline = time.monotonic() + WAIT_S
-    while not Lead.objects.filter(contact__phone_e164="+84913222333").exists():
-        assert time.monotonic() < deadline, "the lead was lost with its request"
-        time.sleep(0.05)
+        assert in_view.wait(WAIT_S)
+    assert hung_up_seen.wait(WAIT_S)  # the server knows, and has cancelled the answer
+    let_go.set()
+    assert stored(LEAD_E164), "the lead was lost with its request"
+
+
+def test_a_lead_in_its_view_when_the_server_stops_is_still_stored(
+    team, transactional_db, held_in_view
+):
+    """At shutdown uvicorn cancels the requests still running; a view in its thread goes on,
+    and its request must stay whole until it is done."""
+    from leadloop.config.asgi import application
+
+    in_view, let_go = held_in_view
+    key = member_key(team, "admin")
+    body = json.dumps(LEAD).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/leads",
+        "raw_path": b"/api/v1/leads",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {key}".encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+
+    async def stopped_in_its_view() -> bool:
+        arrived = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive():
+            if arrived:
+                return arrived.pop()
+            await asyncio.Event().wait()  # the client stays: no disconnect
+
+        async def send(message):
+            pass
+
+        request = asyncio.create_task(application(scope, receive, send))
+        assert await asyncio.to_thread(in_view.wait, WAIT_S)
+        request.cancel()  # as uvicorn does once the grace period is over
+        with suppress(asyncio.CancelledError):
+            await request
+        let_go.set()
+        return await asyncio.to_thread(stored_then_closed)
+
+    def stored_then_closed() -> bool:
+        try:
+            return stored(LEAD_E164)
+        finally:
+            connections.close_all()  # this thread's
+
+    assert asyncio.run(stopped_in_its_view()), "the lead was lost with its request"
+    for executor in application._idle:  # the request's thread, whose answer was never closed
+        executor.submit(connections.close_all).result(WAIT_S)

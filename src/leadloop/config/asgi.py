@@ -33,7 +33,7 @@ class OneHopHandler(ASGIHandler):
     request at a time per thread, no thread started or stopped per request. Past
     MAX_IDLE_THREADS idle ones, an executor is shut down instead.
 
-    A finished request is freed at once, not left to Python's cycle collector. Two reference
+    A request answered in full is freed at once, not left to Python's cycle collector. Two reference
     cycles kept every request (~100 objects: the request, its session, messages, response,
     tasks and frames) until a collection: Django's `RequestAborted`, raised by the disconnect
     listener once the server tells it the answer was sent, keeps the handler's frame in its
@@ -65,18 +65,24 @@ class OneHopHandler(ASGIHandler):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         executor = self._idle.pop() if self._idle else ThreadPoolExecutor(max_workers=1)
+        answered = False
+
+        async def send_noting_the_end(message):
+            nonlocal answered
+            await send(message)
+            answered |= message["type"] == "http.response.body" and not message.get("more_body")
+
         try:
             async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, receive, send)
+                await self.handle(scope, receive, send_noting_the_end)
         finally:
-            # Done with it: Django's handler returns once the request's sync code has (asgiref
-            # waits for it even when the client hung up). What refers back to it goes with it.
-            if (request := scope.pop(REQUEST_KEY, None)) is not None:
-                vars(request).clear()
+            request = scope.pop(REQUEST_KEY, None)
             if len(self._idle) < self.MAX_IDLE_THREADS:
                 self._idle.append(executor)
             else:
                 executor.shutdown(wait=False)
+        if answered and request is not None:
+            _taken_apart(request)
 
     def create_request(self, scope, body_file):
         request, error_response = super().create_request(scope, body_file)
@@ -95,6 +101,15 @@ class OneHopHandler(ASGIHandler):
         if response.streaming and not response.is_async:
             response.streaming_content = _pulled(iter(response), self.PULL_BYTES)
         await super().send_response(response, send)
+
+
+def _taken_apart(request) -> None:
+    """Free a request that was answered in full, its handler returned: its view has returned the
+    answer and its stream was read to the end, so nothing runs with it any more. (A request the
+    client hung up on, or one cancelled at shutdown, may still be in its view on the worker
+    thread — asgiref stops waiting for it — and is left to the collector.) What refers back to
+    it goes with it."""
+    vars(request).clear()
 
 
 async def _pulled(parts: Iterator[bytes], size: int) -> AsyncIterator[bytes]:
