@@ -69,3 +69,41 @@ def test_reports_in_vietnamese(team):
     capture(team)
     html = text(team.browser_client("manager").get("/reports/"))
     assert "Báo cáo" in html and "Phễu" in html
+
+
+def language_links(html: str) -> dict[str, str]:
+    nav = html[html.index('<nav class="languages"') :]
+    nav = nav[: nav.index("</nav>")]
+    return {
+        code: nav.split(f'hreflang="{code}"')[0].rsplit('href="', 1)[1].split('"')[0]
+        for code in ("vi", "en")
+    }
+
+
+def test_the_switch_keeps_the_page_and_its_filters(team):
+    html = text(team.browser_client("manager").get("/leads/?stage=k3&q=Nguy%E1%BB%85n"))
+    links = language_links(html)
+    assert links["en"] == "/leads/?stage=k3&amp;q=Nguy%E1%BB%85n&amp;lang=en"
+    assert links["vi"] == "/leads/?stage=k3&amp;q=Nguy%E1%BB%85n&amp;lang=vi"
+
+
+@pytest.mark.parametrize(
+    ("referer", "expected"),
+    [
+        ("http://testserver/leads/{pk}/?tab=calls", "/leads/{pk}/?tab=calls&amp;lang=en"),
+        ("https://evil.example/leads/", "/?lang=en"),
+        (None, "/?lang=en"),
+    ],
+)
+def test_after_a_form_error_the_switch_goes_back_to_the_form_s_page(team, referer, expected):
+    """A page answering a POST (the note's error) has no address to ask again in the other
+    language: a GET there is a 405. The switch goes to the page the form was on."""
+    lead = capture(team, owner="sales")
+    headers = {"Referer": referer.format(pk=lead.pk)} if referer else {}
+    client = team.browser_client("sales")
+    response = client.post(f"/leads/{lead.pk}/note/", {"note-body": ""}, headers=headers)
+    assert response.status_code == 400  # the lead page again, with the error under the note
+    switch = language_links(text(response))["en"]
+    assert switch == expected.format(pk=lead.pk)
+    target = switch.replace("&amp;", "&")
+    assert client.get(target).status_code == 200

@@ -1,9 +1,13 @@
-"""Display helpers: labels for stored codes, drill-down links, pretty JSON, percentages."""
+"""Display helpers: labels for stored codes, drill-down links, pretty JSON, percentages, the
+language switch's links."""
 
 import json
+from urllib.parse import urlsplit
 
 from django import template
+from django.http import QueryDict
 from django.template.defaultfilters import floatformat
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -99,3 +103,26 @@ def duration(seconds) -> str:
     if minutes:
         return gettext("%(m)s min") % {"m": minutes}
     return gettext("%(s)s s") % {"s": secs}
+
+
+@register.simple_tag(takes_context=True)
+def language_url(context, code: str) -> str:
+    """This page in another language. A page shown in answer to a form (a POST: an error under
+    a field) has no address of its own to ask again: the page the form was on, else home."""
+    request = context["request"]
+    if request.method in ("GET", "HEAD"):
+        page, query = request.path, request.GET.copy()
+    else:
+        page, query = _form_page(request)
+    query["lang"] = code
+    return f"{page}?{query.urlencode()}"
+
+
+def _form_page(request) -> tuple[str, QueryDict]:
+    referer = urlsplit(request.headers.get("Referer", ""))
+    same_site = url_has_allowed_host_and_scheme(
+        referer.geturl(), allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    if not (same_site and referer.netloc):
+        return "/", QueryDict(mutable=True)
+    return referer.path or "/", QueryDict(referer.query, mutable=True)
