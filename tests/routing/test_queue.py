@@ -90,6 +90,8 @@ def test_the_queue_is_translated(team):
     capture(team, owner="sales")
     html = browser(team, "sales", "vi").get("/queue/?lang=vi").content.decode()
     assert "Việc cần làm" in html and "Không nghe máy" in html
+    # the countdown's words, for queue.js: "Trễ hạn 3 ngày 4 giờ", not "3 d 4 h"
+    assert 'data-overdue="Trễ hạn" data-days="ngày" data-hours="giờ"' in html
 
 
 def _queries(client) -> int:

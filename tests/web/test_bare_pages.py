@@ -25,3 +25,11 @@ def test_an_unknown_page_is_a_404_page(db):
     response = Client(HTTP_ACCEPT_LANGUAGE="en").get("/no-such-page/")
     assert response.status_code == 404
     assert "This page does not exist" in response.content.decode()
+
+
+def test_pages_name_their_icon_so_browsers_ask_for_no_missing_favicon(client):
+    html = client.get("/login/").content.decode()
+    icon = html.split('<link rel="icon" href="')[1].split('"')[0]
+    answer = client.get(icon)
+    assert answer.status_code == 200
+    assert b"<svg" in b"".join(answer.streaming_content)

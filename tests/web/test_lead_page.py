@@ -123,7 +123,10 @@ def test_logging_a_call_suggests_the_stage(team, lead):
     assert page.context["stage_form"]["stage"].value() == "k3"
     html = page.content.decode()
     assert '<option value="k3" selected>' in html
-    assert "Call logged. Suggested stage: K3 – Busy, call back." in html
+    # shown in the stage form the page opens at (#stage), not above the fold on a phone
+    stage_card = html[html.index('id="stage"') :]
+    assert "Call logged. Suggested stage: K3 – Busy, call back." in stage_card
+    assert html.count("Call logged.") == 1
     assert "Busy, call back" in html and "gọi lại 5h chiều" in html and "attempt 1" in html
     lead.refresh_from_db()
     assert lead.first_contact_at is not None
@@ -234,3 +237,12 @@ class TestNewLead:
         response = browser(team, "sales").post("/leads/new/", {"phone": "0977000111"}, follow=True)
         assert response.redirect_chain[-1][0] == "/leads/"
         assert "It is assigned to another member." in response.content.decode()
+
+    def test_a_rep_whose_lead_waits_for_someone_is_told_so(self, team):
+        team.workspace.members.filter(role="sales").update(away=True)  # no one takes a lead now
+        response = browser(team, "sales").post("/leads/new/", {"phone": "0977000111"}, follow=True)
+        assert response.redirect_chain[-1][0] == "/leads/"
+        html = response.content.decode()
+        assert "It waits for a rep: the rules assign it when one is available." in html
+        assert "It is assigned to another member." not in html
+        assert team.workspace.leads.get().owner is None

@@ -116,7 +116,7 @@ def test_a_reversed_range_is_a_form_error(team, week):
         "/reports/", {"date_from": "2026-05-10", "date_to": "2026-05-01"}
     )
     assert response.status_code == 400
-    assert "is before" in response.content.decode()
+    assert "The end date is before the start date." in response.content.decode()
     assert response.context["table"]["lines"] == []
 
 

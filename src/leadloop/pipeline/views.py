@@ -154,11 +154,15 @@ def _captured_message(captured: Captured) -> str:
 
 
 def _open_captured(request, lead: Lead):
-    """The new lead's page, or the list when it went to another rep (a rep sees only their own)."""
+    """The new lead's page, or the list when the rep may not see it (a rep sees only their own):
+    it went to another rep, or waits for one (no one on shift, outside business hours)."""
     actor = request.actor
     if lead_list(workspace=actor.workspace, fetched_by=actor).filter(pk=lead.pk).exists():
         return redirect("lead-detail", lead.pk)
-    messages.info(request, _("It is assigned to another member."))
+    if lead.owner_id is None:
+        messages.info(request, _("It waits for a rep: the rules assign it when one is available."))
+    else:
+        messages.info(request, _("It is assigned to another member."))
     return redirect("lead-list")
 
 

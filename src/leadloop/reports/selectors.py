@@ -41,7 +41,7 @@ def default_range(workspace: Workspace, days: int = 30) -> tuple[date, date]:
 def _check_range(date_from: date, date_to: date) -> None:
     days_check({"from": date_from, "to": date_to})
     if date_to < date_from:
-        before = _("`to` is before `from`.")
+        before = _("The end date is before the start date.")
         raise ValidationFailed(before, fields={"to": [before]})
     if (date_to - date_from).days > MAX_DAYS:
         too_long = _("The range is longer than three years.")

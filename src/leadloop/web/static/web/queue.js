@@ -9,10 +9,11 @@
     return (n < 10 ? "0" : "") + n;
   }
 
-  function duration(seconds) {
+  function duration(seconds, units) {
     var days = Math.floor(seconds / 86400);
-    if (days >= 2) {  // long overdue: days and hours say enough
-      return days + " d " + Math.floor((seconds % 86400) / 3600) + " h";
+    if (days >= 2) {  // long overdue: days and hours say enough, in the page's language
+      return days + " " + units.days + " " + Math.floor((seconds % 86400) / 3600) + " " +
+        units.hours;
     }
     var h = Math.floor(seconds / 3600);
     var m = Math.floor((seconds % 3600) / 60);
@@ -34,7 +35,7 @@
       var left = Math.round(Number(clock.dataset.due) - now);
       var overdue = left < 0;
       clock.textContent = (overdue ? queue.dataset.overdue : queue.dataset.dueIn) + " " +
-        duration(Math.abs(left));
+        duration(Math.abs(left), queue.dataset);
       clock.classList.toggle("overdue", overdue);
       clock.closest(".queue-item").classList.toggle("overdue", overdue);
     });
