@@ -354,7 +354,8 @@ def test_error_messages_speak_the_clients_language_vietnamese_by_default(team):
     backwards = assert_error(
         api.get("/reports/stages", **{"from": "2026-03-02", "to": "2026-03-01"})
     )
-    assert backwards["fields"] == {"to": ["`to` ở trước `from`."]}  # a message, not a value
+    # a message, not a value
+    assert backwards["fields"] == {"to": ["Ngày kết thúc ở trước ngày bắt đầu."]}
     unknown = assert_error(api.get("/no-such-thing"), 404)  # shaped by the middleware
     assert unknown["message"] == "Không tìm thấy."
     breach = assert_error(api.get("/reports/sla/breaches", **{"from": "0001-01-01"}), 422)

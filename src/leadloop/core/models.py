@@ -69,7 +69,10 @@ class Member(models.Model):
     working_hours = models.JSONField(default=dict, blank=True)
     email_notifications = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
-    language = models.CharField(max_length=8, blank=True, default="")
+    language = models.CharField(max_length=8, blank=True, default="")  # "": the browser's
+    # the language the member's pages were last shown in, which what is written for a member of
+    # "the browser's language" follows (notifications, toasts, e-mails)
+    reading_language = models.CharField(max_length=8, blank=True, default="")
     created_at = models.DateTimeField()
 
     class Meta:

@@ -14,13 +14,19 @@ from django.utils.translation import gettext_lazy
 from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.bulk import instance
-from leadloop.core.models import Member
+from leadloop.core.models import Member, Workspace
 from leadloop.core.services import audit_record
 from leadloop.notifications.models import Notification
 from leadloop.notifications.push import announce
 from leadloop.pipeline.models import Lead
 
 log = logging.getLogger(__name__)
+
+
+def written_in(member: Member, workspace: Workspace) -> str:
+    """The language of what is written for a member: the one they chose, else the one their
+    pages were last shown in (a member of "the browser's language"), else the workspace's."""
+    return member.language or member.reading_language or workspace.language
 
 
 def notification_new(
@@ -35,9 +41,9 @@ def notification_new(
     """An unsaved notification standing for `count` leads; callers save it, alone or in bulk.
 
     `message` (a lazy translation, with `%(name)s` placeholders filled from `params`) is written
-    in the member's language, else the workspace's, whichever process makes it."""
+    in the member's language (`written_in`), whichever process makes it."""
     workspace = lead.workspace if lead is not None else member.workspace
-    with translation.override(member.language or workspace.language or translation.get_language()):
+    with translation.override(written_in(member, workspace)):
         message = str(message) % params if params else str(message)
     return instance(
         Notification,
@@ -166,7 +172,7 @@ def _absolute(path: str) -> str:
 
 def _email_of(note: Notification, mail) -> EmailMessage:
     member = note.member
-    with translation.override(member.language or member.workspace.language):
+    with translation.override(written_in(member, member.workspace)):
         subject = _("LeadLoop: %(message)s") % {"message": note.message}
         body = render_to_string(
             "notifications/email.txt",

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 
 from leadloop.core.access import Actor
+from leadloop.core.models import Member
 from leadloop.core.selectors import memberships_of
 
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
@@ -21,6 +22,12 @@ def _language(request, member) -> str:
     if member and member.language in LANGUAGES:
         return member.language
     return translation.get_language_from_request(request)
+
+
+def _reading(member: Member, language: str) -> None:
+    """Note the language the member now reads in (written only when it changes)."""
+    member.reading_language = language
+    Member.objects.filter(pk=member.pk).update(reading_language=language)
 
 
 class MemberMiddleware:
@@ -41,6 +48,8 @@ class MemberMiddleware:
             if request.member:
                 request.actor = Actor.of(request.member)
         language = _language(request, request.member)
+        if request.member and request.member.reading_language != language:
+            _reading(request.member, language)
         translation.activate(language)
         request.LANGUAGE_CODE = language
         if request.member:
