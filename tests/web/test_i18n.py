@@ -1,6 +1,9 @@
 """Vietnamese by default; English with ?lang=en, the member's setting, or the browser."""
 
+from zoneinfo import ZoneInfo
+
 import pytest
+from django.utils import timezone
 
 from leadloop.core.services import member_update
 from tests.web.leads import capture
@@ -92,6 +95,7 @@ def test_the_switch_keeps_the_page_and_its_filters(team):
     [
         ("http://testserver/leads/{pk}/?tab=calls", "/leads/{pk}/?tab=calls&amp;lang=en"),
         ("https://evil.example/leads/", "/?lang=en"),
+        ("http://[::1/leads/", "/?lang=en"),
         (None, "/?lang=en"),
     ],
 )
@@ -107,3 +111,15 @@ def test_after_a_form_error_the_switch_goes_back_to_the_form_s_page(team, refere
     assert switch == expected.format(pk=lead.pk)
     target = switch.replace("&amp;", "&")
     assert client.get(target).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("language", "written"), [("en", "%d/%m/%Y %H:%M"), ("vi", "%H:%M %d/%m/%Y")]
+)
+def test_dates_are_day_first_in_both_languages(team, language, written):
+    """As the reports and filters write them: English pages showed "12/01/2026 7:22 p.m." for
+    1 December beside a filter's "01/12/2026"."""
+    lead = capture(team, owner="sales")
+    created = timezone.localtime(lead.created_at, ZoneInfo(team.workspace.time_zone))
+    html = text(team.browser_client("sales").get(f"/leads/{lead.pk}/?lang={language}"))
+    assert f"<dd>{created.strftime(written)}</dd>" in html

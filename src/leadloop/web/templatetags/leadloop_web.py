@@ -119,10 +119,14 @@ def language_url(context, code: str) -> str:
 
 
 def _form_page(request) -> tuple[str, QueryDict]:
-    referer = urlsplit(request.headers.get("Referer", ""))
+    home = "/", QueryDict(mutable=True)
+    try:
+        referer = urlsplit(request.headers.get("Referer", ""))
+    except ValueError:  # not an address ("http://[::1")
+        return home
     same_site = url_has_allowed_host_and_scheme(
         referer.geturl(), allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
     if not (same_site and referer.netloc):
-        return "/", QueryDict(mutable=True)
+        return home
     return referer.path or "/", QueryDict(referer.query, mutable=True)

@@ -1,0 +1,2 @@
+SHORT_DATE_FORMAT = "d/m/Y"
+SHORT_DATETIME_FORMAT = "H:i d/m/Y"
