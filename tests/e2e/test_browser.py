@@ -81,3 +81,28 @@ def test_the_filters_update_the_list_in_place(team, browser_page, log_in, server
     expect(page.locator("#lead-results td.name")).to_have_text("Nguyễn Văn An")
     expect(page).to_have_url(f"{server_url}/leads/?q=nguyen+van+an")
     assert page.evaluate("window.notReloaded") is True  # swapped by HTMX, not a page load
+
+
+def test_back_shows_the_filters_of_the_list_it_shows(team, browser_page, log_in, server_url):
+    """Back to a filtered list restores its controls too, and no lead list is kept in the
+    browser's storage (HTMX's history snapshots live in localStorage)."""
+    capture(team, full_name="Nguyễn Văn An")
+    lead_change_stage(
+        lead=capture(team, full_name="Trần Thị Bình"), actor=team.actors["manager"], stage_key="k3"
+    )
+    page = browser_page
+    log_in("manager@acme.test", PASSWORD)
+    page.goto(f"{server_url}/leads/")
+    page.get_by_label("Stage").select_option("k3")
+    expect(page).to_have_url(f"{server_url}/leads/?stage=k3")
+    page.get_by_label("Search").fill("binh")
+    expect(page.locator("#lead-results td.name")).to_have_text("Trần Thị Bình")
+    expect(page).to_have_url(f"{server_url}/leads/?q=binh&stage=k3")
+
+    page.go_back()
+    expect(page).to_have_url(f"{server_url}/leads/?stage=k3")
+    expect(page.get_by_label("Stage")).to_have_value("k3")
+    expect(page.get_by_label("Search")).to_have_value("")
+    expect(page.locator("#lead-results td.name")).to_have_text("Trần Thị Bình")
+    snapshots = page.evaluate("localStorage.getItem('htmx-history-cache')")
+    assert snapshots is None or "Trần Thị Bình" not in snapshots
