@@ -37,21 +37,25 @@ def member_page(view):
 
 
 def show_error(form, exc: ApplicationError) -> None:
-    """Put a service's error on the form: its message on top, its field messages on the fields
-    (a form's `service_fields` names its field for a service's field of another name).
+    """Put a service's error on the form: its field messages on the fields (a form's
+    `service_fields` names its field for a service's field of another name), its message on top
+    unless a field already says it.
 
     Forbidden is no input problem: it goes on to the 403 page. Some services list the offending
     value under a field instead of a message; a value equal to the input is not repeated.
     """
     if isinstance(exc, Forbidden):
         raise exc
-    form.add_error(None, exc.message)
+    placed = set()
     for field, messages in exc.fields.items():
         name = getattr(form, "service_fields", {}).get(field, field)
         submitted = str(form.data.get(form.add_prefix(name), ""))
         for message in messages:
             if name in form.fields and message and message != submitted:
                 form.add_error(name, message)
+                placed.add(str(message))
+    if str(exc.message) not in placed:
+        form.add_error(None, exc.message)
 
 
 def swapped(items: list, item, step: int) -> list:
