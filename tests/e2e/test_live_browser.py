@@ -140,3 +140,27 @@ def test_a_rep_is_told_once_of_the_leads_an_import_gave_them(
     expect(toast).to_have_count(1)  # one for the five leads
     expect(toast.get_by_role("link", name="Open my queue")).to_have_attribute("href", "/queue/")
     expect(page.locator(".bell .badge")).to_have_text("1")
+
+
+def test_on_a_phone_the_lead_list_s_links_are_big_enough_to_tap(team, chromium, server_url):
+    capture(team, owner="sales", full_name="Lê Văn Cường")
+    context = chromium.new_context(locale="en-US", viewport={"width": 390, "height": 844})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{server_url}/login/")
+        page.get_by_label("E-mail").fill("sales@acme.test")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{server_url}/")
+        page.goto(f"{server_url}/leads/")
+        targets = [
+            page.get_by_role("link", name="Lê Văn Cường"),
+            page.locator(".languages a").first,
+            page.locator("a.me"),
+        ]
+        for target in targets:
+            box = target.bounding_box()
+            assert box["width"] >= 44 and box["height"] >= 44, (target, box)
+    finally:
+        context.close()
