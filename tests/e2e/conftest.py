@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PASSWORD
+
 # Playwright's sync API runs an event loop in this thread; the test itself still talks to the
 # database synchronously (creating data through the services), which Django would refuse.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -50,13 +52,35 @@ def browser_page(chromium):
     context.close()
 
 
+def sign_in(page, server_url: str, email: str, password: str) -> None:
+    page.goto(f"{server_url}/login/")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{server_url}/")
+
+
 @pytest.fixture
 def log_in(browser_page, server_url):
     def as_member(email: str, password: str) -> None:
-        browser_page.goto(f"{server_url}/login/")
-        browser_page.get_by_label("E-mail").fill(email)
-        browser_page.get_by_label("Password").fill(password)
-        browser_page.get_by_role("button", name="Log in").click()
-        browser_page.wait_for_url(f"{server_url}/")
+        sign_in(browser_page, server_url, email, password)
 
     return as_member
+
+
+@pytest.fixture
+def rep_on_a_phone(chromium, server_url):
+    """`(width, height) -> page`: the sales rep signed in on a phone-sized screen."""
+    contexts = []
+
+    def on_screen(width: int, height: int):
+        context = chromium.new_context(locale="en-US", viewport={"width": width, "height": height})
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        sign_in(page, server_url, "sales@acme.test", PASSWORD)
+        return page
+
+    yield on_screen
+    for context in contexts:
+        context.close()

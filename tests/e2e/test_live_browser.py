@@ -93,30 +93,20 @@ def test_a_manager_is_told_at_once_when_a_deadline_is_missed(
     expect(toast).to_have_count(0)
 
 
-def test_a_narrow_phone_screen_shows_the_queue_in_one_column(team, chromium, server_url):
+def test_a_narrow_phone_screen_shows_the_queue_in_one_column(team, rep_on_a_phone, server_url):
     with clock.travel(timedelta(minutes=-20)):  # its first contact was due 5 minutes ago
         capture(team, owner="sales", full_name="Lê Văn Cường")
-    context = chromium.new_context(locale="en-US", viewport={"width": 375, "height": 740})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    try:
-        page.goto(f"{server_url}/login/")
-        page.get_by_label("E-mail").fill("sales@acme.test")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{server_url}/")
-        page.goto(f"{server_url}/queue/")
-        item = page.locator(".queue-item").first
-        expect(item).to_contain_text("Lê Văn Cường")
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 375  # nothing sticks out sideways
-        call = item.locator("a.call").bounding_box()
-        assert call["width"] > 300 and call["height"] >= 44  # one big tap to call
-        expect(item.locator(".countdown")).to_contain_text("Overdue by 5:")
-        expect(item).to_have_class(re.compile(r"\boverdue\b"))
-        assert item.locator(".countdown").evaluate("e => getComputedStyle(e).color") == RED
-    finally:
-        context.close()
+    page = rep_on_a_phone(375, 740)
+    page.goto(f"{server_url}/queue/")
+    item = page.locator(".queue-item").first
+    expect(item).to_contain_text("Lê Văn Cường")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375  # nothing sticks out sideways
+    call = item.locator("a.call").bounding_box()
+    assert call["width"] > 300 and call["height"] >= 44  # one big tap to call
+    expect(item.locator(".countdown")).to_contain_text("Overdue by 5:")
+    expect(item).to_have_class(re.compile(r"\boverdue\b"))
+    assert item.locator(".countdown").evaluate("e => getComputedStyle(e).color") == RED
 
 
 def test_a_rep_is_told_once_of_the_leads_an_import_gave_them(
@@ -142,25 +132,15 @@ def test_a_rep_is_told_once_of_the_leads_an_import_gave_them(
     expect(page.locator(".bell .badge")).to_have_text("1")
 
 
-def test_on_a_phone_the_lead_list_s_links_are_big_enough_to_tap(team, chromium, server_url):
+def test_on_a_phone_the_lead_list_s_links_are_big_enough_to_tap(team, rep_on_a_phone, server_url):
     capture(team, owner="sales", full_name="Lê Văn Cường")
-    context = chromium.new_context(locale="en-US", viewport={"width": 390, "height": 844})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    try:
-        page.goto(f"{server_url}/login/")
-        page.get_by_label("E-mail").fill("sales@acme.test")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{server_url}/")
-        page.goto(f"{server_url}/leads/")
-        targets = [
-            page.get_by_role("link", name="Lê Văn Cường"),
-            page.locator(".languages a").first,
-            page.locator("a.me"),
-        ]
-        for target in targets:
-            box = target.bounding_box()
-            assert box["width"] >= 44 and box["height"] >= 44, (target, box)
-    finally:
-        context.close()
+    page = rep_on_a_phone(390, 844)
+    page.goto(f"{server_url}/leads/")
+    targets = [
+        page.get_by_role("link", name="Lê Văn Cường"),
+        page.locator(".languages a").first,
+        page.locator("a.me"),
+    ]
+    for target in targets:
+        box = target.bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44, (target, box)
