@@ -29,6 +29,15 @@ def written_in(member: Member, workspace: Workspace) -> str:
     return member.language or member.reading_language or workspace.language
 
 
+def reading_language_note(*, member: Member, language: str) -> None:
+    """Note the language the member's pages are now shown in (`written_in` follows it); a
+    write only when it changed, and only of a language LeadLoop speaks."""
+    if language == member.reading_language or language not in dict(settings.LANGUAGES):
+        return
+    member.reading_language = language
+    Member.objects.filter(pk=member.pk).update(reading_language=language)
+
+
 def notification_new(
     *,
     member: Member,

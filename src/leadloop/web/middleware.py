@@ -4,8 +4,8 @@ from django.conf import settings
 from django.utils import timezone, translation
 
 from leadloop.core.access import Actor
-from leadloop.core.models import Member
 from leadloop.core.selectors import memberships_of
+from leadloop.notifications.services import reading_language_note
 
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
 SESSION_LANGUAGE = "language"
@@ -22,12 +22,6 @@ def _language(request, member) -> str:
     if member and member.language in LANGUAGES:
         return member.language
     return translation.get_language_from_request(request)
-
-
-def _reading(member: Member, language: str) -> None:
-    """Note the language the member now reads in (written only when it changes)."""
-    member.reading_language = language
-    Member.objects.filter(pk=member.pk).update(reading_language=language)
 
 
 class MemberMiddleware:
@@ -48,8 +42,8 @@ class MemberMiddleware:
             if request.member:
                 request.actor = Actor.of(request.member)
         language = _language(request, request.member)
-        if request.member and request.member.reading_language != language:
-            _reading(request.member, language)
+        if request.member:
+            reading_language_note(member=request.member, language=language)
         translation.activate(language)
         request.LANGUAGE_CODE = language
         if request.member:
