@@ -14,7 +14,7 @@ from leadloop.pipeline.models import Lead
 from leadloop.pipeline.services import lead_change_stage
 from leadloop.routing.models import Timer
 from leadloop.routing.selectors import queue_list
-from tests.web.leads import browser, capture
+from tests.web.leads import browser, capture, routed_to
 
 
 def names(leads) -> list[str]:
@@ -145,7 +145,7 @@ def test_an_outcome_tap_with_htmx_swaps_the_list_and_suggests_the_stage(team):
 
 
 def test_outcomes_on_someone_elses_lead_or_unknown_ones_are_refused(team):
-    theirs = capture(team, owner="sales2")
+    theirs = routed_to(team, "sales2")
     mine = capture(team, owner="sales")
     client = browser(team, "sales")
     assert client.post(f"/queue/{theirs.pk}/call/", {"call-outcome": "bought"}).status_code == 404

@@ -20,6 +20,15 @@ def capture(team, owner: str | None = None, **fields) -> Lead:
     return lead
 
 
+def routed_to(team, role: str) -> Lead:
+    """A lead the round robin gave to `role`: one that no other member ever owned."""
+    for _attempt in range(len(team.members)):
+        lead = capture(team)
+        if lead.owner_id == team.members[role].id:
+            return lead
+    raise AssertionError(f"the round robin never chose {role}")
+
+
 def browser(team, role: str, language: str = "en"):
     """A signed-in browser client whose browser asks for `language`."""
     client = team.browser_client(role)

@@ -8,7 +8,7 @@ from django.test import Client
 
 from leadloop.core.services import member_update
 from tests.conftest import PASSWORD
-from tests.web.leads import browser, capture
+from tests.web.leads import browser, capture, routed_to
 
 PAGES = ["/", "/leads/", "/leads/new/", "/reports/"]
 ROLES = ["admin", "manager", "marketer", "sales"]
@@ -87,7 +87,7 @@ def test_another_workspace_lead_is_not_found(team, other_team):
 
 
 def test_a_sales_rep_does_not_see_a_colleague_lead(team):
-    lead = capture(team, owner="sales2")
+    lead = routed_to(team, "sales2")
     assert team.browser_client("sales").get(f"/leads/{lead.pk}/").status_code == 404
     assert team.browser_client("sales2").get(f"/leads/{lead.pk}/").status_code == 200
 

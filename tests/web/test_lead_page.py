@@ -5,7 +5,8 @@ import pytest
 from leadloop.activities.models import Activity
 from leadloop.intake.services import Submission, lead_capture
 from leadloop.pipeline.services import lead_change_stage
-from tests.web.leads import browser, capture
+from leadloop.routing.services import lead_assign
+from tests.web.leads import browser, capture, routed_to
 
 
 @pytest.fixture
@@ -249,3 +250,47 @@ class TestNewLead:
         assert "It waits for a rep: the rules assign it when one is available." in html
         assert "It is assigned to another member." not in html
         assert team.workspace.leads.get().owner is None
+
+
+class TestALeadGivenToAnotherRep:
+    """A rep's page left open, or a notification read late, after a manager moved the lead."""
+
+    @pytest.fixture
+    def moved(self, team, lead):
+        return lead_assign(
+            lead=lead, actor=team.actors["manager"], owner_id=team.members["sales2"].pk
+        )
+
+    def test_a_call_on_it_is_not_saved_and_the_rep_is_told_why(self, team, moved):
+        client = browser(team, "sales")
+        response = client.post(f"/leads/{moved.pk}/call/", {"call-outcome": "no_answer"})
+        assert response.status_code == 302 and response["Location"] == "/leads/"
+        html = client.get("/leads/").content.decode()
+        told = f"Lead #{moved.pk} is no longer yours: it was assigned to another member."
+        assert f"{told} What you sent was not saved." in html
+        assert not Activity.objects.exists()
+
+    def test_opening_it_tells_the_rep_without_showing_it(self, team, moved):
+        client = browser(team, "sales", "vi")
+        response = client.get(f"/leads/{moved.pk}/", follow=True)
+        html = response.content.decode()
+        assert response.redirect_chain == [("/leads/", 302)]
+        assert f"Lead #{moved.pk} không còn là của bạn" in html and "Nguyễn Văn An" not in html
+
+    def test_a_rep_who_never_had_it_still_gets_not_found(self, team, moved, other_team):
+        client = browser(team, "sales2")
+        other = routed_to(team, "sales")
+        assert client.post(f"/leads/{other.pk}/stage/", {"stage-stage": "k3"}).status_code == 404
+        assert client.get(f"/leads/{other.pk}/").status_code == 404
+        assert client.get("/leads/99999999999999999999999/").status_code == 404
+        outsider = other_team.browser_client("sales")
+        assert outsider.get(f"/leads/{moved.pk}/").status_code == 404
+
+    def test_an_outcome_tapped_in_the_queue_goes_back_to_the_queue(self, team, moved):
+        client = browser(team, "sales")
+        response = client.post(
+            f"/queue/{moved.pk}/call/", {"call-outcome": "busy_callback"}, HTTP_HX_REQUEST="true"
+        )
+        assert response.status_code == 200 and response["HX-Redirect"] == "/queue/"
+        assert "no longer yours" in client.get("/queue/").content.decode()
+        assert not Activity.objects.exists()

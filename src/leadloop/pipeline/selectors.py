@@ -204,6 +204,15 @@ def lead_get(*, workspace: Workspace, fetched_by: Actor, lead_id: int) -> Lead:
     return lead
 
 
+def lead_was_owned_by(*, workspace: Workspace, member_id: int, lead_id: int) -> bool:
+    """Whether the lead was ever assigned to the member: a rep who had it knows it exists."""
+    if lead_id > 2**63 - 1:  # no such id: it would overflow the database's integers
+        return False
+    return LeadEvent.objects.filter(
+        workspace=workspace, lead_id=lead_id, kind=LeadEvent.Kind.ASSIGNED, to_owner_id=member_id
+    ).exists()
+
+
 def lead_timeline(*, lead: Lead) -> QuerySet[LeadEvent]:
     return lead.events.select_related(
         "actor", "from_stage", "to_stage", "from_owner", "to_owner"

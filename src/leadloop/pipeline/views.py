@@ -8,7 +8,7 @@ from leadloop.activities.selectors import activity_list
 from leadloop.contacts.selectors import duplicates_of
 from leadloop.contacts.services import Identity
 from leadloop.core import clock
-from leadloop.core.errors import ApplicationError
+from leadloop.core.errors import ApplicationError, NotFound
 from leadloop.intake.models import Touch
 from leadloop.intake.selectors import touch_list
 from leadloop.intake.services import Captured, lead_capture
@@ -16,10 +16,10 @@ from leadloop.pipeline.exports import export_response
 from leadloop.pipeline.forms import AssignForm, LeadFilterForm, NewLeadForm, StageForm
 from leadloop.pipeline.models import Lead
 from leadloop.pipeline.obligations import lead_obligations
-from leadloop.pipeline.selectors import lead_get, lead_list, lead_timeline
+from leadloop.pipeline.selectors import lead_get, lead_list, lead_timeline, lead_was_owned_by
 from leadloop.pipeline.services import lead_can_work, lead_change_stage
 from leadloop.routing.services import lead_assign
-from leadloop.web.pages import htmx_render, member_page, paginate, show_error
+from leadloop.web.pages import LeavePage, htmx_render, member_page, paginate, show_error
 
 
 @member_page
@@ -51,8 +51,29 @@ def lead_export(request):
     )
 
 
-def lead_of(request, lead_id: int) -> Lead:
-    return lead_get(workspace=request.actor.workspace, fetched_by=request.actor, lead_id=lead_id)
+def lead_of(request, lead_id: int, *, leaving_to: str = "lead-list") -> Lead:
+    """The lead, if the member may see it. A rep whose lead was given to another member since
+    (a page left open, a notification read late) is sent to `leaving_to` and told why."""
+    actor = request.actor
+    try:
+        return lead_get(workspace=actor.workspace, fetched_by=actor, lead_id=lead_id)
+    except NotFound:
+        if (
+            actor.sees_all_leads
+            or actor.member is None
+            or not lead_was_owned_by(
+                workspace=actor.workspace, member_id=actor.member_id, lead_id=lead_id
+            )
+        ):
+            raise
+    if request.method == "POST":
+        message = _(
+            "Lead #%(id)s is no longer yours: it was assigned to another member. "
+            "What you sent was not saved."
+        )
+    else:
+        message = _("Lead #%(id)s is no longer yours: it was assigned to another member.")
+    raise LeavePage(message % {"id": lead_id}, leaving_to)
 
 
 def _quality_issues(lead: Lead) -> list[str]:

@@ -3,12 +3,14 @@
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Page, Paginator
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 from leadloop.core.errors import ApplicationError, Forbidden, NotFound
 from leadloop.pipeline.selectors import LeadFilter
@@ -16,8 +18,25 @@ from leadloop.pipeline.selectors import LeadFilter
 PAGE_SIZE = 50
 
 
+class LeavePage(Exception):
+    """The page cannot be shown or the form not saved, for a reason the member should read on
+    the page they are sent to (`to`, a URL name)."""
+
+    def __init__(self, message: str, to: str):
+        super().__init__(message)
+        self.message, self.to = message, to
+
+
+def _leave(request, leaving: LeavePage):
+    messages.warning(request, leaving.message)
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse(leaving.to))
+    return redirect(leaving.to)
+
+
 def member_page(view):
-    """Signed-in members only; a service's Forbidden becomes the 403 page, NotFound a 404."""
+    """Signed-in members only; a service's Forbidden becomes the 403 page, NotFound a 404,
+    LeavePage a redirect with its message."""
 
     @login_required
     @wraps(view)
@@ -26,6 +45,8 @@ def member_page(view):
             return render(request, "web/no_membership.html", status=403)
         try:
             return view(request, *args, **kwargs)
+        except LeavePage as leaving:
+            return _leave(request, leaving)
         except Forbidden as exc:
             return render(request, "web/forbidden.html", {"message": exc.message}, status=403)
         except NotFound as exc:
@@ -47,10 +68,10 @@ def show_error(form, exc: ApplicationError) -> None:
     if isinstance(exc, Forbidden):
         raise exc
     placed = set()
-    for field, messages in exc.fields.items():
+    for field, field_messages in exc.fields.items():
         name = getattr(form, "service_fields", {}).get(field, field)
         submitted = str(form.data.get(form.add_prefix(name), ""))
-        for message in messages:
+        for message in field_messages:
             if name in form.fields and message and message != submitted:
                 form.add_error(name, message)
                 placed.add(str(message))

@@ -88,7 +88,7 @@ def queue(request):
 @member_page
 def queue_call(request, lead_id: int):
     """An outcome tapped in the queue: a call logged as on the lead page, then the queue."""
-    lead = lead_of(request, lead_id)
+    lead = lead_of(request, lead_id, leaving_to="queue")
     form = CallForm(request.POST)
     if not form.is_valid() or not form.cleaned_data["outcome"]:  # the lead page's may have none
         raise ValidationFailed(_("Choose a call outcome."))
