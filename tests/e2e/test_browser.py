@@ -83,6 +83,25 @@ def test_the_filters_update_the_list_in_place(team, browser_page, log_in, server
     assert page.evaluate("window.notReloaded") is True  # swapped by HTMX, not a page load
 
 
+def test_a_search_sent_twice_is_one_step_back(team, browser_page, log_in, server_url):
+    """Typing then Enter sends the search by its delay and by the form: one history entry."""
+    capture(team, full_name="Nguyễn Văn An")
+    page = browser_page
+    log_in("manager@acme.test", PASSWORD)
+    page.goto(f"{server_url}/leads/")
+    searches = []
+    page.on("response", lambda r: searches.append(r.url) if "q=an" in r.url else None)
+    page.get_by_label("Search").fill("an")
+    page.get_by_label("Search").press("Enter")
+    expect(page).to_have_url(f"{server_url}/leads/?q=an")
+    page.wait_for_timeout(1000)  # the search box's 400 ms delay has run out
+    assert len(searches) >= 2
+
+    page.go_back()
+    expect(page).to_have_url(f"{server_url}/leads/")
+    expect(page.get_by_label("Search")).to_have_value("")
+
+
 def test_back_shows_the_filters_of_the_list_it_shows(team, browser_page, log_in, server_url):
     """Back to a filtered list restores its controls too, and no lead list is kept in the
     browser's storage (HTMX's history snapshots live in localStorage)."""
