@@ -132,15 +132,20 @@ def test_a_rep_is_told_once_of_the_leads_an_import_gave_them(
     expect(page.locator(".bell .badge")).to_have_text("1")
 
 
-def test_on_a_phone_the_lead_list_s_links_are_big_enough_to_tap(team, rep_on_a_phone, server_url):
+def test_on_a_phone_links_are_big_enough_to_tap(team, rep_on_a_phone, server_url):
     capture(team, owner="sales", full_name="Lê Văn Cường")
     page = rep_on_a_phone(390, 844)
-    page.goto(f"{server_url}/leads/")
-    targets = [
-        page.get_by_role("link", name="Lê Văn Cường"),
-        page.locator(".languages a").first,
-        page.locator("a.me"),
-    ]
-    for target in targets:
-        box = target.bounding_box()
-        assert box["width"] >= 44 and box["height"] >= 44, (target, box)
+    targets = {
+        "/leads/": [
+            page.get_by_role("link", name="Lê Văn Cường"),
+            page.locator(".languages a").first,
+            page.locator("a.me"),
+        ],
+        "/queue/": [page.get_by_role("link", name="Lê Văn Cường")],
+        "/reports/": [page.locator("#stage-table td a").first],
+    }
+    for path, on_the_page in targets.items():
+        page.goto(f"{server_url}{path}")
+        for target in on_the_page:
+            box = target.bounding_box()
+            assert box["width"] >= 44 and box["height"] >= 44, (path, target, box)
