@@ -3,6 +3,8 @@
 from collections import Counter
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from leadloop.core.errors import Forbidden, ValidationFailed
 from leadloop.core.models import AuditLog, Member
@@ -177,6 +179,20 @@ def test_deactivating_a_rep_hands_their_open_leads_to_the_rules(team):
     assert Timer.objects.filter(lead__in=leads[1:], member=rep, fired_at__isnull=True).count() == 0
     audit = AuditLog.objects.filter(action="member.update").latest("id")
     assert (audit.data["handed_on"], audit.data["kept"]) == (3, 0)
+
+
+def test_handing_on_many_leads_takes_a_few_statements_not_some_per_lead(team):
+    """A rep leaving with hundreds of open leads: a few statements per batch, not per lead."""
+    leaving = team.members["sales"]
+    _leads_of_sales(team, 40)
+    with CaptureQueriesContext(connection) as queries:
+        member_update(member=leaving, actor=team.actors["admin"], active=False)
+    assert len(queries) < 40
+    assert not Lead.objects.filter(owner=leaving).exists()
+    assert LeadEvent.objects.filter(kind="assigned", reason="owner_inactive").count() == 40
+    owed = Timer.objects.filter(kind="first_contact", fired_at__isnull=True, done_at__isnull=True)
+    assert owed.filter(member=team.members["sales2"]).count() == 40
+    assert not owed.filter(member=leaving).exists()
 
 
 def test_an_open_lead_no_one_can_take_now_stays_with_its_deactivated_owner(team):

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from leadloop.activities.models import CONTACT_KINDS, Kind, Outcome
 from leadloop.core import clock
 from leadloop.core.access import Actor
-from leadloop.core.bulk import instance
+from leadloop.core.bulk import instance, rows_insert
 from leadloop.core.models import Member, Role
 from leadloop.notifications.models import Notification
 from leadloop.notifications.services import (
@@ -121,38 +121,64 @@ def lead_reassign(
 ) -> None:
     """Give a saved lead to `owner`: timeline, notifications and the new owner's timers. The
     notifications are saved at once, or added to `notes` (the SLA worker's digest)."""
-    previous = lead.owner
+    leads_reassign([(lead, owner)], actor, reason, policy, notes)
+
+
+def leads_reassign(
+    moves: list[tuple[Lead, Member]],
+    actor: Actor,
+    reason: str,
+    policy: Policy | None = None,
+    notes: list[Notification] | None = None,
+) -> None:
+    """`lead_reassign` for (lead, new owner) pairs of one workspace, in a few statements: one
+    UPDATE per new owner, the timeline's and the timers' rows written together."""
     now = clock.now()
-    event = assignment_new(lead, owner, actor, reason)
-    lead.save(update_fields=["owner", "assigned_at"])
-    event.save()
-    made = [assigned_note(lead)]
-    if previous is not None and previous.pk != owner.pk:
-        made.append(
-            notification_new(
-                member=previous,
-                kind="lead_reassigned",
-                lead=lead,
-                message=gettext_lazy("Lead #%(id)s moved to %(owner)s (%(reason)s)"),
-                params={
-                    "id": lead.pk,
-                    "owner": owner.full_name,
-                    "reason": ASSIGN_REASONS.get(reason, reason),
-                },
-            )
-        )
+    events, made, by_owner = [], [], {}
+    for lead, owner in moves:
+        previous = lead.owner
+        events.append(assignment_new(lead, owner, actor, reason))
+        lead.assigned_at = now
+        by_owner.setdefault(owner.pk, []).append(lead.pk)
+        made.append(assigned_note(lead))
+        if previous is not None and previous.pk != owner.pk:
+            made.append(_moved_note(lead, previous, reason))
+    for owner_id, ids in by_owner.items():
+        Lead.objects.filter(pk__in=ids).update(owner_id=owner_id, assigned_at=now)
     if notes is None:
         _save_notifications(made)
     else:
         notes.extend(made)
-    Timer.objects.filter(lead=lead, kind=Timer.Kind.ASSIGN, done_at__isnull=True).update(
+    ids = [lead.pk for lead, _owner in moves]
+    Timer.objects.filter(lead_id__in=ids, kind=Timer.Kind.ASSIGN, done_at__isnull=True).update(
         done_at=now
     )
-    unfired = Timer.objects.filter(lead=lead, fired_at__isnull=True)
+    unfired = Timer.objects.filter(lead_id__in=ids, fired_at__isnull=True)
     unfired.exclude(kind__in=(Timer.Kind.ASSIGN, Timer.Kind.JOURNEY)).delete()
-    policy = policy or policy_of(lead.workspace)
-    business = calendar_of(lead.workspace, policy)
-    Timer.objects.bulk_create(_owner_timers(lead, owner, policy, business, now))
+    workspace = moves[0][0].workspace
+    policy = policy or policy_of(workspace)
+    business = calendar_of(workspace, policy)
+    timers = [
+        timer
+        for lead, owner in moves
+        for timer in _owner_timers(lead, owner, policy, business, now)
+    ]
+    rows_insert(events, timers)
+
+
+def _moved_note(lead: Lead, previous: Member, reason: str) -> Notification:
+    """The unsaved "lead moved to …" notification of the lead's previous owner."""
+    return notification_new(
+        member=previous,
+        kind="lead_reassigned",
+        lead=lead,
+        message=gettext_lazy("Lead #%(id)s moved to %(owner)s (%(reason)s)"),
+        params={
+            "id": lead.pk,
+            "owner": lead.owner.full_name,
+            "reason": ASSIGN_REASONS.get(reason, reason),
+        },
+    )
 
 
 def open_leads_hand_on(*, member: Member, actor: Actor) -> tuple[int, int]:
@@ -169,15 +195,17 @@ def open_leads_hand_on(*, member: Member, actor: Actor) -> tuple[int, int]:
         .select_related("workspace", "contact", "stage", "owner")
         .order_by("pk")
     )
-    handed = 0
+    moves = []
     for lead in leads:
         pick = router.pick(lead, exclude={member.pk})
         if pick.owner is not None:
-            lead_reassign(lead, pick.owner, actor, "owner_inactive", router.policy, notes)
-            handed += 1
+            moves.append((lead, pick.owner))
+    for start in range(0, len(moves), BATCH):
+        part = moves[start : start + BATCH]
+        leads_reassign(part, actor, "owner_inactive", router.policy, notes)
     router.save()
     _save_notifications([note for note in notes if note.member_id != member.pk])
-    return handed, len(leads) - handed
+    return len(moves), len(leads) - len(moves)
 
 
 def _save_notifications(notes: list[Notification]) -> None:
