@@ -360,3 +360,23 @@ def test_error_messages_speak_the_clients_language_vietnamese_by_default(team):
     assert unknown["message"] == "Không tìm thấy."
     breach = assert_error(api.get("/reports/sla/breaches", **{"from": "0001-01-01"}), 422)
     assert list(breach["fields"]) == ["from"]  # the parameter sent, not the filter behind it
+
+
+HUGE = 2**63  # one past the largest id the databases hold
+
+
+@pytest.mark.parametrize(
+    ("template", "body"),
+    [
+        ("/contacts/{contact}/merge", {"into": HUGE, "dry_run": True}),
+        ("/contacts/{contact}/merge", {"into": 1, "fields": {"phone": HUGE}}),
+        ("/routing/rules", {"name": "r", "team_id": HUGE}),
+        ("/routing/rules", {"name": "r", "member_ids": [HUGE]}),
+        ("/routing/rules/reorder", {"ids": [HUGE]}),
+        ("/routing/preview", {"channel_id": HUGE}),
+    ],
+)
+def test_ids_past_the_databases_integers_in_a_body_are_a_4xx(api, lead, template, body):
+    response = api.post(template.format(contact=lead.contact_id), body)
+    assert 400 <= response.status_code < 500, response.content
+    assert set(response.json()["error"]) >= {"code", "message", "fields"}

@@ -95,3 +95,26 @@ def test_channel_keys_are_unique_and_unguessable(team):
     }
     assert len(keys) == 5
     assert all(len(key) >= 16 for key in keys)
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "given"),
+    [
+        ("google", "google_key", 12345),
+        ("tiktok", "app_secret", ["a", "b"]),
+        ("zalo", "app_id", 777),
+        ("facebook", "verify_token", ["v"]),
+        ("form", "consent_text", 5),
+        ("form", "allowed_origins", "https://shop.example.vn"),
+        ("form", "rate_limit", 0),
+        ("form", "rate_limit", "1001"),
+    ],
+)
+def test_a_setting_of_the_wrong_type_or_range_is_a_422_not_a_channel_that_fails_later(
+    team, kind, key, given
+):
+    """A secret stored as a number made every delivery to the channel a 500: leads lost."""
+    body = {"kind": kind, "name": "x", "settings": {**SETTINGS[kind], key: given}}
+    error = assert_error(team.api("admin").post("/channels", body), 422)
+    assert key in error["fields"], error
+    assert not Channel.objects.exists()

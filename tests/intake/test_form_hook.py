@@ -184,7 +184,9 @@ def test_a_non_form_channel_key_is_not_a_form(team):
     assert_error(Client().post(url(facebook), FORM), 404)
 
 
-@pytest.mark.parametrize("raw", ["{bad", "[1, 2]", '"text"', "42", '{"a": }'])
+@pytest.mark.parametrize(
+    "raw", ["{bad", "[1, 2]", '"text"', "42", '{"a": }', "[" * 5000 + "]" * 5000, '{"a":' * 5000]
+)
 def test_malformed_or_non_object_json_is_a_400_json(form, raw):
     assert_error(post_json(url(form), raw), 400, "malformed_json")
     assert not Lead.objects.exists()

@@ -48,6 +48,7 @@ def test_refusals_leave_nothing_behind(team):
     assert_error(post(api, data=b"\x00\x01\x02" * 100), 422, "import_not_a_table")
     assert_error(post(api, mapping='{"SĐT": "ignore", "E-mail": "ignore"}'), 422, "import_mapping")
     assert_error(post(api, mapping='["SĐT"]'), 422)
+    assert_error(post(api, mapping='{"a":' * 5000), 422)  # nested too deeply to read
     assert_error(post(api, origin=""), 422)
     assert_error(post(api, mapping='{"Nope": "phone"}'), 422, "import_mapping")
     assert not Import.objects.exists()

@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Annotated
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError
@@ -53,6 +54,7 @@ api = NinjaAPI(
 
 
 MAX_PAGE_SIZE = 200
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]  # a larger one overflows the database's ints
 
 
 class PageQuery(Schema):

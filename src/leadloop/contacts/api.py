@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict
 
-from leadloop.config.api import PageQuery, page_of
+from leadloop.config.api import PageQuery, RowId, page_of
 from leadloop.contacts.models import PossibleDuplicate
 from leadloop.contacts.selectors import contact_get, duplicate_list
 from leadloop.contacts.services import contact_merge, contact_values, duplicate_dismiss
@@ -15,8 +15,8 @@ router = Router(tags=["contacts"])
 
 class MergeIn(Schema):
     model_config = ConfigDict(extra="forbid")
-    into: int
-    fields: dict[Literal["full_name", "phone", "email"], int] = Field(default_factory=dict)
+    into: RowId
+    fields: dict[Literal["full_name", "phone", "email"], RowId] = Field(default_factory=dict)
     dry_run: bool = False
 
 

@@ -64,7 +64,7 @@ class ProblemPage(Schema):
 def _overrides(mapping: str) -> dict[str, str]:
     try:
         overrides = json.loads(mapping or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         overrides = None
     if not isinstance(overrides, dict) or not all(isinstance(v, str) for v in overrides.values()):
         message = _('mapping: a JSON object {"column": "target"}.')

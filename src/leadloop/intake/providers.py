@@ -57,8 +57,11 @@ def parse_json(body: bytes) -> dict:
     """A JSON object from a request body; large ids stay exact (Python ints, never floats)."""
     try:
         data = json.loads(body, parse_constant=_no_constant)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+    except ValueError:  # UnicodeDecodeError is a ValueError
         raise ApplicationError(_("The body is not valid JSON."), code="malformed_json") from None
+    except RecursionError:
+        message = _("The JSON is nested too deeply.")
+        raise ApplicationError(message, code="malformed_json") from None
     if not isinstance(data, dict):
         raise ApplicationError(_("Send a JSON object."), code="malformed_json")
     return data

@@ -764,9 +764,16 @@ def _channel_errors(kind: str, name: str, settings: dict) -> dict:
         errors["kind"] = [_("Unknown channel kind.")]
     elif unknown := set(settings) - CHANNEL_SETTINGS[kind]:
         errors["settings"] = [_("Unknown settings: %s") % ", ".join(sorted(unknown))]
-    rate = str(settings.get("rate_limit") or "1")
-    if not (rate.isascii() and rate.isdigit() and 1 <= int(rate) <= 1000):
+    rate = settings.get("rate_limit")
+    rate = "" if rate is None else str(rate)  # unset: the default
+    if rate and not (rate.isascii() and rate.isdigit() and 1 <= int(rate) <= 1000):
         errors["rate_limit"] = [_("A whole number of submissions per minute, 1 to 1000.")]
+    for key, value in settings.items():
+        if key == "allowed_origins":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                errors[key] = [_("A list of site addresses.")]
+        elif key != "rate_limit" and not isinstance(value, str):
+            errors[key] = [_("A text.")]
     if not name.strip() or len(name) > 100:
         errors["name"] = [_("Between 1 and 100 characters.")]
     if redirect := settings.get("redirect_url"):

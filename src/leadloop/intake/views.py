@@ -1,5 +1,4 @@
 import dataclasses
-import json
 
 from django.conf import settings
 from django.contrib import messages
@@ -33,6 +32,7 @@ from leadloop.intake.forms_intake import (
     utm_from_page,
 )
 from leadloop.intake.models import Channel, Touch
+from leadloop.intake.providers import parse_json
 from leadloop.intake.selectors import channel_get, channel_list
 from leadloop.intake.services import (
     channel_create,
@@ -81,15 +81,7 @@ def _payload(request: HttpRequest) -> dict:
 
 def _parsed(request: HttpRequest) -> dict:
     if request.content_type == "application/json":
-        try:
-            data = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise ApplicationError(
-                _("The body is not valid JSON."), code="malformed_json"
-            ) from None
-        if not isinstance(data, dict):
-            raise ApplicationError(_("Send a JSON object."), code="malformed_json")
-        return flatten(data)
+        return flatten(parse_json(request.body or b"{}"))
     if request.content_type == "application/x-www-form-urlencoded":  # Django reads UTF-8 only
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
         try:

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
-from leadloop.config.api import PageQuery, page_of
+from leadloop.config.api import PageQuery, RowId, page_of
 from leadloop.core.errors import NotFound
 from leadloop.core.models import Member
 from leadloop.pipeline.api import obligation_out
@@ -151,8 +151,8 @@ def sla_report_api(request: HttpRequest, query: Query[SlaQuery]):
 class BreachQuery(PageQuery):
     date_from: date | None = Field(None, alias="from")
     date_to: date | None = Field(None, alias="to")
-    member: int | None = Field(None, ge=1, le=2**63 - 1)
-    lead: int | None = Field(None, ge=1, le=2**63 - 1)
+    member: RowId | None = None
+    lead: RowId | None = None
 
 
 @router.get("/reports/sla/breaches")
