@@ -387,6 +387,13 @@ def test_a_browser_posting_without_script_sees_an_error_page(team):
         url(channel), {"phone": "0912345678"}, headers={"Accept": "text/html", "Referer": back}
     )
     assert response.status_code == 422
+    assert response["Content-Type"] == "text/html; charset=utf-8"  # not JSON's, for a page
     html = response.content.decode()
     assert "Hãy đánh dấu ô đồng ý để gửi biểu mẫu." in html  # Vietnamese unless asked otherwise
     assert f'href="{back}"' in html
+
+
+def test_only_post_and_its_preflight_are_allowed(form):
+    response = Client().get(url(form))
+    assert_error(response, 405, "method_not_allowed")
+    assert response["Allow"] == "POST, OPTIONS"

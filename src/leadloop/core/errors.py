@@ -35,6 +35,11 @@ class Unauthorized(ApplicationError):
     code = "unauthorized"
 
 
+class MethodNotAllowed(ApplicationError):
+    status = 405
+    code = "method_not_allowed"
+
+
 class Conflict(ApplicationError):
     status = 409
     code = "conflict"

@@ -6,7 +6,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from leadloop.core.errors import ApplicationError, Forbidden, NotFound, TooLarge
+from leadloop.core.errors import (
+    ApplicationError,
+    Forbidden,
+    MethodNotAllowed,
+    NotFound,
+    TooLarge,
+)
 from leadloop.intake.inbox import delivery_receive
 from leadloop.intake.models import Channel
 from leadloop.intake.providers import MAX_BODY, PROVIDERS, same_text
@@ -56,9 +62,7 @@ def provider_hook(request: HttpRequest, workspace: str, provider: str) -> HttpRe
     if request.method == "GET" and provider == Channel.Kind.FACEBOOK:
         return _facebook_verify(request, channel)
     if request.method != "POST":
-        wrong = ApplicationError(_("Use POST."), code="method_not_allowed")
-        wrong.status = 405
-        return _error(wrong, Allow="POST")
+        return _error(MethodNotAllowed(_("Use POST.")), Allow="POST")
     try:
         body = _body(request)
         handler.read(handler.accept(channel, request.headers, body))

@@ -16,6 +16,7 @@ from leadloop.core.access import Actor
 from leadloop.core.errors import (
     ApplicationError,
     Forbidden,
+    MethodNotAllowed,
     NotFound,
     TooLarge,
     TooMany,
@@ -44,9 +45,14 @@ from leadloop.web.pages import member_page, show_error
 
 
 def _error(exc: ApplicationError, headers: dict) -> JsonResponse:
+    return JsonResponse(exc.as_dict(), status=exc.status, headers=_error_headers(exc, headers))
+
+
+def _error_headers(exc: ApplicationError, headers: dict) -> dict:
+    """The CORS `headers`, with when to try again after a refusal for speed."""
     if isinstance(exc, TooMany):
-        headers = {**headers, "Retry-After": str(RATE_WINDOW)}
-    return JsonResponse(exc.as_dict(), status=exc.status, headers=headers)
+        return {**headers, "Retry-After": str(RATE_WINDOW)}
+    return headers
 
 
 def _with_headers(response: HttpResponse, headers: dict) -> HttpResponse:
@@ -159,7 +165,7 @@ def form_hook(request: HttpRequest, workspace: str, form_key: str) -> HttpRespon
     if request.method == "OPTIONS":
         return HttpResponse(status=204, headers=headers)
     if request.method != "POST":
-        return _error(ApplicationError(_("Use POST."), code="method_not_allowed"), headers)
+        return _error(MethodNotAllowed(_("Use POST.")), {**headers, "Allow": "POST, OPTIONS"})
     if request.encoding and text_encoding(request.encoding) is None:  # charset=base64 would
         request.encoding = None  # fail every decoding of the request
     try:
@@ -180,7 +186,7 @@ def form_hook(request: HttpRequest, workspace: str, form_key: str) -> HttpRespon
         back = request.headers.get("Referer", "")
         context = {"error": exc, "back": back if back.startswith(("https://", "http://")) else ""}
         page = render(request, "intake/form_error.html", context, status=exc.status)
-        return _with_headers(page, _error(exc, headers).headers)
+        return _with_headers(page, _error_headers(exc, headers))
     if _wants_json(request):
         return JsonResponse({"ok": True}, headers=headers)
     if url := channel.settings.get("redirect_url"):
