@@ -149,9 +149,11 @@ def test_same_stage_is_a_no_op(team, lead):
     assert not LeadEvent.objects.filter(lead=lead, kind="stage").exists()
 
 
-def test_unknown_stage_is_a_404_and_archived_a_422(team, lead):
+def test_unknown_or_archived_stage_is_a_422_on_the_stage_field(team, lead):
+    """The lead exists: a 404 would tell the client it is gone."""
     api = team.api("admin")
-    assert_error(api.post(f"/leads/{lead.pk}/stage", {"stage": "k9"}), 404)
+    error = assert_error(api.post(f"/leads/{lead.pk}/stage", {"stage": "k9"}), 422)
+    assert error["fields"] == {"stage": [error["message"]]}
     stage = stage_create(
         workspace=team.workspace,
         actor=team.actors["admin"],
@@ -171,7 +173,7 @@ def test_unknown_stage_is_a_404_and_archived_a_422(team, lead):
     assert Lead.objects.get(pk=lead.pk).stage.key == "new"
 
 
-def test_a_stage_key_of_another_workspace_is_a_404(team, other_team, lead):
+def test_a_stage_key_of_another_workspace_is_unknown_here(team, other_team, lead):
     theirs = stage_create(
         workspace=other_team.workspace,
         actor=other_team.actors["admin"],
@@ -182,7 +184,9 @@ def test_a_stage_key_of_another_workspace_is_a_404(team, other_team, lead):
     assert theirs.key not in {
         s.key for s in stage_list(workspace=team.workspace, fetched_by=team.actors["admin"])
     }
-    assert_error(team.api("admin").post(f"/leads/{lead.pk}/stage", {"stage": theirs.key}), 404)
+    api = team.api("admin")
+    unknown = assert_error(api.post(f"/leads/{lead.pk}/stage", {"stage": "k9"}), 422)
+    assert assert_error(api.post(f"/leads/{lead.pk}/stage", {"stage": theirs.key}), 422) == unknown
 
 
 def test_furthest_stage_ignores_exits_and_backward_moves(team, lead):

@@ -8,7 +8,7 @@ from leadloop.contacts.normalize import fold
 from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.bulk import instance
-from leadloop.core.errors import Conflict, NotFound, ValidationFailed
+from leadloop.core.errors import Conflict, ValidationFailed
 from leadloop.core.joined import Pending, fetch_joined_later
 from leadloop.core.models import Workspace
 from leadloop.core.services import audit_record
@@ -199,7 +199,7 @@ def lead_change_stage(*, lead: Lead, actor: Actor, stage_key: str, reason: str =
     actor.require(lead_can_work(lead, actor))
     stage = Stage.objects.filter(workspace_id=lead.workspace_id, key=stage_key).first()
     if stage is None:
-        raise NotFound(_("Unknown stage."), fields={"stage": [stage_key]})
+        raise ValidationFailed(_("Unknown stage."), fields={"stage": [_("Unknown stage.")]})
     if stage.archived:
         raise ValidationFailed(_("This stage is archived."), fields={"stage": [stage_key]})
     if stage.pk == lead.stage_id:
