@@ -154,7 +154,7 @@ def _capture(channel: Channel, provider: Provider, items: list[Item], prior: dic
         fetched = [fetch(items[n]) for n in needed]
     for n, result in zip(needed, fetched, strict=True):
         if isinstance(result, GraphError):
-            outcomes[n] = _failed(items[n].ref, str(result), retry=True)
+            outcomes[n] = _failed(items[n].ref, str(result), retry=result.passing)
     todo = [n for n in todo if outcomes[n] is None]
     results = leads_capture(
         workspace=workspace,

@@ -50,7 +50,17 @@ class BadItem(Exception):
 
 
 class GraphError(Exception):
-    """The Graph API failed (an outage, a timeout, an expired token): worth trying again."""
+    """The Graph API failed. `passing`: worth trying again (an outage, a timeout, a limit
+    reached, an expired token an admin can renew); else final (a deleted lead, no permission)
+    until an admin replays it."""
+
+    def __init__(self, message: str, *, passing: bool = True):
+        super().__init__(message)
+        self.passing = passing
+
+
+# Graph error codes that pass: an expired or invalid token (190), rate and usage limits
+GRAPH_PASSING_CODES = {4, 17, 32, 190, 613}
 
 
 def parse_json(body: bytes) -> dict:
@@ -232,18 +242,28 @@ def _graph_get(client: httpx.Client, url: str, params: dict | None = None) -> di
         response = client.get(url, params=params, timeout=GRAPH_TIMEOUT)
     except httpx.HTTPError as exc:
         raise GraphError(_("The Graph API did not answer (%s).") % type(exc).__name__) from None
-    if response.status_code != 200:
-        raise GraphError(
-            _("The Graph API answered %(status)s: %(body)s")
-            % {"status": response.status_code, "body": response.text[:200]}
-        )
     try:
         data = response.json()
     except ValueError:
         data = None
+    if response.status_code != 200:
+        raise GraphError(
+            _("The Graph API answered %(status)s: %(body)s")
+            % {"status": response.status_code, "body": response.text[:200]},
+            passing=_passing(response.status_code, data),
+        )
     if not isinstance(data, dict):
         raise GraphError(_("The Graph API answered something that is not a JSON object."))
     return data
+
+
+def _passing(status: int, data) -> bool:
+    """Whether a Graph API refusal may pass: a server error, too many requests, or an error
+    code that tells so (Graph answers most errors with a 400 and an `error.code`)."""
+    if status >= 500 or status == 429:
+        return True
+    error = data.get("error") if isinstance(data, dict) else None
+    return isinstance(error, dict) and error.get("code") in GRAPH_PASSING_CODES
 
 
 def graph_lead(client: httpx.Client, channel: Channel, item: Item) -> Item:

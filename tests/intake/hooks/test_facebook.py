@@ -300,6 +300,20 @@ def test_an_expired_page_token_is_retried_until_it_is_fixed(channels, graph):
     assert Lead.objects.get().external_id == "701"
 
 
+def test_a_lead_the_graph_api_does_not_know_fails_at_once_not_for_hours(channels, graph):
+    """A deleted lead (404, code 100) will not come back: no retries for 8.6 hours."""
+    graph.add(711, phone="0912000711")
+    post("facebook", leadgen((711, 1), (712, 1)))  # 712: deleted meanwhile
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert delivery.next_attempt_at is None and not HUEY.scheduled()
+    outcomes = {o["ref"]: o for o in delivery.outcomes}
+    assert outcomes["711"]["outcome"] == "created"
+    assert outcomes["712"]["outcome"] == "failed" and not outcomes["712"]["retry"]
+    assert "404" in outcomes["712"]["error"]
+    assert Lead.objects.get().external_id == "711"
+
+
 def test_two_workspaces_each_get_their_own_lead(channels, graph, other_team):
     make_channels(other_team)
     graph.add(801)
