@@ -222,10 +222,18 @@ def test_non_numeric_or_absurd_ids_in_the_path_are_4xx_json(api, template, bad_i
         {"page": "10000000000"},
         {"open": "perhaps"},
         {"q": "x" * 201},
+        {"created_from": "2026-12-31", "created_to": "2026-01-01"},
+        {"sla_from": "2026-12-31", "sla_to": "2026-01-01"},
+        {"owner": "abc"},
+        {"owner": "1" * 19},
+        {"sla_member": "abc"},
+        {"sla_team": "-1"},
     ],
 )
 def test_bad_list_queries_are_422(api, params):
-    assert_error(api.get("/leads", **params), 422)
+    """A filter that cannot mean anything is refused, not answered with an empty list."""
+    error = assert_error(api.get("/leads", **params), 422)
+    assert error["fields"], error
 
 
 @pytest.mark.parametrize(

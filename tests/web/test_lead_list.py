@@ -90,6 +90,15 @@ def test_an_invalid_date_shows_an_error_and_no_leads(team, leads):
     assert "Enter a valid date" in response.content.decode()
 
 
+def test_an_end_date_before_the_start_shows_an_error_on_its_field(team, leads):
+    dates = {"created_from": "2026-12-31", "created_to": "2026-01-01"}
+    response = browser(team, "manager").get("/leads/", dates)
+    assert response.status_code == 200
+    assert names(response) == set()
+    errors = response.context["form"].errors
+    assert errors["created_to"] == ["The end date is before the start date."]
+
+
 def test_a_day_no_lead_can_have_shows_an_error_on_its_field(team, leads):
     response = browser(team, "manager").get("/leads/", {"created_to": "9999-12-31"})
     assert response.status_code == 200

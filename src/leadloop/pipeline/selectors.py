@@ -41,6 +41,21 @@ class LeadFilter:
 
     def __post_init__(self):
         days_check({name: getattr(self, name) for name in DAY_FIELDS})
+        if wrong := self._errors():
+            raise ValidationFailed(_("Some filters are not valid."), fields=wrong)
+
+    def _errors(self) -> dict[str, list[str]]:
+        wrong = {}
+        for first, last in (("created_from", "created_to"), ("sla_from", "sla_to")):
+            start, end = getattr(self, first), getattr(self, last)
+            if start and end and end < start:
+                wrong[last] = [_("The end date is before the start date.")]
+        if self.owner and not _is_id_or(self.owner, "me", "none"):
+            wrong["owner"] = [_("A member's id, me or none.")]
+        for name in ("sla_member", "sla_team"):
+            if getattr(self, name) and not _is_id_or(getattr(self, name), "none"):
+                wrong[name] = [_("An id or none.")]
+        return wrong
 
     @property
     def has_sla(self) -> bool:
@@ -123,13 +138,17 @@ def _visible(workspace: Workspace, fetched_by: Actor) -> QuerySet[Lead]:
     return leads
 
 
+def _is_id_or(value: str, *words: str) -> bool:
+    """An id (digits that fit a 64-bit key) or one of `words`."""
+    return value in words or (value.isascii() and value.isdigit() and len(value) <= 18)
+
+
 def _by_owner(leads: QuerySet[Lead], owner: str, fetched_by: Actor) -> QuerySet[Lead]:
     if owner == "me":
         return leads.filter(owner_id=fetched_by.member_id) if fetched_by.member else leads.none()
     if owner == "none":
         return leads.filter(owner__isnull=True)
-    is_id = owner.isascii() and owner.isdigit() and len(owner) <= 18  # fits a 64-bit key
-    return leads.filter(owner_id=int(owner)) if is_id else leads.none()
+    return leads.filter(owner_id=int(owner))
 
 
 def _search(leads: QuerySet[Lead], q: str) -> QuerySet[Lead]:
