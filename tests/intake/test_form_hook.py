@@ -269,6 +269,13 @@ def test_a_form_on_an_older_page_posting_windows_1258_keeps_its_vietnamese(form,
     assert lead.note == "Giá bao nhiêu?"
 
 
+def test_a_byte_order_mark_before_the_first_field_is_not_part_of_its_name(form):
+    body = "\ufeffho_ten=Lê Văn Tám&sdt=0912345678".encode()
+    response = Client().post(url(form), body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert Lead.objects.get().contact.full_name == "Lê Văn Tám"
+
+
 @pytest.mark.parametrize("charset", ["base64", "rot13", "zlib", "idna"])
 def test_a_charset_that_is_no_text_encoding_reads_as_if_none_were_named(form, charset):
     body = urlencode({"ho_ten": "Lê Văn Tám", "sdt": "0912345678"}).encode()

@@ -41,7 +41,8 @@ def urlencoded_fields(body: bytes, declared: str | None, max_fields: int) -> dic
     """An urlencoded form body as {name: [values]}. A form on an older Vietnamese page posts in
     the page's encoding, named in the request or (as browsers do) not: the text charset it names,
     else each field as UTF-8 when it reads as UTF-8, else as Windows-1258. Raises ValueError past
-    `max_fields` fields."""
+    `max_fields` fields. A byte-order mark before the first field is dropped."""
+    body = body.removeprefix(codecs.BOM_UTF8)
     pairs = [part.split(b"=", 1) for part in body.split(b"&") if part]
     if len(pairs) > max_fields:
         raise ValueError(f"more than {max_fields} fields")
