@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from leadloop.core.access import Actor
 from leadloop.core.errors import Conflict, Forbidden, ValidationFailed
-from leadloop.core.models import ApiToken, AuditLog, Member
+from leadloop.core.models import ApiToken, AuditLog, Member, Team
 from leadloop.core.services import member_create, token_authenticate, token_create, token_revoke
 from tests.core.support import assert_error
 
@@ -70,7 +70,10 @@ def test_admin_adds_a_member_over_the_api(team):
         ({"email": "no-at-sign", "full_name": "X", "role": "sales"}, "email"),
         ({"email": "x@acme.test", "full_name": "   ", "role": "sales"}, "full_name"),
         ({"email": "x@acme.test", "full_name": "X", "role": "owner"}, "role"),
-        ({"email": "x@acme.test", "full_name": "X", "role": "sales", "team": "Nowhere"}, "team"),
+        ({"email": "x@acme.test", "full_name": "X", "role": "sales", "team": 987654}, "team"),
+        ({"email": "x@acme.test", "full_name": "X", "role": "sales", "team": "T" * 101}, "team"),
+        ({"email": "@", "full_name": "X", "role": "sales"}, "email"),
+        ({"email": "a@b", "full_name": "X", "role": "sales"}, "email"),
         ({"email": "x@acme.test", "full_name": "X", "role": "sales", "capacity": -1}, "capacity"),
         ({"email": "x" * 250 + "@a.vn", "full_name": "X", "role": "sales"}, "email"),
     ],
@@ -79,6 +82,22 @@ def test_invalid_members_are_422_naming_the_field(team, body, field):
     error = assert_error(team.api("admin").post("/members", body), 422)
     assert field in error["fields"]
     assert Member.objects.filter(workspace=team.workspace).count() == 5
+
+
+def test_a_team_named_for_the_first_time_is_made_of_the_members_kind(team):
+    """A new workspace can set its teams up through the API, as sources come with leads."""
+    api = team.api("admin")
+    for email, role in (("a@acme.test", "sales"), ("b@acme.test", "marketer")):
+        body = {"email": email, "full_name": "X", "role": role, "team": f"  Hà  Nội {role}"}
+        assert api.post("/members", body).status_code == 201
+    teams = Team.objects.filter(workspace=team.workspace, name__startswith="Hà Nội")
+    assert dict(teams.values_list("name", "kind")) == {
+        "Hà Nội sales": "sales",
+        "Hà Nội marketer": "marketing",
+    }
+    again = {"email": "c@acme.test", "full_name": "Y", "role": "sales", "team": "Hà Nội sales"}
+    assert api.post("/members", again).status_code == 201
+    assert teams.count() == 2
 
 
 def test_the_same_person_twice_is_a_409(team):

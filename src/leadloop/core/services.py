@@ -63,14 +63,23 @@ def team_create(*, workspace: Workspace, actor: Actor, name: str, kind: str) -> 
     return team
 
 
-def _team_of(workspace: Workspace, team: str | int | None) -> Team | None:
+def _team_of(workspace: Workspace, actor: Actor, team: str | int | None, role: str) -> Team | None:
+    """The team by id, or by name: a name new to the workspace makes a team, of marketing for
+    a marketer, else of sales (as sources and campaigns are made on first use)."""
     if team in (None, ""):
         return None
-    lookup = {"id": team} if isinstance(team, int) else {"name": team}
-    found = Team.objects.filter(workspace=workspace, **lookup).first()
-    if found is None:
-        raise ValidationFailed(_("Unknown team."), fields={"team": [str(team)]})
-    return found
+    if isinstance(team, int):
+        found = Team.objects.filter(workspace=workspace, id=team).first()
+        if found is None:
+            raise ValidationFailed(_("Unknown team."), fields={"team": [_("Unknown team.")]})
+        return found
+    name = " ".join(team.split())
+    if len(name) > 100:
+        too_long = _("At most 100 characters.")
+        raise ValidationFailed(too_long, fields={"team": [too_long]})
+    found = Team.objects.filter(workspace=workspace, name=name).first()
+    kind = Team.Kind.MARKETING if role == Role.MARKETER else Team.Kind.SALES
+    return found or team_create(workspace=workspace, actor=actor, name=name, kind=kind)
 
 
 @transaction.atomic
@@ -91,8 +100,11 @@ def member_create(
     email = email.strip().lower()
     full_name = " ".join(full_name.split())
     errors = {}
-    if "@" not in email or len(email) > 254:
+    local, _at, domain = email.rpartition("@")
+    if not local or "." not in domain.strip(".") or " " in email:
         errors["email"] = [_("Enter a valid e-mail address.")]
+    elif len(email) > 150:  # the sign-in name's column
+        errors["email"] = [_("At most 150 characters.")]
     if not full_name:
         errors["full_name"] = [_("This field is required.")]
     elif len(full_name) > 200:  # the column's size: longer fails on PostgreSQL
@@ -116,7 +128,7 @@ def member_create(
         user=user,
         full_name=full_name,
         role=role,
-        team=_team_of(workspace, team),
+        team=_team_of(workspace, actor, team, role),
         capacity=capacity,
         active=active,
         created_at=clock.now(),
@@ -132,7 +144,8 @@ def member_update(*, member: Member, actor: Actor, **changes) -> Member:
     if "role" in changes and changes["role"] not in Role.values:
         raise ValidationFailed(_("Unknown role."), fields={"role": [changes["role"]]})
     if "team" in changes:
-        changes["team"] = _team_of(member.workspace, changes["team"])
+        role = changes.get("role", member.role)
+        changes["team"] = _team_of(member.workspace, actor, changes["team"], role)
     stays_admin = changes.get("role", member.role) == Role.ADMIN and changes.get("active", True)
     if member.role == Role.ADMIN and member.active and not stays_admin:
         _another_admin_kept(member)
