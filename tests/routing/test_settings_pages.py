@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from leadloop.core.models import Member
 from leadloop.intake.services import channel_create
 from leadloop.pipeline.models import Stage
+from leadloop.pipeline.services import stage_update
 from leadloop.routing.engine import fallback_rule, policy_of
 from leadloop.routing.models import Rule
 from leadloop.routing.services import rule_create
@@ -251,6 +252,30 @@ def test_the_sla_page_saves_the_policy(team):
     client.post("/settings/sla/", POLICY_FORM | {"always": "on", "not_reached_stage": ""})
     policy = policy_of(team.workspace)
     assert policy.business_hours == {} and policy.not_reached_stage is None
+
+
+def test_a_stage_archived_since_stays_in_the_policy_when_something_else_is_saved(team):
+    client = browser(team, "admin")
+    assert client.post("/settings/sla/", POLICY_FORM).status_code == 302
+    end = Stage.objects.get(workspace=team.workspace, key="k4-2")
+    stage_update(
+        stage=end,
+        actor=team.actors["admin"],
+        name_vi=end.name_vi,
+        name_en=end.name_en,
+        category=end.category,
+        archived=True,
+    )
+    page = html(client.get("/settings/sla/"))
+    assert f'<option value="k4-2" selected>{end.name} (archived)</option>' in page
+    changed = POLICY_FORM | {"holidays": "2027-09-02"}
+    assert client.post("/settings/sla/", changed).status_code == 302
+    policy = policy_of(team.workspace)
+    assert policy.holidays == ["2027-09-02"] and policy.journey_end_stage == end
+    other = client.post("/settings/sla/", POLICY_FORM | {"not_reached_stage": "k4-2"})
+    assert other.status_code == 400  # an archived stage is not chosen anew
+    assert client.post("/settings/sla/", POLICY_FORM | {"journey_end_stage": ""}).status_code == 302
+    assert policy_of(team.workspace).journey_end_stage is None
 
 
 @pytest.mark.parametrize(

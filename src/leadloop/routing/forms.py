@@ -140,8 +140,13 @@ class PolicyForm(WeekHoursForm):
         }
         super().__init__(*args, hours=policy.business_hours, initial=initial, **kwargs)
         choices = [("", _("None")), *((s.key, s.name) for s in stages)]
-        self.fields["not_reached_stage"].choices = choices
-        self.fields["journey_end_stage"].choices = choices
+        for name in ("not_reached_stage", "journey_end_stage"):
+            chosen = getattr(policy, name)
+            if chosen and chosen.archived:  # kept until someone picks another
+                label = _("%(stage)s (archived)") % {"stage": chosen.name}
+                self.fields[name].choices = [*choices, (chosen.key, label)]
+            else:
+                self.fields[name].choices = choices
 
     def calendar_fields(self) -> list:
         return [self[name] for name in self.CALENDAR]

@@ -341,6 +341,13 @@ POLICY_CHECKS = {  # field: (check returning the clean value or INVALID, message
 }
 
 
+STAGE_FIELDS = ("not_reached_stage", "journey_end_stage")
+
+
+def _key_of(stage: Stage | None) -> str:
+    return stage.key if stage else ""
+
+
 @transaction.atomic
 def policy_update(*, workspace: Workspace, actor: Actor, **changes) -> Policy:
     """Change some of the SLA policy's fields; stages are given by key ("" or None: none).
@@ -362,6 +369,8 @@ def policy_update(*, workspace: Workspace, actor: Actor, **changes) -> Policy:
                 if clean[field] and not any(clean[field].values()):  # leads would wait forever
                     errors[field] = [_("Open at least one span a week, or {} for always.")]
             continue
+        if field in STAGE_FIELDS and _key_of(getattr(policy, field)) == (value or ""):
+            continue  # unchanged: kept even when archived since
         check, message = POLICY_CHECKS[field]
         clean[field] = check(workspace, value)
         if clean[field] is INVALID:
