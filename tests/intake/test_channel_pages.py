@@ -75,6 +75,15 @@ def test_a_form_channel_shows_its_snippet(team):
     assert 'name="consent"' in snippet.replace("&quot;", '"')
 
 
+def test_a_form_no_site_may_post_to_says_so(team):
+    channel = make(team)
+    warning = 'id="no-origins"'
+    assert warning in page(team, "admin", f"/settings/channels/{channel.pk}/").content.decode()
+    channel.settings = {"allowed_origins": ["https://shop.example.vn"]}
+    channel.save()
+    assert warning not in page(team, "admin", f"/settings/channels/{channel.pk}/").content.decode()
+
+
 def test_saving_settings_keeps_secrets_left_empty_and_audits(team):
     secret, token = "app-secret-do-not-show", "page-token-do-not-show"
     channel = make(team, "facebook", verify_token="v1", app_secret=secret, page_access_token=token)

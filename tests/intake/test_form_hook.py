@@ -148,6 +148,10 @@ def test_another_origin_is_refused_on_preflight_and_post(form):
     assert "Access-Control-Allow-Origin" not in preflight
     post = post_json(url(form), {"phone": "0912345678"}, Origin=evil)
     assert_error(post, 403)
+    assert post["Access-Control-Allow-Origin"] == evil  # the site's script may show why
+    page = Client().post(url(form), FORM, headers={"Origin": evil, "Accept": "text/html"})
+    assert (page.status_code, page["Content-Type"]) == (403, "text/html; charset=utf-8")
+    assert "Trang web này không được phép gửi vào form." in page.content.decode()
     assert not Lead.objects.exists()
     # a look-alike of the allowed origin is another origin
     assert_error(Client().options(url(form), headers={"Origin": ORIGIN + ".evil.example"}), 403)

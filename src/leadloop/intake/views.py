@@ -141,6 +141,16 @@ def _submission(channel: Channel, data: dict, request: HttpRequest):
     return dataclasses.replace(submission, utm=utm, campaign=campaign, consent=consent)
 
 
+def _refusal(request: HttpRequest, exc: ApplicationError, headers: dict) -> HttpResponse:
+    """The error as JSON, or as a page for a browser posting without script."""
+    if not _is_browser_page(request):
+        return _error(exc, headers)
+    back = request.headers.get("Referer", "")
+    context = {"error": exc, "back": back if back.startswith(("https://", "http://")) else ""}
+    page = render(request, "intake/form_error.html", context, status=exc.status)
+    return _with_headers(page, _error_headers(exc, headers))
+
+
 def _is_browser_page(request: HttpRequest) -> bool:
     """A plain HTML form post from a browser (no script): it reads errors as a page."""
     return not _wants_json(request) and "text/html" in request.headers.get("Accept", "")
@@ -159,9 +169,14 @@ def form_hook(request: HttpRequest, workspace: str, form_key: str) -> HttpRespon
     )
     if channel is None:
         return _error(NotFound(_("Unknown form.")), {})
-    headers = _cors_headers(channel, request.headers.get("Origin", ""))
+    origin = request.headers.get("Origin", "")
+    headers = _cors_headers(channel, origin)
     if headers is None:
-        return _error(Forbidden(_("This origin may not post to this form.")), {})
+        refused = Forbidden(_("This site may not post to this form."))
+        if request.method == "OPTIONS":
+            return _error(refused, {})
+        # the site's script may read why (it sent nothing a preflight would have to allow)
+        return _refusal(request, refused, {"Access-Control-Allow-Origin": origin, "Vary": "Origin"})
     if request.method == "OPTIONS":
         return HttpResponse(status=204, headers=headers)
     if request.method != "POST":
@@ -181,12 +196,7 @@ def form_hook(request: HttpRequest, workspace: str, form_key: str) -> HttpRespon
                 raw=data,
             )
     except ApplicationError as exc:
-        if not _is_browser_page(request):
-            return _error(exc, headers)
-        back = request.headers.get("Referer", "")
-        context = {"error": exc, "back": back if back.startswith(("https://", "http://")) else ""}
-        page = render(request, "intake/form_error.html", context, status=exc.status)
-        return _with_headers(page, _error_headers(exc, headers))
+        return _refusal(request, exc, headers)
     if _wants_json(request):
         return JsonResponse({"ok": True}, headers=headers)
     if url := channel.settings.get("redirect_url"):
