@@ -96,6 +96,17 @@ def test_merge_page_previews_then_merges(team, flagged):
     assert client.get(url, {"into": a.contact_id}).status_code == 404
 
 
+def test_merge_page_shows_what_it_keeps_chosen_before_any_choice(team, flagged):
+    a, b, _pair = flagged
+    page = team.browser_client("manager").get(
+        f"/contacts/{b.contact_id}/merge/", {"into": a.contact_id}
+    )
+    form = page.context["form"]
+    assert form["phone"].value() == str(a.contact_id)  # both valid: the survivor's
+    assert form["email"].value() == str(b.contact_id)  # only the merged-away one has one
+    assert page.content.decode().count(" checked") == 3
+
+
 def test_merge_page_by_lead_number_and_bad_choice(team, flagged):
     a, b, _pair = flagged
     client = team.browser_client("admin")

@@ -15,6 +15,7 @@ from leadloop.intake.models import Touch
 from leadloop.pipeline.models import Lead, LeadEvent
 from leadloop.pipeline.services import lead_change_stage
 from tests.core.support import assert_error, capture
+from tests.web.leads import browser
 
 
 def lead_of(team, name="", phone="", email="", **more) -> Lead:
@@ -109,6 +110,22 @@ def test_both_open_leads_keep_one_open_lead(team, pair):
     assert older.events.filter(kind="merged", data__lead=newer.pk).exists()
     kinds = set(older.events.values_list("kind", flat=True))
     assert {"touch", "activity", "merged", "created"} <= kinds
+
+
+def test_the_values_a_merge_drops_stay_on_the_timeline(team, pair):
+    """One phone survives a merge; the other is still to be read on the lead."""
+    older, newer = pair
+    contact_merge(
+        workspace=team.workspace,
+        actor=team.actors["admin"],
+        contact_id=newer.contact_id,
+        into_id=older.contact_id,
+    )
+    dropped = {"full_name": "Nguyen Van An", "phone": "0912345679"}  # the e-mail was kept
+    assert older.events.get(kind="merged").data == {"lead": newer.pk, "dropped": dropped}
+    assert newer.events.get(kind="merged").data["dropped"] == dropped
+    html = browser(team, "manager").get(f"/leads/{older.pk}/").content.decode()
+    assert "Not kept: name Nguyen Van An; phone 0912345679" in html
 
 
 def test_a_closed_lead_moves_without_conflict(team, pair):

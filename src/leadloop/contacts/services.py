@@ -278,6 +278,11 @@ def _choose(gone: Contact, survivor: Contact, fields: dict) -> dict[str, Contact
     }
 
 
+def merge_defaults(gone: Contact, survivor: Contact) -> dict[str, int]:
+    """Per field, the id of the contact whose value a merge keeps when none is asked for."""
+    return {name: source.pk for name, source in _choose(gone, survivor, {}).items()}
+
+
 def contact_values(contact: Contact) -> dict:
     return {
         "id": contact.pk,
@@ -336,7 +341,19 @@ def _exit_stage(workspace: Workspace) -> Stage:
     return stage
 
 
-def _close_as_merged(closing: Lead, kept: Lead, actor: Actor) -> None:
+def _not_kept(gone: Contact, survivor: Contact, chosen: dict[str, Contact]) -> dict[str, str]:
+    """The values the merge drops ({field: value}), for the timeline: what the other contact
+    had where it differs from what is kept."""
+    dropped = {}
+    for name, source in chosen.items():
+        other = survivor if source is gone else gone
+        column = MERGE_FIELDS[name][0]
+        if getattr(other, column) and getattr(other, column) != getattr(source, column):
+            dropped[name] = getattr(other, column)
+    return dropped
+
+
+def _close_as_merged(closing: Lead, kept: Lead, actor: Actor, dropped: dict) -> None:
     """The newer of two open leads: its touches and activities move to the older one, which
     stays open; it closes in the workspace's first Invalid (else Lost) stage, on its timeline."""
     Touch.objects.filter(lead=closing).update(lead=kept)
@@ -362,7 +379,8 @@ def _close_as_merged(closing: Lead, kept: Lead, actor: Actor) -> None:
         reason=(_("Merged into lead #%(id)s") % {"id": kept.pk})[:500],
         data={"merged_into": kept.pk},
     )
-    event_record(lead=kept, actor=actor, kind=LeadEvent.Kind.MERGED, data={"lead": closing.pk})
+    data = {"lead": closing.pk, "dropped": dropped}
+    event_record(lead=kept, actor=actor, kind=LeadEvent.Kind.MERGED, data=data)
 
 
 @transaction.atomic
@@ -402,8 +420,9 @@ def contact_merge(
     if dry_run:
         return plan
     by_id = {lead.pk: lead for lead in leads}
+    dropped = _not_kept(gone, survivor, chosen)
     if plan["closed_lead"]:
-        _close_as_merged(by_id[plan["closed_lead"]], by_id[plan["open_lead"]], actor)
+        _close_as_merged(by_id[plan["closed_lead"]], by_id[plan["open_lead"]], actor, dropped)
     Lead.objects.filter(contact=gone).update(contact=survivor)
     Touch.objects.filter(contact=gone).update(contact=survivor)
     for lead in leads:
@@ -412,7 +431,7 @@ def contact_merge(
                 lead=lead,
                 actor=actor,
                 kind=LeadEvent.Kind.MERGED,
-                data={"from_contact": gone.pk, "into_contact": survivor.pk},
+                data={"from_contact": gone.pk, "into_contact": survivor.pk, "dropped": dropped},
             )
     _move_pairs(workspace, gone, survivor)
     ContactMerge.objects.filter(workspace=workspace, into=gone).update(into=survivor)

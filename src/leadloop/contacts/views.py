@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from leadloop.contacts.forms import MergeForm
 from leadloop.contacts.selectors import contact_get, duplicate_list
-from leadloop.contacts.services import contact_merge, duplicate_dismiss
+from leadloop.contacts.services import contact_merge, duplicate_dismiss, merge_defaults
 from leadloop.core.errors import ApplicationError, ValidationFailed
 from leadloop.pipeline.selectors import lead_get, lead_list
 from leadloop.web.pages import member_page, paginate, show_error
@@ -50,7 +50,10 @@ def contact_merge_page(request, contact_id: int):
     if into is None:
         raise ValidationFailed(_("Choose the contact to merge into."))
     survivor = contact_get(workspace=actor.workspace, fetched_by=actor, contact_id=into)
-    form = MergeForm(request.POST or request.GET, gone=gone, survivor=survivor)
+    data = (request.POST or request.GET).copy()
+    for name, pk in merge_defaults(gone, survivor).items():  # shown chosen, as merged
+        data.setdefault(name, str(pk))
+    form = MergeForm(data, gone=gone, survivor=survivor)
     plan, status = None, 200
     if form.is_valid():
         try:

@@ -39,6 +39,14 @@ def leads_url(flt) -> str:
     return _leads_url(flt)
 
 
+MERGE_FIELD_LABELS = {"full_name": _("name"), "phone": _("phone"), "email": _("e-mail")}
+
+
+@register.filter
+def merge_field_label(name: str) -> str:
+    return MERGE_FIELD_LABELS.get(name, name)
+
+
 @register.filter
 def outcome_label(code: str) -> str:
     return Outcome(code).label if code in Outcome.values else code
