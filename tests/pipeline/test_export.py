@@ -85,6 +85,24 @@ def test_xlsx_content(team, leads):
     assert {c.value for c in phones} >= {"+84912000000", "'=1+2"}
 
 
+def test_the_leads_own_fields_are_columns_too(team, leads):
+    """Fields from forms, imports and providers are data too: an export keeps every one."""
+    hanoi = capture(team, phone="0912999001", fields={"Tỉnh/Thành": "Hà Nội", "Ngân sách": 2000})
+    capture(team, phone="0912999002", fields={"=cmd": "+1", "Tỉnh/Thành": "Huế"})
+    added = ["fields.=cmd", "fields.Ngân sách", "fields.Tỉnh/Thành"]  # never a formula
+    rows = {int(r["id"]): r for r in csv_rows(team.api("admin").get("/leads/export"))}
+    assert list(rows[hanoi.lead.pk])[-3:] == added
+    assert [rows[hanoi.lead.pk][name] for name in added] == ["", "2000", "Hà Nội"]
+    assert rows[leads[0].pk]["fields.Tỉnh/Thành"] == ""
+    assert sorted(r["fields.=cmd"] for r in rows.values())[-1] == "'+1"
+    cells = {
+        r["id"].value: r for r in xlsx_rows(team.api("admin").get("/leads/export", format="xlsx"))
+    }
+    assert cells[hanoi.lead.pk]["fields.Ngân sách"].value == 2000
+    only_google = csv_rows(team.api("admin").get("/leads/export", source="google"))
+    assert not any(name.startswith("fields.") for name in only_google[0])  # none of theirs
+
+
 def test_filters_apply(team, leads):
     api = team.api("admin")
     rows = csv_rows(api.get("/leads/export", source="google"))

@@ -3,14 +3,18 @@
 Cells that a spreadsheet would run as a formula (starting with = + - @ tab or CR) get a leading
 apostrophe. The phone column holds the E.164 number (`+84912345678`): a plus and digits only,
 which no spreadsheet runs, so it is written as is (XLSX: a text cell, so it keeps its plus and
-leading zeros); a number that did not parse is written raw, escaped like any other cell."""
+leading zeros); a number that did not parse is written raw, escaped like any other cell. The
+leads' own fields follow the standard columns, one `fields.<key>` column per key."""
 
 import csv
+import json
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
+from django.db import connection
+from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -28,6 +32,7 @@ FORMATS = ("csv", "xlsx")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 E164 = re.compile(r"\+[1-9]\d{5,14}")
 MAX_XLSX_ROWS = 1_048_575  # Excel's sheet size, less the header
+MAX_FIELD_COLUMNS = 500  # of the leads' own fields, after the standard columns
 COLUMNS = [
     "id", "created_at", "full_name", "phone", "phone_valid", "email", "email_valid", "source",
     "campaign", "stage", "owner", "is_open", "returning", "is_test", "utm_source", "utm_medium",
@@ -47,7 +52,28 @@ def _phone(lead: Lead) -> str:
     return contact.phone_e164 if E164.fullmatch(contact.phone_e164) else safe(contact.phone_raw)
 
 
-def row_of(lead: Lead, tz: ZoneInfo) -> list:
+def field_keys(leads: QuerySet[Lead]) -> list[str]:
+    """The keys of the leads' own fields (from forms, imports, providers), sorted: one column
+    each after the standard ones, so an export loses none of them."""
+    sql, params = leads.order_by().values("fields").query.sql_with_params()
+    each = (
+        "jsonb_object_keys(s.fields)"
+        if connection.vendor == "postgresql"
+        else "json_each(s.fields)"
+    )
+    key = "k" if connection.vendor == "postgresql" else "k.key"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT {key} FROM ({sql}) s, {each} k", params)
+        return sorted(row[0] for row in cursor.fetchall())[:MAX_FIELD_COLUMNS]
+
+
+def _field_cell(value):
+    if value is None or isinstance(value, (dict, list)):
+        return "" if value is None else json.dumps(value, ensure_ascii=False)
+    return safe(value)
+
+
+def row_of(lead: Lead, tz: ZoneInfo, keys: list[str]) -> list:
     contact = lead.contact
     texts = [
         contact.full_name,
@@ -76,6 +102,7 @@ def row_of(lead: Lead, tz: ZoneInfo) -> list:
         lead.is_test,
         *(safe(u) for u in utm),
         safe(lead.note),
+        *(_field_cell(lead.fields.get(key)) for key in keys),
     ]
 
 
@@ -93,15 +120,19 @@ def csv_lines(header: list[str], rows: Iterable[list]) -> Iterator[str]:
         yield writer.writerow(row)
 
 
-def _xlsx_file(leads, tz: ZoneInfo):
+def _header(keys: list[str]) -> list[str]:
+    return [*COLUMNS, *(f"fields.{key}" for key in keys)]  # "f…": never run as a formula
+
+
+def _xlsx_file(leads, tz: ZoneInfo, keys: list[str]):
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Leads")
-    sheet.append(COLUMNS)
+    sheet.append([ILLEGAL_CHARACTERS_RE.sub("", name) for name in _header(keys)])
     for lead in leads.iterator(chunk_size=2000):
         sheet.append(
             [
                 ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
-                for v in row_of(lead, tz)
+                for v in row_of(lead, tz, keys)
             ]
         )
     out = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
@@ -123,17 +154,17 @@ def export_response(*, workspace: Workspace, actor: Actor, filters: LeadFilter, 
     audit_record(
         actor=actor, action="lead.export", obj=workspace, data={"format": fmt, **filters.as_query()}
     )
-    tz = ZoneInfo(workspace.time_zone)
+    tz, keys = ZoneInfo(workspace.time_zone), field_keys(leads)
     name = f"leads-{clock.now().astimezone(tz):%Y%m%d-%H%M}.{fmt}"
     if fmt == "csv":
+        rows = (row_of(lead, tz, keys) for lead in leads.iterator(chunk_size=2000))
         response = StreamingHttpResponse(
-            csv_lines(COLUMNS, (row_of(lead, tz) for lead in leads.iterator(chunk_size=2000))),
-            content_type="text/csv; charset=utf-8",
+            csv_lines(_header(keys), rows), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
     return FileResponse(
-        _xlsx_file(leads, tz),
+        _xlsx_file(leads, tz, keys),
         as_attachment=True,
         filename=name,
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
