@@ -78,3 +78,12 @@ def test_an_import_that_gives_nobody_a_lead_tells_nobody(team, tmp_path):
     job = imported(team, tmp_path, rows=3)
     assert job.created == 3 and job.assigned == {}
     assert not Notification.objects.filter(kind__in=["leads_imported", "lead_assigned"]).exists()
+
+
+def test_one_lead_is_told_in_the_singular(team, tmp_path):
+    for role in ("sales", "sales2"):
+        team.members[role].language = "en"
+        team.members[role].save(update_fields=["language"])
+    imported(team, tmp_path, rows=1)
+    [note] = Notification.objects.filter(kind="leads_imported")
+    assert note.message == "1 new lead for you from the import hội chợ.csv"

@@ -4,9 +4,10 @@ import pytest
 from django.test import Client
 
 from leadloop.core.models import ApiToken, Member
-from leadloop.pipeline.models import Stage
+from leadloop.notifications.models import Notification
+from leadloop.pipeline.models import Lead, Stage
 from tests.conftest import PASSWORD, ApiClient
-from tests.web.leads import browser
+from tests.web.leads import browser, capture
 
 
 def stage_keys(team) -> list[str]:
@@ -126,6 +127,40 @@ def test_editing_a_member(team):
     assert response.status_code == 302
     sales.refresh_from_db()
     assert (sales.role, sales.team, sales.active, sales.language) == ("manager", None, False, "en")
+
+
+def _deactivate(team, role: str):
+    member = team.members[role]
+    fields = {
+        f"member-{member.pk}-full_name": member.full_name,
+        f"member-{member.pk}-role": member.role,
+        f"member-{member.pk}-team": "",
+        f"member-{member.pk}-language": "en",
+    }
+    client = browser(team, "admin")
+    assert client.post(f"/settings/members/{member.pk}/", fields).status_code == 302
+    return client.get("/settings/").content.decode()
+
+
+def test_deactivating_a_rep_says_where_their_open_leads_went(team):
+    for _n in range(5):
+        capture(team, owner="sales")
+    page = _deactivate(team, "sales")
+    assert "Member saved." in page and "5 open leads went to other reps." in page
+    told = Notification.objects.filter(member=team.members["sales2"], kind="lead_assigned")
+    assert told.filter(count=5).count() == 1  # one summary, not a toast per lead
+    assert Lead.objects.filter(owner=team.members["sales2"], is_open=True).count() == 5
+
+
+def test_deactivating_the_only_rep_warns_of_the_leads_no_one_could_take(team):
+    capture(team, owner="sales")
+    Member.objects.filter(pk=team.members["sales2"].pk).update(away=True)
+    page = _deactivate(team, "sales")
+    assert (
+        "1 open lead stays with Sales Một: no rep could take it now. "
+        "Reassign it from the lead list."
+    ) in page
+    assert "went to other reps" not in page
 
 
 @pytest.mark.parametrize(("role", "active"), [("sales", "on"), ("admin", "")])

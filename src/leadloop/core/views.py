@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from leadloop.core.errors import ApplicationError
@@ -24,7 +25,7 @@ from leadloop.core.services import (
     token_create,
     token_revoke,
 )
-from leadloop.pipeline.selectors import stage_list
+from leadloop.pipeline.selectors import LeadFilter, lead_list, stage_list
 from leadloop.pipeline.services import stage_create, stage_reorder, stage_update
 from leadloop.routing.forms import MemberRoutingForm
 from leadloop.routing.services import member_routing_update
@@ -140,7 +141,8 @@ def member_edit(request, member_id: int):
     member = member_get(workspace=actor.workspace, fetched_by=actor, member_id=member_id)
     form = _member_form(member, _team_choices(actor), request.POST)
     action = partial(member_update, member=member, actor=actor)
-    return _submit(
+    open_before = _open_leads(actor, member) if member.active else 0
+    response = _submit(
         request,
         form,
         action,
@@ -148,6 +150,39 @@ def member_edit(request, member_id: int):
         section="members",
         bound_as=("member", member.pk),
     )
+    if open_before and not member.active:  # deactivated: say where their open leads went
+        _tell_handed_on(request, member, open_before, kept=_open_leads(actor, member))
+    return response
+
+
+def _open_leads(actor, member) -> int:
+    mine = LeadFilter(owner=str(member.pk), open=True)
+    return lead_list(workspace=actor.workspace, fetched_by=actor, filters=mine).count()
+
+
+def _tell_handed_on(request, member, open_before: int, kept: int) -> None:
+    if handed := open_before - kept:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)s open lead went to other reps.",
+                "%(count)s open leads went to other reps.",
+                handed,
+            )
+            % {"count": handed},
+        )
+    if kept:
+        messages.warning(
+            request,
+            ngettext(
+                "%(count)s open lead stays with %(name)s: no rep could take it now. "
+                "Reassign it from the lead list.",
+                "%(count)s open leads stay with %(name)s: no rep could take them now. "
+                "Reassign them from the lead list.",
+                kept,
+            )
+            % {"count": kept, "name": member.full_name},
+        )
 
 
 @require_POST

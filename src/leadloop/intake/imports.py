@@ -27,7 +27,7 @@ from django.db.models import QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext_lazy
 
 from leadloop.contacts.normalize import fold
 from leadloop.contacts.services import Identity
@@ -482,7 +482,11 @@ def _tell_owners(job: Import) -> None:
     """One notification for each rep the import gave leads to, instead of one per lead (a list
     of 100,000 rows would flood their screens and mailboxes)."""
     owners = Member.objects.filter(workspace=job.workspace, pk__in=[int(k) for k in job.assigned])
-    message = gettext_lazy("%(count)s new leads for you from the import %(file)s")
+    message = ngettext_lazy(
+        "%(count)s new lead for you from the import %(file)s",
+        "%(count)s new leads for you from the import %(file)s",
+        "count",
+    )
     notes = [
         notification_new(
             member=member,

@@ -53,7 +53,7 @@ def notification_new(
     in the member's language (`written_in`), whichever process makes it."""
     workspace = lead.workspace if lead is not None else member.workspace
     with translation.override(written_in(member, workspace)):
-        message = str(message) % params if params else str(message)
+        message = message % params if params else str(message)  # % picks a plural by count
     return instance(
         Notification,
         workspace_id=member.workspace_id,

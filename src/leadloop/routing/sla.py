@@ -204,7 +204,7 @@ def open_leads_hand_on(*, member: Member, actor: Actor) -> tuple[int, int]:
         part = moves[start : start + BATCH]
         leads_reassign(part, actor, "owner_inactive", router.policy, notes)
     router.save()
-    _save_notifications([note for note in notes if note.member_id != member.pk])
+    notifications_digest([note for note in notes if note.member_id != member.pk])
     return len(moves), len(leads) - len(moves)
 
 
