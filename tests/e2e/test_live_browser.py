@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from leadloop.core import clock
 from leadloop.core.services import member_update
 from leadloop.intake.imports import import_confirm, import_open, import_run
+from leadloop.pipeline.services import lead_change_stage
 from leadloop.routing.sla import timers_fire_due
 from tests.conftest import PASSWORD
 from tests.notifications.support import bearer, member_key
@@ -107,6 +108,24 @@ def test_a_narrow_phone_screen_shows_the_queue_in_one_column(team, rep_on_a_phon
     expect(item.locator(".countdown")).to_contain_text("Overdue by 5:")
     expect(item).to_have_class(re.compile(r"\boverdue\b"))
     assert item.locator(".countdown").evaluate("e => getComputedStyle(e).color") == RED
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_no_page_of_a_rep_sticks_out_sideways_on_a_phone(
+    team, rep_on_a_phone, server_url, language
+):
+    """Vietnamese names are longer: a stage like "K4.2 – Từ chối / không có nhu cầu" wraps in
+    its card rather than widen the page."""
+    for n in range(12):  # a two-digit unread count on the bell
+        lead = capture(team, owner="sales", full_name=f"Nguyễn Thị Phương Thảo {n}")
+    lead_change_stage(lead=lead, actor=team.actors["sales"], stage_key="k4-2")
+    page = rep_on_a_phone(360, 740)
+    page.goto(f"{server_url}/?lang={language}")
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    for path in ("/", "/leads/", "/queue/", "/reports/", "/leads/new/"):
+        page.goto(f"{server_url}{path}")
+        expect(page.locator("html")).to_have_attribute("lang", language)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
 
 
 def test_a_rep_is_told_once_of_the_leads_an_import_gave_them(

@@ -62,6 +62,19 @@ def test_adding_a_member_who_then_logs_in(team):
     assert client.post("/login/", {"username": "moi@acme.test", "password": PASSWORD}).url == "/"
 
 
+def test_a_short_password_is_refused_in_the_page_language(team):
+    fields = {
+        "new-member-email": "moi@acme.test",
+        "new-member-full_name": "Nhân Viên Mới",
+        "new-member-role": "sales",
+        "new-member-capacity": "20",
+        "new-member-password": "short",
+    }
+    response = browser(team, "admin", "vi").post("/settings/members/", fields)
+    assert response.status_code == 400
+    assert "Mật khẩu quá ngắn: cần ít nhất 8 ký tự." in response.content.decode()
+
+
 def test_adding_someone_twice_is_refused_on_the_form(team):
     response = browser(team, "admin").post(
         "/settings/members/",
