@@ -35,6 +35,6 @@ def test_an_admin_replays_a_failed_delivery(team, graph, browser_page, log_in, s
     page.get_by_role("button", name="Replay").click()
     expect(page.locator(".flash")).to_contain_text("being processed again")
     expect(page.locator(".tag")).to_have_text("Done")
-    expect(page.locator("table.outcomes")).to_contain_text("created")
+    expect(page.locator("table.outcomes")).to_contain_text("New lead")
     assert Delivery.objects.get().status == "done"
     assert Lead.objects.get().contact.full_name == "Bùi Thị Thu"

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from leadloop.core.errors import Conflict
 from leadloop.intake.inbox import deliveries_replay_failed, delivery_replay
 from leadloop.intake.models import Channel, Delivery
 from leadloop.intake.providers import PROVIDERS
@@ -40,7 +41,7 @@ def inbox(request):
 def inbox_delivery(request, delivery_id: int):
     actor = request.actor
     delivery = delivery_get(workspace=actor.workspace, fetched_by=actor, delivery_id=delivery_id)
-    body = bytes(delivery.body).decode("utf-8", errors="replace")
+    body = PROVIDERS[delivery.provider].shown(bytes(delivery.body))
     return render(request, "intake/delivery.html", {"delivery": delivery, "body": body})
 
 
@@ -49,8 +50,12 @@ def inbox_delivery(request, delivery_id: int):
 def inbox_replay(request, delivery_id: int):
     actor = request.actor
     delivery = delivery_get(workspace=actor.workspace, fetched_by=actor, delivery_id=delivery_id)
-    delivery_replay(workspace=actor.workspace, actor=actor, delivery=delivery)
-    messages.success(request, _("The delivery is being processed again."))
+    try:
+        delivery_replay(workspace=actor.workspace, actor=actor, delivery=delivery)
+    except Conflict as exc:  # a second press while the first replay runs, or done meanwhile
+        messages.info(request, exc.message)
+    else:
+        messages.success(request, _("The delivery is being processed again."))
     return redirect("inbox-delivery", delivery_id=delivery.pk)
 
 

@@ -146,6 +146,14 @@ def submission_of(item: Item, source: str) -> Submission:
 class Provider:
     kind = ""
     fetches = False  # the leads' answers come from the provider's API, not the delivery
+    body_secrets: tuple[str, ...] = ()  # keys of the body whose values are the channel's secret
+
+    def shown(self, body: bytes) -> str:
+        """The raw body as an admin may see it: the channel's secret hidden."""
+        text = body.decode("utf-8", errors="replace")
+        for key in self.body_secrets:
+            text = re.sub(rf'("{key}"\s*:\s*)"[^"]*"', r'\1"•••"', text)
+        return text
 
     def accept(self, channel: Channel, headers, body: bytes) -> dict:
         """The delivery's JSON when it comes from the provider (Forbidden otherwise)."""
@@ -319,6 +327,7 @@ class Google(Provider):
     """Google Ads lead forms: one lead per delivery, authenticated by google_key in the body."""
 
     kind = "google"
+    body_secrets = ("google_key",)
 
     def accept(self, channel, headers, body):
         data = parse_json(body)

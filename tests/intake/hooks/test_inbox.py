@@ -19,7 +19,7 @@ from leadloop.intake.inbox import RETRY_DELAYS, deliveries_sweep, delivery_proce
 from leadloop.intake.models import Delivery, FacebookForm, Touch
 from leadloop.pipeline.models import Lead
 from tests.core.support import capture
-from tests.intake.hooks.support import google, leadgen, make_channels, post, zalo
+from tests.intake.hooks.support import SECRETS, google, leadgen, make_channels, post, zalo
 
 pytestmark = pytest.mark.usefixtures("huey_immediate")
 
@@ -102,9 +102,19 @@ def test_replaying_one_failed_delivery_from_the_page(team, channels, graph):
     assert (failed.status, failed.attempts, failed.error) == ("done", 1, "")
     assert Lead.objects.get().external_id == "601"
     assert AuditLog.objects.filter(action="delivery.replay").count() == 1
-    # a done delivery is not replayed again
-    assert client.post(f"/settings/inbox/{failed.pk}/replay/").status_code == 409
+    # a done delivery is not replayed again: a second press is told why, on the same page
+    again = client.post(f"/settings/inbox/{failed.pk}/replay/", follow=True)
+    assert again.redirect_chain == [(f"/settings/inbox/{failed.pk}/", 302)]
+    assert "Chỉ có thể xử lý lại một lần gửi bị lỗi." in again.content.decode()
     assert Touch.objects.count() == 1
+
+
+def test_a_delivery_page_hides_the_channel_secret_and_names_outcomes(team, channels):
+    delivery_id = post("google", google()).json()["delivery"]
+    html = team.browser_client("admin").get(f"/settings/inbox/{delivery_id}/").content.decode()
+    assert SECRETS["google"]["google_key"] not in html
+    assert "&quot;google_key&quot;: &quot;•••&quot;" in html
+    assert "<td>Lead mới</td>" in html
 
 
 def test_replaying_all_failed_deliveries_from_the_page(team, channels, graph):

@@ -8,7 +8,7 @@ from django import template
 from django.http import QueryDict
 from django.template.defaultfilters import floatformat
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from leadloop.activities.models import Outcome
@@ -32,6 +32,13 @@ DUPLICATE_REASONS = {
     "email_local": _("Same e-mail name at another domain"),
 }
 SLA_STATES = {"met": _("Met on time"), "breached": _("Breached"), "pending": _("Pending")}
+DELIVERY_OUTCOMES = {
+    "created": pgettext_lazy("delivery outcome", "New lead"),
+    "joined": _("Joined an open lead"),
+    "duplicate": _("Received before"),
+    "failed": _("Failed"),
+}
+MERGE_FIELD_LABELS = {"full_name": _("name"), "phone": _("phone"), "email": _("e-mail")}
 
 
 @register.filter
@@ -39,7 +46,9 @@ def leads_url(flt) -> str:
     return _leads_url(flt)
 
 
-MERGE_FIELD_LABELS = {"full_name": _("name"), "phone": _("phone"), "email": _("e-mail")}
+@register.filter
+def delivery_outcome(code: str) -> str:
+    return DELIVERY_OUTCOMES.get(code, code)
 
 
 @register.filter
