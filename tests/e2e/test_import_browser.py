@@ -75,7 +75,7 @@ def test_a_marketer_imports_a_csv_and_downloads_the_error_report(
         page.get_by_role("link", name="Download the error report (CSV)").click()
     report = download.value.path().read_bytes().decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(report)))
-    assert rows[0] == ["row", "column", "reason"]
+    assert rows[0] == ["Row", "Column", "Reason"]
     assert [row[:2] for row in rows[1:]] == [["3", "Số điện thoại / Email"]]
     assert set(Lead.objects.values_list("contact__full_name", flat=True)) == {
         "Nguyễn Văn An",

@@ -233,6 +233,11 @@ def test_mapping_suggestions_fold_accents_and_case():
     assert mapping_suggest(["Họ", "Tên", "Phone number", "Notes"]) == [
         "full_name", "full_name", "phone", "note",
     ]  # fmt: skip
+    # a name that holds a phone or e-mail word; no guess from words that mean something else
+    headers = ["Họ tên", "Email công ty", "Phone/Điện thoại", "SĐT 2", "DT sàn", "Tên công ty"]
+    assert mapping_suggest(headers) == [
+        "full_name", "email", "phone", "field", "field", "field",
+    ]  # fmt: skip
 
 
 def test_cli_mapping_overrides_and_a_mapping_without_phone_or_email_is_refused(team, tmp_path):

@@ -71,7 +71,7 @@ def test_a_marketer_uploads_checks_the_preview_maps_and_runs_an_import(team, tas
     report = client.get(f"{URL}{job.pk}/errors.csv")
     assert report["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))
-    assert rows[0] == ["row", "column", "reason"]
+    assert rows[0] == ["Row", "Column", "Reason"]  # in the page's language
     assert [row[:2] for row in rows[1:]] == [["4", "SĐT / E-mail"]]
 
 

@@ -3,6 +3,7 @@ error report."""
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from leadloop.core.errors import ApplicationError
@@ -125,7 +126,8 @@ def import_errors(request, import_id: int):
     problems = import_problems(job=job).iterator(chunk_size=2000)
     rows = ([problem.row, safe(problem.column), safe(problem.reason)] for problem in problems)
     response = StreamingHttpResponse(
-        csv_lines(["row", "column", "reason"], rows), content_type="text/csv; charset=utf-8"
+        csv_lines([_("Row"), _("Column"), _("Reason")], rows),
+        content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
     return response

@@ -81,6 +81,14 @@ ALIASES = {
     "note": "ghi chu|note|notes|comment|comments|noi dung|message",
 }
 SUGGESTIONS = {alias: target for target, names in ALIASES.items() for alias in names.split("|")}
+# a column whose name holds one of these words is a phone or e-mail ("Email công ty",
+# "Phone/Điện thoại"); "dt" is left out: it also means area (diện tích) or revenue (doanh thu)
+WITHIN = [
+    (f" {alias} ", target)
+    for target in ("phone", "email")
+    for alias in ALIASES[target].split("|")
+    if len(alias) >= 3
+]
 
 
 def _importer(actor: Actor) -> None:
@@ -92,12 +100,18 @@ def _header_key(header: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", fold(header)).strip()
 
 
+def _suggested(key: str) -> str:
+    if key in SUGGESTIONS:
+        return SUGGESTIONS[key]
+    return next((target for words, target in WITHIN if words in f" {key} "), "field")
+
+
 def mapping_suggest(headers: list[str]) -> list[str]:
     """A target per column from its Vietnamese or English name; unknown columns are kept as
     lead fields. Only the first phone, e-mail, source and campaign column is taken as such."""
     mapping, taken = [], set()
     for header in headers:
-        target = SUGGESTIONS.get(_header_key(header), "field")
+        target = _suggested(_header_key(header))
         if target in taken and target not in JOINED:
             target = "field"
         taken.add(target)
