@@ -214,9 +214,32 @@ def test_adding_a_team(team):
         == 302
     )
     assert team.workspace.teams.filter(name="Telesales HN", kind="sales").exists()
-    again = client.post("/settings/teams/", {"team-name": "Telesales HN", "team-kind": "sales"})
-    assert again.status_code == 400
-    assert "A team with this name exists." in again.content.decode()
+    for name in ("Telesales HN", "telesales  hn"):  # the same name, whatever its case
+        again = client.post("/settings/teams/", {"team-name": name, "team-kind": "sales"})
+        assert again.status_code == 400
+        assert "A team with this name exists." in again.content.decode()
+    assert team.workspace.teams.filter(name__icontains="telesales").count() == 1
+
+
+def test_two_stages_of_one_name_are_refused(team):
+    client = browser(team, "admin")
+    fields = {"new-stage-name_vi": "Đã hẹn gặp", "new-stage-category": "qualified"}
+    assert (
+        client.post("/settings/stages/", fields | {"new-stage-name_en": "Booked"}).status_code
+        == 302
+    )
+    for name_vi, name_en in (("đã  HẸN gặp", ""), ("Khác", "booked")):
+        again = {**fields, "new-stage-name_vi": name_vi, "new-stage-name_en": name_en}
+        response = client.post("/settings/stages/", again)
+        assert response.status_code == 400
+        assert "A stage with this name exists." in response.content.decode()
+    renamed = {
+        "stage-k2-name_vi": "Đã hẹn gặp",
+        "stage-k2-name_en": "K2",
+        "stage-k2-category": "qualified",
+    }
+    assert client.post("/settings/stages/k2/", renamed).status_code == 400
+    assert Stage.objects.filter(workspace=team.workspace, name_vi="Đã hẹn gặp").count() == 1
 
 
 def test_adding_renaming_and_archiving_a_stage(team):

@@ -49,11 +49,21 @@ def workspace_create(*, slug: str, name: str = "", preset: str = "telesales") ->
     return workspace
 
 
+def _team_named(workspace: Workspace, name: str) -> Team | None:
+    """The workspace's team of this name, whatever its case ("Nhóm Hà Nội", "nhóm hà nội")."""
+    wanted = name.casefold()
+    return next(
+        (t for t in Team.objects.filter(workspace=workspace) if t.name.casefold() == wanted), None
+    )
+
+
 def team_create(*, workspace: Workspace, actor: Actor, name: str, kind: str) -> Team:
     actor.require(actor.administers)
     name = " ".join(name.split())
     if not name or kind not in Team.Kind.values:
         raise ValidationFailed(_("A team needs a name and a kind."), fields={"name": [name]})
+    if _team_named(workspace, name):
+        raise Conflict(_("A team with this name exists."), fields={"name": [name]})
     try:
         with transaction.atomic():
             team = Team.objects.create(workspace=workspace, name=name, kind=kind)
@@ -77,7 +87,7 @@ def _team_of(workspace: Workspace, actor: Actor, team: str | int | None, role: s
     if len(name) > 100:
         too_long = _("At most 100 characters.")
         raise ValidationFailed(too_long, fields={"team": [too_long]})
-    found = Team.objects.filter(workspace=workspace, name=name).first()
+    found = _team_named(workspace, name)
     kind = Team.Kind.MARKETING if role == Role.MARKETER else Team.Kind.SALES
     return found or team_create(workspace=workspace, actor=actor, name=name, kind=kind)
 

@@ -77,12 +77,33 @@ def _check_stage_fields(name_vi: str, name_en: str, category: str) -> None:
         raise ValidationFailed(_("The stage is not valid."), fields=errors)
 
 
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _check_names_free(workspace_id: int, name_vi: str, name_en: str, other_than=None) -> None:
+    """Two stages of one name would show as one in every stage list: refused, whatever the
+    case or spacing, in either language."""
+    others = Stage.objects.filter(workspace_id=workspace_id).exclude(
+        pk=getattr(other_than, "pk", None)
+    )
+    taken = {}
+    for stage in others.only("name_vi", "name_en"):
+        if _same(stage.name_vi, name_vi):
+            taken["name_vi"] = [_("A stage with this name exists.")]
+        if name_en.strip() and _same(stage.name_en, name_en):
+            taken["name_en"] = [_("A stage with this name exists.")]
+    if taken:
+        raise Conflict(_("A stage with this name exists."), fields=taken)
+
+
 @transaction.atomic
 def stage_create(
     *, workspace: Workspace, actor: Actor, name_vi: str, name_en: str = "", category: str
 ) -> Stage:
     actor.require(actor.administers)
     _check_stage_fields(name_vi, name_en, category)
+    _check_names_free(workspace.pk, name_vi, name_en)
     key = slugify(fold(name_en or name_vi))[:40] or "stage"
     if Stage.objects.filter(workspace=workspace, key=key).exists():
         raise Conflict(_("A stage with this name exists."), fields={"name_vi": [name_vi]})
@@ -114,6 +135,7 @@ def stage_update(
     idle clock."""
     actor.require(actor.administers)
     _check_stage_fields(name_vi, name_en, category)
+    _check_names_free(stage.workspace_id, name_vi, name_en, other_than=stage)
     if stage.category == Category.NEW and (archived or category != Category.NEW):
         active_new = Stage.objects.filter(
             workspace_id=stage.workspace_id, category=Category.NEW, archived=False
