@@ -57,6 +57,28 @@ def test_unread_notifications_link_to_their_lead_and_can_be_marked_read(team):
     assert 'data-unread="0"' in client.get("/").content.decode()
 
 
+def test_more_unread_notifications_than_shown_are_one_click_away(team):
+    for n in range(12):
+        capture(team, owner="sales", full_name=f"Khách {n}")
+    client = browser(team, "sales")
+    page = client.get("/")
+    assert len(page.context["notifications"]) == 10
+    assert "2 more unread notifications" in page.content.decode()
+    everything = client.get("/", {"notifications": "all"})
+    assert len(everything.context["notifications"]) == 12
+    assert 'id="all-notifications"' not in everything.content.decode()
+
+
+def test_marking_read_leaves_what_arrived_after_the_page_was_shown(team):
+    capture(team, owner="sales", full_name="Đã thấy")
+    client = browser(team, "sales")
+    shown = client.get("/").context["newest_shown"]
+    later = capture(team, owner="sales", full_name="Đến sau")
+    client.post("/notifications/read/", {"up_to": str(shown)})
+    unread = Notification.objects.filter(member=team.members["sales"], read_at__isnull=True)
+    assert [note.lead_id for note in unread] == [later.pk]
+
+
 def test_the_dashboard_queries_are_bounded(team, django_assert_max_num_queries):
     for _n in range(15):
         capture(team, owner="sales")

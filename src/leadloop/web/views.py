@@ -10,7 +10,7 @@ from leadloop.activities.models import Outcome
 from leadloop.activities.services import Logged, activity_log
 from leadloop.core import clock
 from leadloop.core.errors import ValidationFailed
-from leadloop.notifications.selectors import notification_list
+from leadloop.notifications.selectors import notification_list, unread_count
 from leadloop.notifications.services import notifications_mark_read
 from leadloop.pipeline.views import lead_of
 from leadloop.reports.selectors import dashboard_counts
@@ -19,6 +19,7 @@ from leadloop.web.forms import EmailLoginForm
 from leadloop.web.pages import member_page
 
 DASHBOARD_NOTIFICATIONS = 10
+ALL_NOTIFICATIONS = 500  # "show all": the unread ones, up to this many
 QUEUE_SIZE = 100
 
 login = auth_views.LoginView.as_view(
@@ -36,12 +37,20 @@ def dashboard(request):
         row["key"]: row for row in dashboard_counts(workspace=actor.workspace, fetched_by=actor)
     }
     unread = notification_list(member=request.member).filter(read_at__isnull=True)
+    shown = (
+        ALL_NOTIFICATIONS if request.GET.get("notifications") == "all" else DASHBOARD_NOTIFICATIONS
+    )
+    notes = list(unread.order_by("-created_at", "-id")[:shown])
+    total = unread_count(member=request.member)  # the bell's count, read once for both
     return render(
         request,
         "web/dashboard.html",
         {
             "counts": counts,
-            "notifications": unread[:DASHBOARD_NOTIFICATIONS],
+            "notifications": notes,
+            "newest_shown": max((note.pk for note in notes), default=0),
+            "unread_notifications": total,
+            "more_unread": max(total - len(notes), 0),
         },
     )
 
@@ -49,7 +58,10 @@ def dashboard(request):
 @require_POST
 @member_page
 def notifications_read(request):
-    notifications_mark_read(member=request.member)
+    """Mark read what the dashboard showed (up to its newest), not what arrived since."""
+    up_to = request.POST.get("up_to", "")
+    up_to = int(up_to) if up_to.isascii() and up_to.isdigit() and len(up_to) <= 18 else None
+    notifications_mark_read(member=request.member, up_to=up_to)
     return redirect("dashboard")
 
 
