@@ -64,6 +64,21 @@ def test_search_by_phone_in_any_written_form(team, leads):
     assert names(team.browser_client("manager").get("/leads/", {"q": spaced})) == {"Trần Thị Bình"}
 
 
+def test_phones_show_as_people_write_them_whatever_form_they_came_in(team):
+    written = {
+        "912000333": "0912 000 333",  # a spreadsheet cell that lost its 0
+        "01689123454": "0389 123 454",  # a pre-2018 eleven-digit mobile
+        "+84 (24) 3826-1234": "024 3826 1234",  # a Hà Nội landline
+        "12345": "12345",  # not valid: as given
+    }
+    for raw in written:
+        capture(team, phone=raw)
+    html = browser(team, "manager").get("/leads/").content.decode()
+    for shown in written.values():
+        assert f">{shown}</a>" in html, shown
+    assert 'href="tel:+84912000333"' in html
+
+
 def test_owner_me_and_member(team, leads):
     client = team.browser_client("manager")
     assert names(client.get("/leads/", {"owner": "me"})) == set()

@@ -47,6 +47,23 @@ def leads_url(flt) -> str:
 
 
 @register.filter
+def phone_shown(contact) -> str:
+    """A valid Vietnamese number as people write it, whatever form it came in ("0912 345 678",
+    landlines "024 3826 1234"); any other valid number in E.164; an invalid one as given."""
+    e164, raw = contact.phone_e164, contact.phone_raw
+    if not contact.phone_valid or not e164:
+        return raw
+    if not e164.startswith("+84"):
+        return e164
+    national = "0" + e164[3:]
+    if len(national) == 10:
+        return f"{national[:4]} {national[4:7]} {national[7:]}"
+    if len(national) == 11 and national.startswith("02"):
+        return f"{national[:3]} {national[3:7]} {national[7:]}"
+    return national
+
+
+@register.filter
 def delivery_outcome(code: str) -> str:
     return DELIVERY_OUTCOMES.get(code, code)
 
