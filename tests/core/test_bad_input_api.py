@@ -136,6 +136,25 @@ def test_wrong_types_are_a_422_naming_the_field(api, lead, template, body):
     assert error["fields"], error
 
 
+@pytest.mark.parametrize(
+    ("template", "body", "field"),
+    [
+        ("/leads", {"phone": "0912000009", "fields": {"x": [1]}}, "fields.x"),
+        (
+            "/channels",
+            {"kind": "form", "name": "F", "settings": {"rate_limit": 1.5}},
+            "settings.rate_limit",
+        ),
+    ],
+)
+def test_a_value_of_no_allowed_type_is_named_by_its_field_not_by_types(api, template, body, field):
+    """Not "fields.x.constrained-str", "fields.x.int"…: the client's field, each message once."""
+    error = assert_error(api.post(template, body), 422)
+    assert list(error["fields"]) == [field]
+    messages = error["fields"][field]
+    assert len(messages) == len(set(messages)) >= 1
+
+
 @pytest.mark.parametrize("template", POSTS)
 def test_unknown_fields_are_a_422(api, lead, template):
     body = dict(VALID[template], surprise="!")

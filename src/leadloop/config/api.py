@@ -1,6 +1,7 @@
 """The NinjaAPI object: bearer-token auth and the one mapping of errors to JSON."""
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
@@ -79,8 +80,15 @@ def error_response(request, exc: ApplicationError):
     return api.create_response(request, exc.as_dict(), status=exc.status)
 
 
+# what pydantic appends to the place of an error in one member of a union ("constrained-str",
+# "int", "list[str]"): the field is the place, whichever type it failed to be
+UNION_MEMBER = re.compile(r"(constrained-)?(str|int|float|bool|(list|dict|function-\w+)\[.*\])")
+
+
 def _loc(error: dict) -> str:
     parts = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "payload")]
+    if len(parts) > 1 and UNION_MEMBER.fullmatch(parts[-1]):
+        parts.pop()
     return ".".join(parts) or "body"
 
 
@@ -93,7 +101,9 @@ def _application_error(request, exc: ApplicationError):
 def _validation_error(request, exc: ValidationError):
     fields: dict[str, list[str]] = {}
     for error in exc.errors:
-        fields.setdefault(_loc(error), []).append(error.get("msg", "invalid"))
+        messages = fields.setdefault(_loc(error), [])
+        if (message := error.get("msg", "invalid")) not in messages:
+            messages.append(message)
     return error_response(request, ValidationFailed(_("The request is not valid."), fields=fields))
 
 
