@@ -93,6 +93,12 @@ def test_created_at_is_the_clock_time_in_the_workspace_offset(admin_api):
         body = admin_api.post("/leads", {"phone": "0912345678"}).json()
     assert body["created_at"].startswith("2026-11-22T10:00:0")
     assert body["created_at"].endswith("+07:00")
+    odd = moment + timedelta(microseconds=250001)
+    with at(odd):
+        single = admin_api.post("/leads", {"phone": "0912345670"}).json()["created_at"]
+        bulk = admin_api.post("/leads/bulk", {"leads": [{"phone": "0912345679"}]}).json()
+    for written in (single, bulk["results"][0]["lead"]["created_at"]):  # one precision for both
+        assert re.fullmatch(r"2026-11-22T10:00:00\.\d{6}\+07:00", written), written
 
 
 @pytest.mark.parametrize(

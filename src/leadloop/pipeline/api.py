@@ -130,7 +130,7 @@ class CapturedOut(Schema):
     stage: str
     owner: OwnerOut | None
     quality: QualityOut
-    created_at: datetime
+    created_at: str  # as `local` writes it, like every other time in the API
 
 
 def local(lead_or_ws, moment: datetime | None) -> str | None:
