@@ -282,7 +282,9 @@ def test_a_stage_archived_since_stays_in_the_policy_when_something_else_is_saved
     ("change", "message"),
     [
         ({"hours_0": "8h to 12h"}, "Write times like 08:00-12:00, 13:30-17:30."),
-        ({"hours_2": "17:00-08:00"}, "Write times like 08:00-12:00, 13:30-17:30."),
+        ({"hours_2": "17:00-08:00"}, "A span ends before it starts: write a night shift as two"),
+        ({"hours_3": "08:00-12:00, 11:00-17:00"}, "The spans overlap"),
+        ({"holidays": "16/02/3100"}, "in the years 1900 to 2999"),
         ({"hours_0": "", "hours_1": "", "hours_5": ""}, "Give the opening hours of at least one"),
         ({"holidays": "Tết"}, "Tết is not a date like 2027-02-16."),
         ({"attempt_cadence": "soon"}, "At most 20 delays like 30m, 2h, 1d or next_morning."),

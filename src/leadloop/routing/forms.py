@@ -7,7 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from leadloop.core.forms import capacity_field
-from leadloop.routing.hours import hours_errors
+from leadloop.routing.hours import hours_errors, parse_hhmm
 from leadloop.routing.models import Policy, Rule, Strategy
 
 WEEKDAYS = (
@@ -69,12 +69,25 @@ class WeekHoursForm(forms.Form):
                 part.replace("–", "-").split("-") for part in _items(self.cleaned_data.get(name))
             ]
             if hours_errors({str(day): spans}):
-                self.add_error(name, _("Write times like 08:00-12:00, 13:30-17:30."))
+                self.add_error(name, _spans_error(spans))
             elif spans:
                 week[str(day)] = [[start.strip(), end.strip()] for start, end in spans]
         if not week and not self.errors:
             self.add_error(None, self.nothing_open)
         return week
+
+
+def _spans_error(spans: list[list[str]]) -> str:
+    """Why a day's opening hours are refused, in words a shop owner acts on."""
+    read = [[parse_hhmm(t) for t in span] if len(span) == 2 else [None] for span in spans]
+    if any(None in times for times in read):
+        return _("Write times like 08:00-12:00, 13:30-17:30.")
+    if any(start >= end for start, end in read):
+        return _(
+            "A span ends before it starts: write a night shift as two, 17:00-24:00 on one day "
+            "and 00:00-08:00 on the next."
+        )
+    return _("The spans overlap: write each hour once, e.g. 08:00-12:00, 13:00-17:00.")
 
 
 class PolicyForm(WeekHoursForm):

@@ -323,7 +323,10 @@ def _number(low: int, high: int):
 
 POLICY_CHECKS = {  # field: (check returning the clean value or INVALID, message)
     "business_hours": None,  # week_hours has its own messages
-    "holidays": (_holidays, gettext_lazy("At most 366 dates like 2027-02-16.")),
+    "holidays": (
+        _holidays,
+        gettext_lazy("At most 366 dates like 2027-02-16, in the years 1900 to 2999."),
+    ),
     "return_to_owner": (
         lambda workspace, value: value if isinstance(value, bool) else INVALID,
         gettext_lazy("true or false."),
