@@ -69,8 +69,11 @@ def delivery_outcome(code: str) -> str:
 
 
 @register.filter
-def merge_field_label(name: str) -> str:
-    return MERGE_FIELD_LABELS.get(name, name)
+def merge_dropped(dropped: dict) -> str:
+    """What a merge did not keep, in the fields' order (PostgreSQL's jsonb reorders keys)."""
+    return "; ".join(
+        f"{label} {dropped[name]}" for name, label in MERGE_FIELD_LABELS.items() if name in dropped
+    )
 
 
 @register.filter
