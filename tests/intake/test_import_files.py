@@ -238,6 +238,10 @@ def test_mapping_suggestions_fold_accents_and_case():
     assert mapping_suggest(headers) == [
         "full_name", "email", "phone", "field", "field", "field",
     ]  # fmt: skip
+    # an exact name wins over one that only holds the word, wherever each stands
+    assert mapping_suggest(["Họ tên", "Đồng ý nhận email", "Email", "Phone verified", "Phone"]) == [
+        "full_name", "field", "email", "field", "phone",
+    ]  # fmt: skip
 
 
 def test_cli_mapping_overrides_and_a_mapping_without_phone_or_email_is_refused(team, tmp_path):

@@ -228,7 +228,7 @@ def test_two_stages_of_one_name_are_refused(team):
         client.post("/settings/stages/", fields | {"new-stage-name_en": "Booked"}).status_code
         == 302
     )
-    for name_vi, name_en in (("đã  HẸN gặp", ""), ("Khác", "booked")):
+    for name_vi, name_en in (("đã  HẸN gặp", ""), ("Khác", "booked"), ("Booked", "")):
         again = {**fields, "new-stage-name_vi": name_vi, "new-stage-name_en": name_en}
         response = client.post("/settings/stages/", again)
         assert response.status_code == 400
@@ -240,6 +240,16 @@ def test_two_stages_of_one_name_are_refused(team):
     }
     assert client.post("/settings/stages/k2/", renamed).status_code == 400
     assert Stage.objects.filter(workspace=team.workspace, name_vi="Đã hẹn gặp").count() == 1
+    # stages of one name from before this check can still be archived, unrenamed
+    Stage.objects.filter(workspace=team.workspace, key="k3").update(name_vi="Đã hẹn gặp")
+    k3 = Stage.objects.get(workspace=team.workspace, key="k3")
+    archived = {
+        "stage-k3-name_vi": k3.name_vi,
+        "stage-k3-name_en": k3.name_en,
+        "stage-k3-category": k3.category,
+        "stage-k3-archived": "on",
+    }
+    assert client.post("/settings/stages/k3/", archived).status_code == 302
 
 
 def test_adding_renaming_and_archiving_a_stage(team):

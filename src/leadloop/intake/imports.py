@@ -100,22 +100,22 @@ def _header_key(header: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", fold(header)).strip()
 
 
-def _suggested(key: str) -> str:
-    if key in SUGGESTIONS:
-        return SUGGESTIONS[key]
+def _within(key: str) -> str:
     return next((target for words, target in WITHIN if words in f" {key} "), "field")
 
 
 def mapping_suggest(headers: list[str]) -> list[str]:
     """A target per column from its Vietnamese or English name; unknown columns are kept as
-    lead fields. Only the first phone, e-mail, source and campaign column is taken as such."""
-    mapping, taken = [], set()
-    for header in headers:
-        target = _suggested(_header_key(header))
-        if target in taken and target not in JOINED:
-            target = "field"
-        taken.add(target)
-        mapping.append(target)
+    lead fields. Only the first phone, e-mail, source and campaign column is taken as such. A
+    name that only holds a phone or e-mail word counts after the exact names: "Email" wins
+    over "Đồng ý nhận email" wherever each stands."""
+    keys = [_header_key(header) for header in headers]
+    mapping: list[str | None] = [SUGGESTIONS.get(key) for key in keys]
+    taken = set()
+    for n in sorted(range(len(keys)), key=lambda n: mapping[n] is None):  # exact names first
+        target = mapping[n] or _within(keys[n])
+        mapping[n] = "field" if target in taken and target not in JOINED else target
+        taken.add(mapping[n])
     return mapping
 
 

@@ -87,12 +87,14 @@ def _check_names_free(workspace_id: int, name_vi: str, name_en: str, other_than=
     others = Stage.objects.filter(workspace_id=workspace_id).exclude(
         pk=getattr(other_than, "pk", None)
     )
-    taken = {}
+    taken, shown_en = {}, name_en.strip() or name_vi  # an empty English name shows the other
     for stage in others.only("name_vi", "name_en"):
         if _same(stage.name_vi, name_vi):
             taken["name_vi"] = [_("A stage with this name exists.")]
-        if name_en.strip() and _same(stage.name_en, name_en):
-            taken["name_en"] = [_("A stage with this name exists.")]
+        if _same(stage.name_en, shown_en):
+            taken["name_en" if name_en.strip() else "name_vi"] = [
+                _("A stage with this name exists.")
+            ]
     if taken:
         raise Conflict(_("A stage with this name exists."), fields=taken)
 
@@ -135,7 +137,8 @@ def stage_update(
     idle clock."""
     actor.require(actor.administers)
     _check_stage_fields(name_vi, name_en, category)
-    _check_names_free(stage.workspace_id, name_vi, name_en, other_than=stage)
+    if not (_same(name_vi, stage.name_vi) and _same(name_en or name_vi, stage.name_en)):
+        _check_names_free(stage.workspace_id, name_vi, name_en, other_than=stage)  # renamed
     if stage.category == Category.NEW and (archived or category != Category.NEW):
         active_new = Stage.objects.filter(
             workspace_id=stage.workspace_id, category=Category.NEW, archived=False
