@@ -79,6 +79,28 @@ def test_marking_read_leaves_what_arrived_after_the_page_was_shown(team):
     assert [note.lead_id for note in unread] == [later.pk]
 
 
+def test_a_summary_that_counted_more_since_the_page_stays_unread(team):
+    """The SLA worker counts later alerts into an unread summary, which keeps its id."""
+    sales = team.members["sales"]
+    summary = Notification.objects.create(
+        workspace=team.workspace, member=sales, kind="sla_breach", message="4", count=4,
+        created_at=clock.now(),
+    )  # fmt: skip
+    client = browser(team, "sales")
+    page = client.get("/")
+    assert f'name="seen" value="{summary.pk}:4"' in page.content.decode()
+    Notification.objects.filter(pk=summary.pk).update(count=6)  # two more misses meanwhile
+    client.post(
+        "/notifications/read/",
+        {"up_to": str(page.context["newest_shown"]), "seen": [f"{summary.pk}:4", "x:y"]},
+    )
+    summary.refresh_from_db()
+    assert summary.read_at is None
+    client.post("/notifications/read/", {"up_to": str(summary.pk), "seen": f"{summary.pk}:6"})
+    summary.refresh_from_db()
+    assert summary.read_at is not None
+
+
 def test_the_dashboard_queries_are_bounded(team, django_assert_max_num_queries):
     for _n in range(15):
         capture(team, owner="sales")

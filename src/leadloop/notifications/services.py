@@ -138,12 +138,17 @@ def _fold(summary: Notification, group: list[Notification]) -> None:
     summary.save(update_fields=["message", "count", "lead"])
 
 
-def notifications_mark_read(*, member: Member, up_to: int | None = None) -> int:
+def notifications_mark_read(
+    *, member: Member, up_to: int | None = None, seen: dict[int, int] | None = None
+) -> int:
     """Mark the member's unread notifications read; with `up_to`, only those up to that id (the
-    newest one a page showed: later ones stay unread)."""
+    newest one a page showed: later ones stay unread), and of the summaries a page showed
+    (`seen`: {id: count}) only those that counted no more alerts since."""
     unread = Notification.objects.filter(member=member, read_at__isnull=True)
     if up_to is not None:
         unread = unread.filter(pk__lte=up_to)
+    for pk, count in (seen or {}).items():
+        unread = unread.exclude(pk=pk, count__gt=count)
     return unread.update(read_at=clock.now())
 
 

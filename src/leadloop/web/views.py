@@ -59,10 +59,16 @@ def dashboard(request):
 @member_page
 def notifications_read(request):
     """Mark read what the dashboard showed (up to its newest), not what arrived since."""
-    up_to = request.POST.get("up_to", "")
-    up_to = int(up_to) if up_to.isascii() and up_to.isdigit() and len(up_to) <= 18 else None
-    notifications_mark_read(member=request.member, up_to=up_to)
+    up_to = _number(request.POST.get("up_to", ""))
+    pairs = (item.partition(":") for item in request.POST.getlist("seen"))
+    seen = {_number(pk): _number(count) for pk, _sep, count in pairs}
+    seen = {pk: count for pk, count in seen.items() if pk is not None and count is not None}
+    notifications_mark_read(member=request.member, up_to=up_to, seen=seen)
     return redirect("dashboard")
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _logged_text(logged: Logged) -> str:
