@@ -59,8 +59,9 @@ class GraphError(Exception):
         self.passing = passing
 
 
-# Graph error codes that pass: an expired or invalid token (190), rate and usage limits
-GRAPH_PASSING_CODES = {4, 17, 32, 190, 613}
+# Graph error codes that pass: unknown and service errors (1, 2), an expired or invalid token
+# (190), rate and usage limits (4, 17, 32, 613); an error may also say it is transient
+GRAPH_PASSING_CODES = {1, 2, 4, 17, 32, 190, 613}
 
 
 def parse_json(body: bytes) -> dict:
@@ -143,17 +144,31 @@ def submission_of(item: Item, source: str) -> Submission:
     )
 
 
+JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')  # a string as JSON writes it, escapes and all
+
+
 class Provider:
     kind = ""
     fetches = False  # the leads' answers come from the provider's API, not the delivery
     body_secrets: tuple[str, ...] = ()  # keys of the body whose values are the channel's secret
 
     def shown(self, body: bytes) -> str:
-        """The raw body as an admin may see it: the channel's secret hidden."""
+        """The raw body as an admin may see it: the channel's secret hidden, however the
+        sender escaped it."""
         text = body.decode("utf-8", errors="replace")
-        for key in self.body_secrets:
-            text = re.sub(rf'("{key}"\s*:\s*)"[^"]*"', r'\1"•••"', text)
-        return text
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            return text
+        found = {data.get(key) for key in self.body_secrets} if isinstance(data, dict) else set()
+        secrets = {secret for secret in found if isinstance(secret, str) and secret}
+        if not secrets:
+            return text
+
+        def hidden(string: re.Match) -> str:
+            return '"•••"' if json.loads(string.group()) in secrets else string.group()
+
+        return JSON_STRING.sub(hidden, text)
 
     def accept(self, channel: Channel, headers, body: bytes) -> dict:
         """The delivery's JSON when it comes from the provider (Forbidden otherwise)."""
@@ -271,7 +286,9 @@ def _passing(status: int, data) -> bool:
     if status >= 500 or status == 429:
         return True
     error = data.get("error") if isinstance(data, dict) else None
-    return isinstance(error, dict) and error.get("code") in GRAPH_PASSING_CODES
+    if not isinstance(error, dict):
+        return False
+    return error.get("is_transient") is True or error.get("code") in GRAPH_PASSING_CODES
 
 
 def graph_lead(client: httpx.Client, channel: Channel, item: Item) -> Item:

@@ -114,7 +114,17 @@ def test_a_delivery_page_hides_the_channel_secret_and_names_outcomes(team, chann
     html = team.browser_client("admin").get(f"/settings/inbox/{delivery_id}/").content.decode()
     assert SECRETS["google"]["google_key"] not in html
     assert "&quot;google_key&quot;: &quot;•••&quot;" in html
-    assert "<td>Lead mới</td>" in html
+
+
+def test_a_secret_written_with_escapes_is_hidden_too(team, channels):
+    channel = channels["google"]
+    channel.settings = {"google_key": 'z"QX/ợ'}
+    channel.save()
+    body = r'{"google\u005fkey": "z\"QX\/\u1ee3", "lead_id": "1", "user_column_data": []}'
+    delivery = delivery_receive(channel=channel, headers={}, body=body.encode(), remote_addr="")
+    html = team.browser_client("admin").get(f"/settings/inbox/{delivery.pk}/").content.decode()
+    raw = html.split('id="raw-body">')[1].split("</pre>")[0]
+    assert "QX" not in raw and "&quot;•••&quot;" in raw and "lead_id" in raw
 
 
 def test_replaying_all_failed_deliveries_from_the_page(team, channels, graph):
