@@ -65,6 +65,7 @@ WRONG_TYPES = {
         {"kind": "call", "duration_s": "long"},
         {"kind": "call", "duration_s": -1},
         {"kind": "call", "duration_s": 10**20},
+        {"kind": "call", "duration_s": True},
     ],
     "/members": [
         {"email": 1, "full_name": "x", "role": "sales"},
@@ -80,6 +81,8 @@ WRONG_TYPES = {
         {"name": "x", "budget": -1},
         {"name": "x", "starts_on": "2026-02-30"},
         {"name": "x", "budget": 1.5},
+        {"name": "x", "starts_on": "0001-01-01"},
+        {"name": "x", "starts_on": "2027-03-01", "ends_on": "2027-02-01"},
     ],
     "/channels": [
         {"kind": "fax", "name": "x"},

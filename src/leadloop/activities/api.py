@@ -2,7 +2,7 @@ from typing import Annotated
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
-from pydantic import AwareDatetime, ConfigDict, StringConstraints
+from pydantic import AwareDatetime, ConfigDict, StrictInt, StringConstraints
 
 from leadloop.activities.models import Kind
 from leadloop.activities.services import activity_log
@@ -15,7 +15,7 @@ class ActivityIn(Schema):
     model_config = ConfigDict(extra="forbid")
     kind: Kind
     outcome: Annotated[str, StringConstraints(max_length=40)] = ""
-    duration_s: int = Field(0, ge=0, le=86_400)
+    duration_s: StrictInt = Field(0, ge=0, le=86_400)  # true is no number of seconds
     body: Annotated[str, StringConstraints(max_length=10_000)] = ""
     callback_at: AwareDatetime | None = None  # when the person asked to be called back
 

@@ -12,6 +12,7 @@ from leadloop.core.access import Actor
 from leadloop.core.errors import Conflict, ValidationFailed
 from leadloop.core.models import Workspace
 from leadloop.core.services import audit_record
+from leadloop.pipeline.selectors import days_check
 
 
 @functools.lru_cache(maxsize=4096)  # a pure function called several times per captured lead
@@ -69,8 +70,10 @@ def campaign_create(
         raise ValidationFailed(_("A campaign needs a name."), fields={"name": [_("Required.")]})
     if budget < 0:
         raise ValidationFailed(_("Budget cannot be negative."), fields={"budget": [str(budget)]})
+    days_check({"starts_on": starts_on, "ends_on": ends_on})
     if starts_on and ends_on and ends_on < starts_on:
-        raise ValidationFailed(_("The campaign ends before it starts."), fields={"ends_on": [""]})
+        before = _("The campaign ends before it starts.")
+        raise ValidationFailed(before, fields={"ends_on": [before]})
     if Campaign.objects.filter(workspace=workspace, key=key).exists():
         raise Conflict(_("A campaign with this name exists."), fields={"name": [name]})
     campaign = Campaign.objects.create(
