@@ -23,6 +23,7 @@ from leadloop.core.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from leadloop.core.ids import MAX_ID
 from leadloop.core.services import token_authenticate
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ api = NinjaAPI(
 
 
 MAX_PAGE_SIZE = 200
-RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]  # a larger one overflows the database's ints
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class PageQuery(Schema):

@@ -150,6 +150,8 @@ def member_create(
 
 @transaction.atomic
 def member_update(*, member: Member, actor: Actor, **changes) -> Member:
+    """Change a member. One this deactivates hands their open leads on; the member returned
+    then carries `handed_on`: (leads handed on, leads no rep could take now)."""
     actor.require(actor.administers)
     if "role" in changes and changes["role"] not in Role.values:
         raise ValidationFailed(_("Unknown role."), fields={"role": [changes["role"]]})
@@ -168,7 +170,8 @@ def member_update(*, member: Member, actor: Actor, **changes) -> Member:
     if leaving:
         from leadloop.routing.sla import open_leads_hand_on  # routing builds on core
 
-        data["handed_on"], data["kept"] = open_leads_hand_on(member=member, actor=actor)
+        member.handed_on = open_leads_hand_on(member=member, actor=actor)
+        data["handed_on"], data["kept"] = member.handed_on
     audit_record(actor=actor, action="member.update", obj=member, data=data)
     return member
 

@@ -25,7 +25,7 @@ from leadloop.core.services import (
     token_create,
     token_revoke,
 )
-from leadloop.pipeline.selectors import LeadFilter, lead_list, stage_list
+from leadloop.pipeline.selectors import stage_list
 from leadloop.pipeline.services import stage_create, stage_reorder, stage_update
 from leadloop.routing.forms import MemberRoutingForm
 from leadloop.routing.services import member_routing_update
@@ -140,9 +140,13 @@ def member_edit(request, member_id: int):
     actor = request.actor
     member = member_get(workspace=actor.workspace, fetched_by=actor, member_id=member_id)
     form = _member_form(member, _team_choices(actor), request.POST)
-    action = partial(member_update, member=member, actor=actor)
-    open_before = _open_leads(actor, member) if member.active else 0
-    response = _submit(
+
+    def action(**data):
+        saved = member_update(member=member, actor=actor, **data)
+        if handed_on := getattr(saved, "handed_on", None):  # deactivated: where leads went
+            _tell_handed_on(request, saved, *handed_on)
+
+    return _submit(
         request,
         form,
         action,
@@ -150,18 +154,10 @@ def member_edit(request, member_id: int):
         section="members",
         bound_as=("member", member.pk),
     )
-    if open_before and not member.active:  # deactivated: say where their open leads went
-        _tell_handed_on(request, member, open_before, kept=_open_leads(actor, member))
-    return response
 
 
-def _open_leads(actor, member) -> int:
-    mine = LeadFilter(owner=str(member.pk), open=True)
-    return lead_list(workspace=actor.workspace, fetched_by=actor, filters=mine).count()
-
-
-def _tell_handed_on(request, member, open_before: int, kept: int) -> None:
-    if handed := open_before - kept:
+def _tell_handed_on(request, member, handed: int, kept: int) -> None:
+    if handed:
         messages.success(
             request,
             ngettext(

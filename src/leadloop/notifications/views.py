@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from leadloop.core.errors import ApplicationError, Forbidden, Unauthorized
+from leadloop.core.ids import id_in
 from leadloop.core.models import ApiToken
 from leadloop.core.selectors import memberships_of
 from leadloop.core.services import token_authenticate
@@ -16,8 +17,6 @@ from leadloop.notifications.forms import PreferencesForm
 from leadloop.notifications.services import notification_preferences_update
 from leadloop.notifications.stream import notification_events
 from leadloop.web.pages import member_page
-
-MAX_ID = 2**63 - 1
 
 
 def _token_member(request) -> ApiToken | ApplicationError:
@@ -50,9 +49,8 @@ def _still_signed_in(request, member_id: int) -> bool:
 def _resume_point(request) -> int | None:
     """The last notification id a reconnecting client saw (`Last-Event-ID`, else `?after=`)."""
     for value in (request.headers.get("Last-Event-ID", ""), request.GET.get("after", "")):
-        value = value.strip()
-        if value.isascii() and value.isdigit() and int(value) <= MAX_ID:
-            return int(value)
+        if (last := id_in(value.strip())) is not None:
+            return last
     return None  # absent or not an id: from now on
 
 

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from leadloop.campaigns.selectors import campaign_list, source_list
 from leadloop.core.access import Actor
 from leadloop.core.errors import ValidationFailed
+from leadloop.core.ids import id_in
 from leadloop.core.models import Member, Team
 from leadloop.core.selectors import member_list, sales_members
 from leadloop.intake.services import Submission
@@ -135,7 +136,7 @@ class LeadFilterForm(forms.Form):
 
 
 def _id(text: str) -> int:
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else 0
+    return id_in(text) or 0
 
 
 class StageForm(forms.Form):

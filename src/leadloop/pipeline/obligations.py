@@ -24,6 +24,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from leadloop.core.ids import id_in
 from leadloop.pipeline.models import Lead
 from leadloop.routing.models import Timer
 
@@ -43,8 +44,8 @@ def _by_key(field: str, value: str) -> Q:
     """`value` is an id or "none" (no such record); anything else matches nothing."""
     if value == "none":
         return Q(**{f"{field}__isnull": True})
-    if value.isascii() and value.isdigit() and len(value) <= 18:
-        return Q(**{f"{field}_id": int(value)})
+    if (pk := id_in(value)) is not None:
+        return Q(**{f"{field}_id": pk})
     return Q(pk__in=[])
 
 

@@ -10,6 +10,7 @@ from leadloop.contacts.selectors import flagged
 from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.errors import NotFound, ValidationFailed
+from leadloop.core.ids import MAX_ID, id_in
 from leadloop.core.models import Workspace
 from leadloop.pipeline.models import Lead, LeadEvent, Stage
 from leadloop.pipeline.obligations import obligation_q
@@ -140,7 +141,7 @@ def _visible(workspace: Workspace, fetched_by: Actor) -> QuerySet[Lead]:
 
 def _is_id_or(value: str, *words: str) -> bool:
     """An id (digits that fit a 64-bit key) or one of `words`."""
-    return value in words or (value.isascii() and value.isdigit() and len(value) <= 18)
+    return value in words or id_in(value) is not None
 
 
 def _by_owner(leads: QuerySet[Lead], owner: str, fetched_by: Actor) -> QuerySet[Lead]:
@@ -225,7 +226,7 @@ def lead_get(*, workspace: Workspace, fetched_by: Actor, lead_id: int) -> Lead:
 
 def lead_was_owned_by(*, workspace: Workspace, member_id: int, lead_id: int) -> bool:
     """Whether the lead was ever assigned to the member: a rep who had it knows it exists."""
-    if lead_id > 2**63 - 1:  # no such id: it would overflow the database's integers
+    if lead_id > MAX_ID:  # no such id: it would overflow the database's integers
         return False
     return LeadEvent.objects.filter(
         workspace=workspace, lead_id=lead_id, kind=LeadEvent.Kind.ASSIGNED, to_owner_id=member_id

@@ -10,6 +10,7 @@ from leadloop.contacts.normalize import fold
 from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.errors import NotFound, ValidationFailed
+from leadloop.core.ids import MAX_ID
 from leadloop.core.models import Member, Role, Team, Workspace
 from leadloop.core.services import audit_record
 from leadloop.intake.models import Channel
@@ -59,7 +60,7 @@ def _whole(value, low: int, high: int) -> bool:
 
 
 def _is_id(value) -> bool:
-    return _whole(value, 1, 2**63 - 1)  # larger ones overflow the database's integers
+    return _whole(value, 1, MAX_ID)
 
 
 def _texts(values, size: int):

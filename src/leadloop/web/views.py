@@ -10,6 +10,7 @@ from leadloop.activities.models import Outcome
 from leadloop.activities.services import Logged, activity_log
 from leadloop.core import clock
 from leadloop.core.errors import ValidationFailed
+from leadloop.core.ids import id_in
 from leadloop.notifications.selectors import notification_list, unread_count
 from leadloop.notifications.services import notifications_mark_read
 from leadloop.pipeline.views import lead_of
@@ -59,16 +60,12 @@ def dashboard(request):
 @member_page
 def notifications_read(request):
     """Mark read what the dashboard showed (up to its newest), not what arrived since."""
-    up_to = _number(request.POST.get("up_to", ""))
+    up_to = id_in(request.POST.get("up_to", ""))
     pairs = (item.partition(":") for item in request.POST.getlist("seen"))
-    seen = {_number(pk): _number(count) for pk, _sep, count in pairs}
+    seen = {id_in(pk): id_in(count) for pk, _sep, count in pairs}
     seen = {pk: count for pk, count in seen.items() if pk is not None and count is not None}
     notifications_mark_read(member=request.member, up_to=up_to, seen=seen)
     return redirect("dashboard")
-
-
-def _number(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _logged_text(logged: Logged) -> str:
