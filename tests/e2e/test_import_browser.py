@@ -82,3 +82,8 @@ def test_a_marketer_imports_a_csv_and_downloads_the_error_report(
         "Trần Thị Bình",
     }
     assert Import.objects.get().origin == "Hội chợ Tết 2027, có đồng ý"
+
+    page.get_by_role("link", name="See the leads of this file").click()
+    expect(page.locator(".result-count")).to_contain_text("2 leads")
+    expect(page.locator(".chips")).to_contain_text("From the import of hoi-cho.csv")
+    expect(page.locator("table.leads")).to_contain_text("Trần Thị Bình")

@@ -28,7 +28,14 @@ from leadloop.intake.imports import (
 from leadloop.intake.models import Import, ImportProblem, Touch
 from leadloop.intake.sheets import SAMPLE_BYTES, FileRefused
 from leadloop.pipeline.models import Lead
-from tests.core.support import database_url, estimated_rows, wait_for
+from tests.core.support import (
+    assert_error,
+    capture,
+    database_url,
+    estimated_rows,
+    phone,
+    wait_for,
+)
 
 LEADLOOP = Path(sys.executable).with_name("leadloop")
 HEADER = ["Họ và tên", "SĐT", "E-mail", "Quận", "Ghi chú"]
@@ -187,6 +194,32 @@ def test_a_row_with_a_new_value_joins_the_open_lead_as_a_new_touch(team, tmp_pat
     assert cli(path, "--source", "Hội chợ").strip() == "created=0 merged=1 invalid=0 failed=0"
     lead = Lead.objects.get()
     assert lead.touches.count() == 2 and lead.source.name == "Hội chợ"
+
+
+def test_an_imports_leads_are_those_its_rows_opened_or_joined_nothing_else(
+    team, other_team, tmp_path
+):
+    path = write(tmp_path, "a.csv", csv_text([HEADER, *ROWS]).encode())
+    cli(path)
+    first = Import.objects.get()
+    path.write_bytes(csv_text([HEADER, [*ROWS[0][:4], "Đã gọi lần 2"], ROWS[0]]).encode())
+    cli(path.rename(tmp_path / "b.csv"))  # joins Đạt's lead; its last row is a repeat
+    capture(team, full_name="Khách Web", phone=phone(50))  # not from a file
+    second = Import.objects.exclude(pk=first.pk).get()
+    api = team.api("marketer")
+
+    def names(job_id, **params) -> set[str]:
+        response = api.get("/leads", imported=str(job_id), **params)
+        assert response.status_code == 200, response.content
+        return {item["contact"]["full_name"] for item in response.json()["items"]}
+
+    assert names(first.pk) == NAMES
+    assert names(second.pk) == {"Nguyễn Văn Đạt"}
+    assert names(second.pk, q="Tuyết") == set()  # with the other filters
+    assert assert_error(api.get("/leads", imported="abc"), 422)["fields"]["imported"]
+    cli(write(tmp_path, "c.csv", csv_text([HEADER, ROWS[1]]).encode()), workspace="rival")
+    theirs = Import.objects.get(workspace=other_team.workspace)
+    assert names(theirs.pk) == set()  # another workspace's import: none of this one's leads
 
 
 def test_error_report_rows_name_the_row_the_column_and_the_reason(team, tmp_path):

@@ -62,12 +62,20 @@ def test_a_marketer_uploads_checks_the_preview_maps_and_runs_an_import(team, tas
     assert (job.status, job.rows_read, job.created, job.merged, job.invalid) == ("done", 4, 3, 0, 1)
     lead = Lead.objects.get(contact__full_name="Nguyễn Văn Đạt")
     assert (lead.source.name, lead.campaign.name, lead.note) == ("Hội chợ", "Tết 2027", "")
+    assert "· khach-hang.csv" in client.get(f"/leads/{lead.pk}/").content.decode()  # its file
     assert AuditLog.objects.filter(action="import.start", object_id=str(job.pk)).exists()
 
     progress = client.get(f"{URL}{job.pk}/progress/", headers={"HX-Request": "true"})
     text = progress.content.decode()
     assert 'value="100"' in text and 'data-count="created">3<' in text
     assert "hx-trigger" not in text  # finished: the polling stops
+    assert f'href="/leads/?imported={job.pk}"' in text
+    listed = client.get("/leads/", {"imported": job.pk, "lang": "en"}).content.decode()
+    assert "3 leads" in listed and "From the import of khach-hang.csv" in listed
+    mine = Lead.objects.filter(owner=team.members["sales"]).count()
+    assert 0 < mine < 3
+    listed = team.browser_client("sales").get("/leads/", {"imported": job.pk, "lang": "en"})
+    assert f"{mine} lead" in listed.content.decode()  # a rep still sees only their own
     report = client.get(f"{URL}{job.pk}/errors.csv")
     assert report["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))

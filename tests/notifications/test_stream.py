@@ -45,6 +45,8 @@ def test_a_notification_made_after_the_stream_opened_arrives(team, asgi_url):
         "id": note.pk,
         "kind": "lead_assigned",
         "lead_id": lead.pk,
+        "url": f"/leads/{lead.pk}/",
+        "opens": "lead",
         "message": note.message,
         "count": 1,
         "created_at": event.data["created_at"],

@@ -5,7 +5,6 @@ from datetime import timedelta
 from leadloop.activities.services import activity_log
 from leadloop.core import clock
 from leadloop.notifications.models import Notification
-from leadloop.web.pages import leads_url
 from tests.web.leads import browser, capture
 
 
@@ -37,7 +36,7 @@ def test_each_count_links_to_its_leads(team):
     capture(team, owner="sales", full_name="Chưa gọi")
     client = team.browser_client("sales")
     row = client.get("/").context["counts"]["not_contacted"]
-    url = leads_url(row["filter"])
+    url = row["filter"].page_url()
     assert url == "/leads/?open=true&contacted=false&test=false"
     assert url.replace("&", "&amp;") in client.get("/").content.decode()
     listed = client.get(url).context["page"].object_list

@@ -7,7 +7,6 @@ import pytest
 
 from leadloop.core import clock
 from leadloop.pipeline.services import lead_change_stage
-from leadloop.web.pages import leads_url
 from tests.web.leads import browser, capture, local_today
 
 
@@ -101,7 +100,7 @@ def test_the_funnel_links_each_step(team, week):
     assert steps["k3"]["drop_off"] == pytest.approx(2 / 3, abs=1e-3)
     html = client.get("/reports/").content.decode()
     assert "66,7 %" in html or "66.7 %" in html
-    assert listed(client, leads_url(steps["k3"]["filter"])) == {"Bình"}
+    assert listed(client, steps["k3"]["filter"].page_url()) == {"Bình"}
 
 
 def test_a_sales_rep_report_counts_only_their_leads(team):

@@ -7,7 +7,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from leadloop.web.pages import leads_url
 from tests.core.support import at
 from tests.reports.test_sla_report import D1, D3, NOW, make_dataset
 from tests.web.leads import browser
@@ -76,7 +75,7 @@ def test_every_number_links_to_exactly_its_leads(team, dataset, by):
     for row in response.context["rows"]:
         for block in [row, *row["kinds"].values()]:
             for state in ("due", "met", "breached") if block["due"] else ():
-                url, leads = leads_url(block["filters"][state]), block["lead_counts"][state]
+                url, leads = block["filters"][state].page_url(), block["lead_counts"][state]
                 shown = block[state] if block is row or state != "met" else None
                 if shown is not None:
                     assert f'<a href="{url}">{shown}{_leads_beside(shown, leads)}</a>' in html

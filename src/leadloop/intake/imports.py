@@ -451,6 +451,7 @@ class ChunkCapture:
                 actor=self.actor,
                 submissions=[built for _n, built in captures],
                 kind=Touch.Kind.IMPORT,
+                import_job=job,
                 turn=turn,
             )
             if turn is not None:

@@ -62,6 +62,7 @@ class Touch(models.Model):
     channel = settings_ref(Channel)
     source = settings_ref(Source)
     campaign = settings_ref(Campaign)
+    import_job = settings_ref("Import", related_name="touches")  # the file a row came from
     external_id = models.CharField(max_length=128, blank=True)
     dedupe_key = models.CharField(max_length=200, blank=True)
     utm = models.JSONField(default=dict, blank=True)

@@ -10,8 +10,9 @@ from leadloop.pipeline.models import Lead
 
 
 def touch_list(*, lead: Lead) -> QuerySet[Touch]:
-    """The lead's inbound submissions, oldest first, with their source and campaign."""
-    touches = lead.touches.select_related("source", "campaign", "channel")
+    """The lead's inbound submissions, oldest first, with their source, campaign, channel and
+    file."""
+    touches = lead.touches.select_related("source", "campaign", "channel", "import_job")
     return touches.order_by("received_at", "id")
 
 

@@ -41,7 +41,7 @@ from leadloop.core.joined import (
 from leadloop.core.models import Member, Workspace
 from leadloop.core.services import audit_record
 from leadloop.intake.grouping import GroupCommit
-from leadloop.intake.models import Channel, IdempotencyRecord, Touch
+from leadloop.intake.models import Channel, IdempotencyRecord, Import, Touch
 from leadloop.intake.statistics import statistics_keep_up
 from leadloop.intake.turns import Turn, Written
 from leadloop.notifications.services import notifications_publish
@@ -114,6 +114,18 @@ def _no_channel() -> ValidationFailed:
     return ValidationFailed(message, fields={"phone": [message], "email": [message]})
 
 
+@dataclass(frozen=True)
+class _Origin:
+    """Who captures, how the submissions came (a touch's kind and channel) and, for an import's
+    rows, its file."""
+
+    workspace: Workspace
+    actor: Actor
+    kind: str
+    channel: Channel | None = None
+    import_job: Import | None = None
+
+
 class _Batch:
     """Submissions played one after another in memory, then written with set-wise queries.
 
@@ -124,8 +136,9 @@ class _Batch:
     submissions instead of twenty per submission.
     """
 
-    def __init__(self, workspace: Workspace, actor: Actor, kind: str, channel: Channel | None):
-        self.workspace, self.actor, self.kind, self.channel = workspace, actor, kind, channel
+    def __init__(self, origin: _Origin):
+        self.origin, self.workspace, self.actor = origin, origin.workspace, origin.actor
+        self.kind, self.channel = origin.kind, origin.channel
         self.sources: dict[str, Source | None] = {}
         self.campaigns: dict[str, Campaign | None] = {}
         self.seen: dict[str, Lead] = {}  # dedupe key -> lead
@@ -263,6 +276,7 @@ class _Batch:
                 contact=contact,
                 kind=self.kind,
                 channel=self.channel,
+                import_job=self.origin.import_job,
                 source=source,
                 campaign=campaign,
                 external_id=sub.external_id,
@@ -543,25 +557,25 @@ def _dedupe_key(source_key: str, external_id: str) -> str:
     return f"{source_key}:{external_id}" if external_id else ""
 
 
-def _play(workspace, actor, kind, channel, items) -> list[Captured]:
+def _play(origin: _Origin, items) -> list[Captured]:
     if not items:
         return []
     with transaction.atomic():
-        batch = _Batch(workspace, actor, kind, channel)
+        batch = _Batch(origin)
         batch.preload([(sub, raw, who) for _i, sub, raw, who in items])
         captured = [batch.capture(sub, raw, who) for _i, sub, raw, who in items]
         if late := batch.write(captured):  # played after the others, on what is stored now
-            again = _play(workspace, actor, kind, channel, [items[i] for i in late])
+            again = _play(origin, [items[i] for i in late])
             for position, outcome in zip(late, again, strict=True):
                 captured[position] = outcome
     return captured
 
 
-def _play_batch(workspace, actor, kind, channel, items) -> list[Captured] | None:
+def _play_batch(origin: _Origin, items) -> list[Captured] | None:
     """The whole batch, planned again after a concurrent write; None when a submission fails."""
     for _attempt in range(ATTEMPTS):
         try:
-            return _play(workspace, actor, kind, channel, items)
+            return _play(origin, items)
         except RETRYABLE:
             continue
         except (DataError, ApplicationError):
@@ -569,27 +583,27 @@ def _play_batch(workspace, actor, kind, channel, items) -> list[Captured] | None
     return None
 
 
-def _play_split(workspace, actor, kind, channel, items) -> list[Captured | ApplicationError]:
+def _play_split(origin: _Origin, items) -> list[Captured | ApplicationError]:
     """The items as one batch; when that fails (a submission that cannot be stored, or writes
     that kept meeting concurrent ones), each half in turn, down to one submission alone. Halves
     played in order are still one submission after another, so the outcome is the same; a
     thousand leads that met a concurrent batch are not played a thousand times one by one."""
-    played = _play_batch(workspace, actor, kind, channel, items)
+    played = _play_batch(origin, items)
     if played is not None:
         return played
     if len(items) == 1:
-        return [_play_alone(workspace, actor, kind, channel, items[0])]
+        return [_play_alone(origin, items[0])]
     half = len(items) // 2
     return [
-        *_play_split(workspace, actor, kind, channel, items[:half]),
-        *_play_split(workspace, actor, kind, channel, items[half:]),
+        *_play_split(origin, items[:half]),
+        *_play_split(origin, items[half:]),
     ]
 
 
-def _play_alone(workspace, actor, kind, channel, item) -> Captured | ApplicationError:
+def _play_alone(origin: _Origin, item) -> Captured | ApplicationError:
     for attempt in range(ATTEMPTS):
         try:
-            return _play(workspace, actor, kind, channel, [item])[0]
+            return _play(origin, [item])[0]
         except ApplicationError as exc:
             return exc
         except DataError:  # a value the database refuses (a NUL character on PostgreSQL)
@@ -607,6 +621,7 @@ def leads_capture(
     submissions: list[tuple[Submission, dict | None]],
     kind: str = Touch.Kind.API,
     channel: Channel | None = None,
+    import_job: Import | None = None,
     on_worker: bool = False,
     turn: Turn | None = None,
 ) -> list[Captured | ApplicationError]:
@@ -632,7 +647,7 @@ def leads_capture(
             results[index] = _no_channel()
     token = _TURN.set(turn)
     try:
-        played = _play_split(workspace, actor, kind, channel, items)
+        played = _play_split(_Origin(workspace, actor, kind, channel, import_job), items)
     finally:
         _TURN.reset(token)
     for (index, *_rest), outcome in zip(items, played, strict=True):

@@ -19,6 +19,7 @@ from leadloop.core.services import audit_record
 from leadloop.notifications.models import Notification
 from leadloop.notifications.push import announce
 from leadloop.pipeline.models import Lead
+from leadloop.pipeline.selectors import LeadFilter
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,28 @@ SUMMARIES = {
         "%(count)s of your leads moved to other reps, the latest #%(id)s"
     ),
 }
+# What a summary of these kinds opens: the open leads it is about, not the latest one alone.
+SUMMARY_LISTS = {
+    "sla_breach": LeadFilter(sla="breached", open=True),
+    "lead_unassigned": LeadFilter(owner="none", open=True),
+}
+QUEUED = {"leads_imported", "lead_assigned"}  # leads given to the member: their queue
+
+
+def notification_link(note: Notification) -> tuple[str, str]:
+    """Where a notification leads and what that is ("lead", "leads" or "queue"); ("", "") when
+    nowhere. A summary opens the list of what it counts (or the member's queue), one alert its
+    lead."""
+    summary = note.count > 1 or not note.lead_id
+    if summary and note.kind in QUEUED:
+        return reverse("queue"), "queue"
+    if summary and note.kind in SUMMARY_LISTS:
+        return SUMMARY_LISTS[note.kind].page_url(), "leads"
+    if note.lead_id:
+        return reverse("lead-detail", args=[note.lead_id]), "lead"
+    return "", ""
+
+
 # Kinds whose later alerts are counted in an unread summary silently. Leads given to a rep always
 # make a new row: its arrival is what refreshes the rep's open queue page.
 FOLDED = {"sla_breach", "lead_unassigned", "lead_reassigned"}
@@ -190,6 +213,7 @@ def _absolute(path: str) -> str:
 
 def _email_of(note: Notification, mail) -> EmailMessage:
     member = note.member
+    path, opens = notification_link(note)
     with translation.override(written_in(member, member.workspace)):
         subject = _("LeadLoop: %(message)s") % {"message": note.message}
         body = render_to_string(
@@ -197,10 +221,8 @@ def _email_of(note: Notification, mail) -> EmailMessage:
             {
                 "note": note,
                 "member": member,
-                "lead_url": _absolute(reverse("lead-detail", args=[note.lead_id]))
-                if note.lead_id
-                else "",
-                "queue_url": _absolute(reverse("queue")) if note.kind == "leads_imported" else "",
+                "link": _absolute(path) if path else "",
+                "opens": opens,
                 "profile_url": _absolute(reverse("profile")),
             },
         )

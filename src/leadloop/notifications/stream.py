@@ -1,14 +1,15 @@
 """One member's notifications as server-sent events (`GET /events/`).
 
 The stream opens with `event: unread` (the unread count); then each new notification is
-`id: <notification id>`, `event: notification`, `data: {"id", "kind", "lead_id", "message", "count",
-"created_at", "unread"}`, and a comment line is sent when nothing else was for HEARTBEAT_S. Rows
-are read from the database, never from the wake-up messages, so a client resuming with
-`Last-Event-ID` (or `?after=`) gets every notification it missed. Between reads the stream holds
-no database connection; it reads when `push.announce` wakes it, and also every POLL_S without a
-Redis subscription (so notifications made by another process arrive without Redis too).
-A wake-up that names the new notifications makes the stream read just those rows; otherwise
-(a heartbeat, a poll, a wake-up without ids) it reads every row after its cursor.
+`id: <notification id>`, `event: notification`, `data: {"id", "kind", "lead_id", "url", "opens",
+"message", "count", "created_at", "unread"}` (`url`: what the notification opens, `opens`:
+"lead", "leads" or "queue"; both "" for nothing), and a comment line is sent when nothing else was
+for HEARTBEAT_S. Rows are read from the database, never from the wake-up messages, so a client
+resuming with `Last-Event-ID` (or `?after=`) gets every notification it missed. Between reads
+the stream holds no database connection; it reads when `push.announce` wakes it, and also every
+POLL_S without a Redis subscription (so notifications made by another process arrive without
+Redis too). A wake-up that names the new notifications makes the stream read just those rows;
+otherwise (a heartbeat, a poll, a wake-up without ids) it reads every row after its cursor.
 Before it sends notifications, and at each heartbeat, it checks that the listener may still
 listen (the member active, the session or token not ended); when not, the stream ends.
 """
@@ -32,6 +33,7 @@ from leadloop.notifications.selectors import (
     notifications_among,
     unread_count,
 )
+from leadloop.notifications.services import notification_link
 
 HEARTBEAT_S = 15.0
 POLL_S = 1.0  # without a Redis subscription
@@ -114,10 +116,13 @@ def sse(event: str, data: dict, event_id: int | None = None) -> str:
 
 
 def notification_data(note: Notification, unread: int, zone: ZoneInfo) -> dict:
+    url, opens = notification_link(note)
     return {
         "id": note.pk,
         "kind": note.kind,
         "lead_id": note.lead_id,
+        "url": url,
+        "opens": opens,
         "message": note.message,
         "count": note.count,
         "created_at": note.created_at.astimezone(zone).isoformat(),

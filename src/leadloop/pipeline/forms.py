@@ -7,6 +7,7 @@ from leadloop.core.errors import ValidationFailed
 from leadloop.core.ids import id_in
 from leadloop.core.models import Member, Team
 from leadloop.core.selectors import member_list, sales_members
+from leadloop.intake.models import Import
 from leadloop.intake.services import Submission
 from leadloop.pipeline.obligations import KINDS, STATES
 from leadloop.pipeline.selectors import NONE, SLA_FIELDS, LeadFilter, stage_list
@@ -36,6 +37,7 @@ class LeadFilterForm(forms.Form):
     test = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
     invalid = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
     duplicate = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
+    imported = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
     sla = forms.ChoiceField(
         label=_("SLA"),
         required=False,
@@ -108,9 +110,17 @@ class LeadFilterForm(forms.Form):
             labels.append(_("Invalid data") if data["invalid"] else _("Valid data"))
         if data.get("duplicate") is not None:
             labels.append(_("Duplicates") if data["duplicate"] else _("Not duplicates"))
+        if data.get("imported"):
+            labels.append(self._import_label(data["imported"]))
         if any(data.get(name) for name in SLA_FIELDS):
             labels.append(self._sla_label(data))
         return labels
+
+    def _import_label(self, imported: str) -> str:
+        job = Import.objects.filter(workspace=self.workspace, pk=_id(imported)).first()
+        if job is None:
+            return _("From an import not in this workspace")
+        return _("From the import of %(file)s") % {"file": job.file_name}
 
     def _sla_label(self, data: dict) -> str:
         """E.g. 'SLA breached: First contact, owed by Sales Một, due 01/03/2027–31/03/2027'."""

@@ -1,8 +1,10 @@
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from leadloop.contacts.normalize import fold, normalize_phone
@@ -12,6 +14,7 @@ from leadloop.core.access import Actor
 from leadloop.core.errors import NotFound, ValidationFailed
 from leadloop.core.ids import MAX_ID, id_in
 from leadloop.core.models import Workspace
+from leadloop.intake.models import Touch
 from leadloop.pipeline.models import Lead, LeadEvent, Stage
 from leadloop.pipeline.obligations import obligation_q
 from leadloop.routing.models import Timer
@@ -32,6 +35,7 @@ class LeadFilter:
     test: bool | None = None  # providers' test leads; reports count only real ones (False)
     invalid: bool | None = None  # unreachable: neither a valid phone nor a valid e-mail
     duplicate: bool | None = None  # returning, or its contact is in an open duplicate pair
+    imported: str = ""  # an import's id: the leads its rows opened or joined
     # leads with an SLA obligation (pipeline.obligations) that matches all the sla_* filters:
     sla: str = ""  # due (met or breached), met (on time) or breached
     sla_kind: str = ""  # assign, first_contact or attempt; empty: any
@@ -53,6 +57,8 @@ class LeadFilter:
                 wrong[last] = [_("The end date is before the start date.")]
         if self.owner and not _is_id_or(self.owner, "me", "none"):
             wrong["owner"] = [_("A member's id, me or none.")]
+        if self.imported and not _is_id_or(self.imported):
+            wrong["imported"] = [_("An import's id.")]
         for name in ("sla_member", "sla_team"):
             if getattr(self, name) and not _is_id_or(getattr(self, name), "none"):
                 wrong[name] = [_("An id or none.")]
@@ -66,6 +72,10 @@ class LeadFilter:
         return replace(
             self, sla="", sla_kind="", sla_member="", sla_team="", sla_from=None, sla_to=None
         )
+
+    def page_url(self) -> str:
+        """The lead list page showing exactly these leads (a report number's drill-down)."""
+        return f"{reverse('lead-list')}?{urlencode(self.as_query())}"
 
     def as_query(self) -> dict:
         """The non-empty filters as query parameters (for `leads_url` and pagination links)."""
@@ -201,6 +211,10 @@ def lead_filter(leads: QuerySet[Lead], workspace: Workspace, flt: LeadFilter, fe
     for wanted, condition in ((flt.invalid, invalid_q), (flt.duplicate, duplicate_q)):
         if wanted is not None:
             leads = leads.filter(condition()) if wanted else leads.exclude(condition())
+    if flt.imported:
+        leads = leads.filter(
+            Exists(Touch.objects.filter(lead_id=OuterRef("pk"), import_job_id=int(flt.imported)))
+        )
     if flt.has_sla:
         owed = Timer.objects.filter(sla_q(workspace, flt, clock.now()), lead_id=OuterRef("pk"))
         leads = leads.filter(Exists(owed))

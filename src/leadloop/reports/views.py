@@ -10,7 +10,7 @@ from leadloop.reports.forms import QualityForm, ReportForm, SlaForm
 from leadloop.reports.selectors import funnel, quality, stages_by_period
 from leadloop.reports.sla import breach_list, sla_report
 from leadloop.routing.models import Timer
-from leadloop.web.pages import leads_url, member_page, paginate, show_error
+from leadloop.web.pages import member_page, paginate, show_error
 
 PERIOD_FORMATS = {"day": "%d/%m", "week": "%d/%m", "month": "%m/%Y"}
 NO_CELL = {"count": 0, "url": ""}
@@ -22,7 +22,7 @@ def _period_label(start: date, end: date, by: str) -> str:
 
 
 def _cell(row: dict) -> dict:
-    return {"count": row["count"], "url": leads_url(row["filter"])}
+    return {"count": row["count"], "url": row["filter"].page_url()}
 
 
 def stage_table(rows: list[dict], by: str) -> dict:
@@ -43,7 +43,7 @@ def stage_table(rows: list[dict], by: str) -> dict:
                 ],
                 "total": {
                     "count": sum(r["count"] for r in by_stage.values()),
-                    "url": leads_url(replace(any_row["filter"], stage="")),
+                    "url": replace(any_row["filter"], stage="").page_url(),
                 },
             }
         )

@@ -13,7 +13,6 @@ from django.utils.cache import patch_vary_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from leadloop.core.errors import ApplicationError, Forbidden, NotFound
-from leadloop.pipeline.selectors import LeadFilter
 
 PAGE_SIZE = 50
 
@@ -103,8 +102,3 @@ def htmx_render(request, template: str, partial: str, context: dict, status: int
         response["HX-Push-Url"] = f"{request.path}?{filled}" if filled else request.path
     patch_vary_headers(response, ["HX-Request"])
     return response
-
-
-def leads_url(flt: LeadFilter) -> str:
-    """The lead list showing exactly the leads a report number counted."""
-    return f"{reverse('lead-list')}?{urlencode(flt.as_query())}"

@@ -13,10 +13,11 @@ from django.utils.translation import gettext_lazy as _
 
 from leadloop.activities.models import Outcome
 from leadloop.intake.models import Touch
+from leadloop.notifications.services import notification_link
 from leadloop.routing.models import ASSIGN_REASONS, Timer
-from leadloop.web.pages import leads_url as _leads_url
 
 register = template.Library()
+register.filter("notification_link", notification_link)  # (where it leads, what that is)
 
 QUALITY_ISSUES = {
     "name_missing": _("Name is missing"),
@@ -43,7 +44,7 @@ MERGE_FIELD_LABELS = {"full_name": _("name"), "phone": _("phone"), "email": _("e
 
 @register.filter
 def leads_url(flt) -> str:
-    return _leads_url(flt)
+    return flt.page_url()
 
 
 @register.filter

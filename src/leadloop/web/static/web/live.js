@@ -1,4 +1,4 @@
-// Live notifications (GET /events/): a toast with a link to the lead, a short beep, and the
+// Live notifications (GET /events/): a toast with a link to what it is about, a short beep, and the
 // unread count in the page title and the bell badge. Each notification is also dispatched on
 // <body> as a "live-notification" event, so a page can refresh itself (the queue does).
 (function () {
@@ -8,6 +8,11 @@
     return;
   }
   var TOAST_MS = 20000;
+  var LINK_TEXTS = {
+    lead: root.dataset.open,
+    leads: root.dataset.openLeads,
+    queue: root.dataset.openQueue,
+  };
   var title = document.title.replace(/^\(\d+\) /, "");
   var audio = null;
 
@@ -60,10 +65,10 @@
     var text = document.createElement("p");
     text.textContent = note.message;
     box.appendChild(text);
-    if (note.lead_id || note.kind === "leads_imported") {
+    if (note.url) {
       var link = document.createElement("a");
-      link.href = note.lead_id ? "/leads/" + note.lead_id + "/" : root.dataset.queue;
-      link.textContent = note.lead_id ? root.dataset.open : root.dataset.openQueue;
+      link.href = note.url;
+      link.textContent = LINK_TEXTS[note.opens] || root.dataset.open;
       box.appendChild(link);
     }
     var close = document.createElement("button");
