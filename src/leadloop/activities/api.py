@@ -6,12 +6,13 @@ from pydantic import AwareDatetime, ConfigDict, StrictInt, StringConstraints
 
 from leadloop.activities.models import Kind
 from leadloop.activities.services import activity_log
+from leadloop.config.api import Input
 from leadloop.pipeline.selectors import lead_get
 
 router = Router(tags=["leads"])
 
 
-class ActivityIn(Schema):
+class ActivityIn(Schema, Input):
     model_config = ConfigDict(extra="forbid")
     kind: Kind
     outcome: Annotated[str, StringConstraints(max_length=40)] = ""

@@ -8,11 +8,12 @@ from pydantic import ConfigDict, StringConstraints
 from leadloop.campaigns.models import Campaign
 from leadloop.campaigns.selectors import campaign_list
 from leadloop.campaigns.services import campaign_create
+from leadloop.config.api import Input
 
 router = Router(tags=["workspace"])
 
 
-class CampaignIn(Schema):
+class CampaignIn(Schema, Input):
     model_config = ConfigDict(extra="forbid")
     name: Annotated[str, StringConstraints(max_length=200)]
     source: Annotated[str, StringConstraints(max_length=100)] = ""

@@ -13,6 +13,8 @@ from django.utils.translation import gettext as _
 from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
+from pydantic import BaseModel, field_validator
+from pydantic_core import PydanticCustomError
 
 from leadloop.core import clock
 from leadloop.core.access import Actor
@@ -55,11 +57,34 @@ api = NinjaAPI(
 )
 
 
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+class Input(BaseModel):
+    """What a client sends, body or query: a text holding a NUL character (which PostgreSQL
+    cannot store and SQLite would) is refused on its field, whichever the database."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _without_nul(cls, value):
+        if _holds_nul(value):
+            message = _("A text here holds a NUL character (\\u0000), which cannot be stored.")
+            raise PydanticCustomError("nul_character", message)
+        return value
+
+
 MAX_PAGE_SIZE = 200
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
-class PageQuery(Schema):
+class PageQuery(Schema, Input):
     """`?page=N&page_size=M` of every list (CONTRACT.md: M ≤ 200)."""
 
     page: int = Field(1, ge=1, le=100_000)

@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict
 
-from leadloop.config.api import PageQuery, RowId, page_of
+from leadloop.config.api import Input, PageQuery, RowId, page_of
 from leadloop.contacts.models import PossibleDuplicate
 from leadloop.contacts.selectors import contact_get, duplicate_list
 from leadloop.contacts.services import contact_merge, contact_values, duplicate_dismiss
@@ -13,7 +13,7 @@ from leadloop.pipeline.selectors import lead_list
 router = Router(tags=["contacts"])
 
 
-class MergeIn(Schema):
+class MergeIn(Schema, Input):
     model_config = ConfigDict(extra="forbid")
     into: RowId
     fields: dict[Literal["full_name", "phone", "email"], RowId] = Field(default_factory=dict)

@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict, StringConstraints
 
+from leadloop.config.api import Input
 from leadloop.core.errors import Forbidden
 from leadloop.core.models import Member, Role
 from leadloop.core.selectors import member_get, member_list
@@ -14,7 +15,7 @@ from leadloop.routing.services import member_routing_update
 router = Router(tags=["workspace"])
 
 
-class MemberIn(Schema):
+class MemberIn(Schema, Input):
     model_config = ConfigDict(extra="forbid")
     email: Annotated[str, StringConstraints(max_length=254)]
     full_name: Annotated[str, StringConstraints(max_length=200)]
@@ -40,7 +41,7 @@ class MemberOut(Schema):
     email_notifications: bool
 
 
-class MemberRoutingPatch(Schema):
+class MemberRoutingPatch(Schema, Input):
     """Only the fields sent change; `working_hours` {} means the business hours."""
 
     model_config = ConfigDict(extra="forbid")
@@ -51,7 +52,7 @@ class MemberRoutingPatch(Schema):
     working_hours: dict[str, list[list[str]]] = None
 
 
-class AwayIn(Schema):
+class AwayIn(Schema, Input):
     model_config = ConfigDict(extra="forbid")
     away: bool
 

@@ -4,13 +4,14 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, StrictInt, StringConstraints
 
+from leadloop.config.api import Input
 from leadloop.intake.models import Channel
 from leadloop.intake.services import channel_create, channel_inbound_path
 
 router = Router(tags=["workspace"])
 
 
-class ChannelIn(Schema):
+class ChannelIn(Schema, Input):
     model_config = ConfigDict(extra="forbid")
     kind: Channel.Kind
     name: Annotated[str, StringConstraints(max_length=100)]

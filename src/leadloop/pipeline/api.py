@@ -9,7 +9,7 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from leadloop.activities.selectors import activity_list
-from leadloop.config.api import PageQuery, page_of
+from leadloop.config.api import Input, PageQuery, page_of
 from leadloop.contacts.services import contact_values
 from leadloop.core import clock
 from leadloop.core.errors import ApplicationError, ValidationFailed
@@ -40,7 +40,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-class LeadIn(Strict):
+class LeadIn(Strict, Input):
     full_name: Short = ""
     phone: Annotated[str, StringConstraints(max_length=64)] = ""
     email: Annotated[str, StringConstraints(max_length=254)] = ""
@@ -72,10 +72,10 @@ class LeadIn(Strict):
 
 
 class BulkIn(Strict):
-    leads: list[Any] = Field(max_length=1000)  # a non-object item fails alone, as a 422 result
+    leads: list[Any] = Field(max_length=1000)  # an item that is no LeadIn fails alone (a 422)
 
 
-class StageIn(Strict):
+class StageIn(Strict, Input):
     stage: Annotated[str, StringConstraints(max_length=40)]
     reason: Annotated[str, StringConstraints(max_length=500)] = ""
 

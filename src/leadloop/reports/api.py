@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
-from leadloop.config.api import PageQuery, RowId, page_of
+from leadloop.config.api import Input, PageQuery, RowId, page_of
 from leadloop.core.errors import NotFound
 from leadloop.core.models import Member
 from leadloop.pipeline.api import obligation_out
@@ -17,7 +17,7 @@ from leadloop.reports.sla import breach_list, sla_report
 router = Router(tags=["reports"])
 
 
-class ReportQuery(Schema):
+class ReportQuery(Schema, Input):
     date_from: date | None = Field(None, alias="from")
     date_to: date | None = Field(None, alias="to")
     source: str = ""
@@ -66,7 +66,7 @@ def funnel_report(request: HttpRequest, query: Query[ReportQuery]):
     return {"from": args["date_from"], "to": args["date_to"], "rows": [_row_out(r) for r in rows]}
 
 
-class QualityQuery(Schema):
+class QualityQuery(Schema, Input):
     date_from: date | None = Field(None, alias="from")
     date_to: date | None = Field(None, alias="to")
     source: str = ""
@@ -104,7 +104,7 @@ def quality_report(request: HttpRequest, query: Query[QualityQuery]):
     }
 
 
-class SlaQuery(Schema):
+class SlaQuery(Schema, Input):
     date_from: date | None = Field(None, alias="from")
     date_to: date | None = Field(None, alias="to")
     source: str = ""

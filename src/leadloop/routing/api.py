@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict, StrictInt, StringConstraints
 
+from leadloop.config.api import Input
 from leadloop.pipeline.api import lead_out
 from leadloop.pipeline.selectors import lead_get
 from leadloop.routing.models import Policy, Rule, Strategy
@@ -21,7 +22,7 @@ router = Router(tags=["leads"])
 Hours = dict[str, list[list[str]]]  # {"0": [["08:00", "12:00"]], ...}; 0 = Monday
 
 
-class AssignIn(Schema):
+class AssignIn(Schema, Input):
     model_config = ConfigDict(extra="forbid")
     owner_id: StrictInt  # `true` is no member id
     reason: Annotated[str, StringConstraints(max_length=500)] = ""
@@ -39,7 +40,7 @@ def assign(request: HttpRequest, lead_id: int, payload: AssignIn):
 # ---- assignment rules (sizes and ids are checked by the services)
 
 
-class ConditionsIn(Schema):
+class ConditionsIn(Schema, Input):
     model_config = ConfigDict(extra="forbid")
     source: list[str] = []
     campaign: list[str] = []
@@ -48,7 +49,7 @@ class ConditionsIn(Schema):
     fields: dict[str, list[str]] = {}
 
 
-class RuleIn(Schema):
+class RuleIn(Schema, Input):
     model_config = ConfigDict(extra="forbid")
     name: str
     active: bool = True
@@ -58,7 +59,7 @@ class RuleIn(Schema):
     strategy: Strategy = Strategy.ROUND_ROBIN
 
 
-class RulePatch(Schema):
+class RulePatch(Schema, Input):
     """Only the fields sent change (`null` only for `team_id`)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -70,7 +71,7 @@ class RulePatch(Schema):
     strategy: Strategy = None
 
 
-class ReorderIn(Schema):
+class ReorderIn(Schema, Input):
     model_config = ConfigDict(extra="forbid")
     ids: list[int] = Field(max_length=1000)
 
@@ -155,7 +156,7 @@ def delete_rule(request: HttpRequest, rule_id: int):
 # ---- "who would get this lead?"
 
 
-class PreviewIn(Schema):
+class PreviewIn(Schema, Input):
     model_config = ConfigDict(extra="forbid")
     source: Annotated[str, StringConstraints(max_length=200)] = ""
     campaign: Annotated[str, StringConstraints(max_length=200)] = ""
@@ -222,7 +223,7 @@ class PolicyOut(Schema):
     journey_end_stage: str | None
 
 
-class PolicyIn(PolicyOut):
+class PolicyIn(PolicyOut, Input):
     """The whole policy; stages by key, `null` for none. Strict: `true` is no number of minutes."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
