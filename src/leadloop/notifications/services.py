@@ -19,7 +19,6 @@ from leadloop.core.services import audit_record
 from leadloop.notifications.models import Notification
 from leadloop.notifications.push import announce
 from leadloop.pipeline.models import Lead
-from leadloop.pipeline.selectors import LeadFilter
 
 log = logging.getLogger(__name__)
 
@@ -79,23 +78,14 @@ SUMMARIES = {
         "%(count)s of your leads moved to other reps, the latest #%(id)s"
     ),
 }
-# What a summary of these kinds opens: the open leads it is about, not the latest one alone.
-SUMMARY_LISTS = {
-    "sla_breach": LeadFilter(sla="breached", open=True),
-    "lead_unassigned": LeadFilter(owner="none", open=True),
-}
-QUEUED = {"leads_imported", "lead_assigned"}  # leads given to the member: their queue
 
 
 def notification_link(note: Notification) -> tuple[str, str]:
-    """Where a notification leads and what that is ("lead", "leads" or "queue"); ("", "") when
-    nowhere. A summary opens the list of what it counts (or the member's queue), one alert its
-    lead."""
-    summary = note.count > 1 or not note.lead_id
-    if summary and note.kind in QUEUED:
+    """Where a notification leads and what that is: its lead ("lead"; a summary names its
+    latest), or the member's queue for the leads an import gave them ("queue"); ("", "") when
+    nowhere."""
+    if note.kind == "leads_imported":
         return reverse("queue"), "queue"
-    if summary and note.kind in SUMMARY_LISTS:
-        return SUMMARY_LISTS[note.kind].page_url(), "leads"
     if note.lead_id:
         return reverse("lead-detail", args=[note.lead_id]), "lead"
     return "", ""

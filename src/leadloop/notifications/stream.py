@@ -3,7 +3,7 @@
 The stream opens with `event: unread` (the unread count); then each new notification is
 `id: <notification id>`, `event: notification`, `data: {"id", "kind", "lead_id", "url", "opens",
 "message", "count", "created_at", "unread"}` (`url`: what the notification opens, `opens`:
-"lead", "leads" or "queue"; both "" for nothing), and a comment line is sent when nothing else was
+"lead" or "queue"; both "" for nothing), and a comment line is sent when nothing else was
 for HEARTBEAT_S. Rows are read from the database, never from the wake-up messages, so a client
 resuming with `Last-Event-ID` (or `?after=`) gets every notification it missed. Between reads
 the stream holds no database connection; it reads when `push.announce` wakes it, and also every

@@ -8,11 +8,7 @@
     return;
   }
   var TOAST_MS = 20000;
-  var LINK_TEXTS = {
-    lead: root.dataset.open,
-    leads: root.dataset.openLeads,
-    queue: root.dataset.openQueue,
-  };
+  var LINK_TEXTS = { lead: root.dataset.open, queue: root.dataset.openQueue };
   var title = document.title.replace(/^\(\d+\) /, "");
   var audio = null;
 
