@@ -142,6 +142,27 @@ def test_a_callback_time_sets_the_next_attempt(team):
     assert Timer.objects.get(lead=lead, kind="attempt", attempt=2).due_at == later
 
 
+def test_a_callback_the_person_asked_for_is_planned_whatever_the_outcome_and_shown(team):
+    not_reached = Stage.objects.get(workspace=team.workspace, key="k4-2")
+    set_policy(team, attempt_cadence=["2h", "2h"], not_reached_stage=not_reached)
+    lead = capture(team, phone=phone(1)).lead
+    tomorrow = clock.now() + timedelta(days=1)
+    call(team, lead, outcome="thinking", callback_at=tomorrow)  # reached, wants a call back
+    assert Timer.objects.get(lead=lead, kind="attempt", done_at=None).due_at == tomorrow
+    call(team, lead, outcome="busy_callback")  # attempt 2: the cadence's last step, in 2 hours
+    later = clock.now() + timedelta(days=3)
+    call(team, lead, outcome="busy_callback", callback_at=later)  # past the cadence
+    lead.refresh_from_db()
+    assert lead.stage.key != "k4-2"  # asked to be called back: not given up on
+    assert Timer.objects.get(lead=lead, kind="attempt", done_at=None).due_at == later
+    page = team.browser_client(owner_role(team, lead)).get(f"/leads/{lead.pk}/?lang=en")
+    shown = later.astimezone(HCM).strftime("%d/%m/%Y %H:%M")
+    assert f"call back at {shown}" in page.content.decode()
+    call(team, lead, outcome="no_answer")  # past the cadence, no time asked: given up
+    lead.refresh_from_db()
+    assert lead.stage.key == "k4-2"
+
+
 def test_an_untouched_lead_moves_to_the_next_rep_and_the_previous_owner_hears_of_it(team):
     set_policy(team, idle_hours=2)
     lead = capture(team, phone=phone(1)).lead

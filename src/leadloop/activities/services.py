@@ -64,8 +64,9 @@ def activity_log(
 ) -> Logged:
     """Record a call, note, e-mail …; the owner's first call, SMS or e-mail is the first contact.
 
-    The activity meets the SLA obligations it fulfils; a call that did not reach the person plans
-    the next attempt (at `callback_at` when the person asked for a time).
+    The activity meets the SLA obligations it fulfils; a call plans the next attempt at
+    `callback_at` when the person asked for a time (kept on the timeline), else after the
+    cadence's next delay when it did not reach them.
     """
     actor.require(lead_can_work(lead, actor))
     _validate(kind, outcome, duration_s, body, callback_at)
@@ -94,7 +95,12 @@ def activity_log(
         lead=lead,
         actor=actor,
         kind=LeadEvent.Kind.ACTIVITY,
-        data={"activity_id": activity.pk, "kind": kind, "outcome": outcome},
+        data={
+            "activity_id": activity.pk,
+            "kind": kind,
+            "outcome": outcome,
+            **({"callback_at": callback_at.isoformat()} if callback_at else {}),
+        },
     )
     lead.call_attempts = attempt or lead.call_attempts
     sla_after_activity(lead=lead, actor=actor, kind=kind, outcome=outcome, callback_at=callback_at)

@@ -253,28 +253,32 @@ def sla_after_activity(
 
 
 def _next_attempt(lead, policy: Policy, outcome: str, callback_at, now: datetime) -> None:
+    """Plan the next call: at the time the person asked to be called back, whatever the
+    outcome; else, while they were not reached, after the cadence's next delay; once the cadence
+    is spent, move the lead to the workspace's not-reached stage."""
     attempts = lead.call_attempts  # this call included
-    if outcome not in NOT_REACHED:
-        return
     cadence = list(policy.attempt_cadence or [])
-    if attempts <= len(cadence):
-        due = callback_at or _after(cadence[attempts - 1], calendar_of(lead.workspace, policy), now)
-        Timer.objects.create(
-            workspace_id=lead.workspace_id,
-            lead=lead,
-            member_id=lead.owner_id,
-            kind=Timer.Kind.ATTEMPT,
-            attempt=attempts + 1,
-            due_at=due,
-            created_at=now,
-        )
-    elif policy.not_reached_stage_id and lead.stage_id != policy.not_reached_stage_id:
-        lead_change_stage(
-            lead=lead,
-            actor=Actor.system(lead.workspace, "SLA"),
-            stage_key=policy.not_reached_stage.key,
-            reason=_("Not reached after %(n)s call attempts") % {"n": attempts},
-        )
+    if callback_at is None and outcome not in NOT_REACHED:
+        return
+    if callback_at is None and attempts > len(cadence):
+        if policy.not_reached_stage_id and lead.stage_id != policy.not_reached_stage_id:
+            lead_change_stage(
+                lead=lead,
+                actor=Actor.system(lead.workspace, "SLA"),
+                stage_key=policy.not_reached_stage.key,
+                reason=_("Not reached after %(n)s call attempts") % {"n": attempts},
+            )
+        return
+    due = callback_at or _after(cadence[attempts - 1], calendar_of(lead.workspace, policy), now)
+    Timer.objects.create(
+        workspace_id=lead.workspace_id,
+        lead=lead,
+        member_id=lead.owner_id,
+        kind=Timer.Kind.ATTEMPT,
+        attempt=attempts + 1,
+        due_at=due,
+        created_at=now,
+    )
 
 
 def cadence_errors(cadence) -> list[str]:

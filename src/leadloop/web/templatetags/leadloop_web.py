@@ -2,6 +2,7 @@
 language switch's links."""
 
 import json
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from django import template
@@ -45,6 +46,15 @@ MERGE_FIELD_LABELS = {"full_name": _("name"), "phone": _("phone"), "email": _("e
 @register.filter
 def leads_url(flt) -> str:
     return flt.page_url()
+
+
+@register.filter
+def moment(text) -> datetime | None:
+    """An ISO 8601 time kept as text (in a timeline row's data) as a datetime, for `date`."""
+    try:
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
 
 
 @register.filter
