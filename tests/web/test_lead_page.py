@@ -4,7 +4,9 @@ import pytest
 
 from leadloop.activities.models import Activity
 from leadloop.intake.services import Submission, lead_capture
+from leadloop.notifications.models import Notification
 from leadloop.pipeline.services import lead_change_stage
+from leadloop.routing.models import Timer
 from leadloop.routing.services import lead_assign
 from tests.web.leads import browser, capture, routed_to
 
@@ -236,14 +238,36 @@ class TestNewLead:
         assert 'class="form-errors"' not in html
         assert not team.workspace.leads.exists()
 
-    def test_a_rep_whose_lead_goes_to_a_colleague_lands_on_the_list(self, team):
+    @pytest.mark.parametrize("away", [False, True])
+    def test_a_lead_a_rep_enters_by_hand_is_theirs_whatever_the_rules(self, team, away):
+        capture(team)  # round robin: the next new lead would go to sales2
+        team.workspace.members.filter(role="sales").update(away=away)  # away: the queue
+        client = browser(team, "sales")
+        response = client.post("/leads/new/", {"phone": "0977000111"}, follow=True)
+        lead = team.workspace.leads.get(contact__phone_raw="0977000111")
+        assert response.redirect_chain[-1][0] == f"/leads/{lead.pk}/"
+        assert lead.owner == team.members["sales"]
+        page = client.get(f"/leads/{lead.pk}/?lang=en").content.decode()
+        assert "Assigned to Sales Một" in page and "· by hand" in page
+        assert Timer.objects.get(lead=lead, kind="first_contact").member == team.members["sales"]
+        assert not Notification.objects.filter(lead=lead).exists()  # they know: they entered it
+
+    def test_a_manager_s_lead_follows_the_rules(self, team):
         capture(team)  # round robin: the next new lead goes to sales2
+        browser(team, "manager").post("/leads/new/", {"phone": "0977000111"})
+        lead = team.workspace.leads.get(contact__phone_raw="0977000111")
+        assert lead.owner == team.members["sales2"]
+        assert Notification.objects.filter(lead=lead, member=lead.owner).exists()
+
+    def test_a_rep_whose_entry_joins_a_colleague_s_lead_lands_on_the_list(self, team):
+        capture(team, owner="sales2", phone="0977000111")
         response = browser(team, "sales").post("/leads/new/", {"phone": "0977000111"}, follow=True)
         assert response.redirect_chain[-1][0] == "/leads/"
         assert "It is assigned to another member." in response.content.decode()
 
-    def test_a_rep_whose_lead_waits_for_someone_is_told_so(self, team):
+    def test_a_rep_whose_entry_joins_a_waiting_lead_is_told_so(self, team):
         team.workspace.members.filter(role="sales").update(away=True)  # no one takes a lead now
+        capture(team, phone="0977000111")
         response = browser(team, "sales").post("/leads/new/", {"phone": "0977000111"}, follow=True)
         assert response.redirect_chain[-1][0] == "/leads/"
         html = response.content.decode()

@@ -38,7 +38,7 @@ from leadloop.core.joined import (
     listed,
     sent_together,
 )
-from leadloop.core.models import Member, Workspace
+from leadloop.core.models import Member, Role, Workspace
 from leadloop.core.services import audit_record
 from leadloop.intake.grouping import GroupCommit
 from leadloop.intake.models import Channel, IdempotencyRecord, Import, Touch
@@ -317,7 +317,8 @@ class _Batch:
             contacts = self.new_contacts
         assigned, timers = self._route(router)
         tell = self.kind != Touch.Kind.IMPORT  # an import tells each rep once, at its end
-        notes = [assigned_note(event.lead) for event in assigned] if tell else []
+        told = [e.lead for e in assigned if e.lead.owner_id != self.actor.member_id] if tell else []
+        notes = [assigned_note(lead) for lead in told]  # not to a rep of a lead they entered
         events = [*self.events, *assigned]
         rows_insert(contacts, self.new_leads, self.touches, events, timers, notes, ready=ready)
         for contact, fields in self.filled.values():
@@ -454,19 +455,30 @@ class _Batch:
         return router
 
     def _route(self, router: Router | None) -> tuple[list[LeadEvent], list[Timer]]:
-        """Owners for the new leads by the assignment rules: their timeline rows; SLA timers."""
+        """Owners for the new leads by the assignment rules (or the rep who entered them by
+        hand): their timeline rows; SLA timers."""
         if not self.new_leads:
             return [], []
         channel_id = self.channel.pk if self.channel else None
         assigned, timers = [], []
         for lead in self.new_leads:
-            previous = self.last_owner.get(id(lead.contact)) if lead.returning else None
-            pick = router.pick(lead, channel_id=channel_id, previous=previous)
-            if pick.owner is not None:
-                assigned.append(assignment_new(lead, pick.owner, self.actor, pick.reason))
+            if keeper := self._keeper():
+                assigned.append(assignment_new(lead, keeper, self.actor, "manual"))
+            else:
+                previous = self.last_owner.get(id(lead.contact)) if lead.returning else None
+                pick = router.pick(lead, channel_id=channel_id, previous=previous)
+                if pick.owner is not None:
+                    assigned.append(assignment_new(lead, pick.owner, self.actor, pick.reason))
             timers.extend(timers_for_new(lead, router.policy, router.business, router.now))
         router.save()
         return assigned, timers
+
+    def _keeper(self) -> Member | None:
+        """The sales rep who entered the leads by hand (on the phone with the person, say):
+        the leads are theirs, not the rules'."""
+        if self.kind == Touch.Kind.MANUAL and self.actor.role == Role.SALES:
+            return self.actor.member
+        return None
 
     def _check_plan(self) -> None:
         """Lock the read contacts and the open leads the batch joins, and check that no lead
