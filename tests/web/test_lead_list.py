@@ -98,6 +98,18 @@ def test_created_dates_are_inclusive(team, leads):
     assert old == {"Old Lead"}
 
 
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_a_date_written_day_first_is_read_day_first_in_either_language(team, leads, language):
+    today = local_today(team)
+    before = (today.replace(day=1) - timedelta(days=40)).replace(day=5)
+    old = before if before.month != 5 else before.replace(day=6)  # day and month differ
+    with clock.travel(timedelta(days=(old - today).days)):
+        capture(team, full_name="Old Lead")
+    client = team.browser_client("manager")
+    written = {"created_to": old.strftime("%d/%m/%Y"), "lang": language}
+    assert names(client.get("/leads/", written)) == {"Old Lead"}
+
+
 def test_an_invalid_date_shows_an_error_and_no_leads(team, leads):
     response = browser(team, "manager").get("/leads/", {"created_from": "31/02/2026"})
     assert response.status_code == 200

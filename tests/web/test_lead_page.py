@@ -198,6 +198,14 @@ def test_the_lead_page_queries_are_bounded(team, lead, django_assert_max_num_que
         client.get(f"/leads/{lead.pk}/")
 
 
+def test_the_call_form_asks_for_minutes_callback_and_notes_before_the_outcome(team):
+    lead = capture(team, owner="sales")
+    html = browser(team, "sales").get(f"/leads/{lead.pk}/").content.decode()
+    fields = [html.index(f'name="call-{name}"') for name in ("minutes", "callback_at", "body")]
+    plain, first_outcome = html.index('class="plain-call"'), html.index('class="outcome outcome-')
+    assert max(fields) < plain < first_outcome  # Enter in a field logs no outcome
+
+
 class TestNewLead:
     def test_the_form_opens_a_lead(self, team):
         client = browser(team, "marketer")
