@@ -237,6 +237,16 @@ class TestNewLead:
         assert f"Joined existing lead #{lead.pk}." in response.content.decode()
         assert team.workspace.leads.count() == 1
 
+    @pytest.mark.parametrize(
+        ("field", "value"), [("phone", "12345"), ("phone", "abc-def"), ("email", "abc@")]
+    )
+    def test_a_typo_in_the_phone_or_email_is_refused_on_its_field(self, team, field, value):
+        body = {"phone": "0987654321", "email": "an@example.com", field: value}
+        response = browser(team, "sales").post("/leads/new/?lang=en", body)
+        assert response.status_code == 400 and not team.workspace.leads.exists()
+        message = {"phone": "This is not a valid phone number.", "email": "e-mail address"}
+        assert message[field] in response.content.decode()
+
     def test_neither_phone_nor_email_is_refused(self, team):
         response = browser(team, "manager").post("/leads/new/", {"full_name": "Ai đó"})
         assert response.status_code == 400

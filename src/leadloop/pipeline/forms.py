@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from leadloop.campaigns.selectors import campaign_list, source_list
+from leadloop.contacts.normalize import normalize_email, normalize_phone
 from leadloop.core.access import Actor
 from leadloop.core.errors import ValidationFailed
 from leadloop.core.ids import id_in
@@ -207,6 +208,22 @@ class NewLeadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.known_sources = source_list(workspace=actor.workspace, fetched_by=actor)
         self.known_campaigns = campaign_list(workspace=actor.workspace, fetched_by=actor)
+
+    def clean_phone(self) -> str:
+        """A person typing a lead in can fix a typo at once (captured leads keep theirs)."""
+        phone = self.cleaned_data["phone"]
+        if phone.strip() and not normalize_phone(phone).valid:
+            message = _(
+                "This is not a valid phone number. Another way to reach them can go in the note."
+            )
+            raise forms.ValidationError(message)
+        return phone
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"]
+        if email.strip() and not normalize_email(email)[1]:
+            raise forms.ValidationError(_("This is not a valid e-mail address."))
+        return email
 
     def submission(self) -> Submission:
         return Submission(**self.cleaned_data)
