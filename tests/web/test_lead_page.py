@@ -5,6 +5,7 @@ import pytest
 from leadloop.activities.models import Activity
 from leadloop.intake.services import Submission, lead_capture
 from leadloop.notifications.models import Notification
+from leadloop.pipeline.models import LeadEvent
 from leadloop.pipeline.services import lead_change_stage
 from leadloop.routing.models import Timer
 from leadloop.routing.services import lead_assign
@@ -89,6 +90,11 @@ def test_changing_the_stage(team, lead):
     assert "Stage changed to K2 – Thinking it over." in html
     assert "Stage changed from New to K2 – Thinking it over" in html
     assert "wants a visit" in html
+    again = client.post(f"/leads/{lead.pk}/stage/", {"stage-stage": "k2"}, follow=True)
+    html = again.content.decode()
+    assert "The lead is already in K2 – Thinking it over." in html
+    assert "Stage changed to" not in html
+    assert LeadEvent.objects.filter(lead=lead, kind="stage").count() == 1
 
 
 def test_an_unknown_stage_is_a_form_error(team, lead):

@@ -140,10 +140,14 @@ def lead_stage(request, lead_id: int):
     lead = lead_of(request, lead_id)
 
     def act(data):
+        before = lead.stage_id
         lead_change_stage(
             lead=lead, actor=request.actor, stage_key=data["stage"], reason=data["reason"]
         )
-        messages.success(request, _("Stage changed to %(stage)s.") % {"stage": lead.stage})
+        if lead.stage_id == before:
+            messages.info(request, _("The lead is already in %(stage)s.") % {"stage": lead.stage})
+        else:
+            messages.success(request, _("Stage changed to %(stage)s.") % {"stage": lead.stage})
         return redirect("lead-detail", lead.pk)
 
     form = StageForm(request.POST, actor=request.actor)
