@@ -159,3 +159,15 @@ def test_outcomes_on_someone_elses_lead_or_unknown_ones_are_refused(team):
 def test_an_inactive_rep_is_signed_out_of_the_queue(team):
     member_update(member=team.members["sales"], actor=team.actors["admin"], active=False)
     assert browser(team, "sales").get("/queue/").status_code == 403
+
+
+def test_the_queue_says_how_many_less_urgent_leads_it_leaves_out(team, monkeypatch):
+    monkeypatch.setattr("leadloop.web.views.QUEUE_SIZE", 2)
+    for n in range(5):
+        capture(team, owner="sales", full_name=f"Khách {n}")
+    html = browser(team, "sales").get("/queue/?lang=en").content.decode()
+    assert "3 more open leads, less urgent, are not shown here." in html
+    assert 'href="/leads/?owner=me&amp;open=true"' in html
+    Lead.objects.filter(owner=team.members["sales"]).first().delete()
+    html = browser(team, "sales").get("/queue/?lang=en").content.decode()
+    assert "2 more open leads" in html

@@ -78,10 +78,11 @@ def _logged_text(logged: Logged) -> str:
 def _queue_page(request, logged: Logged | None = None):
     """The queue; only its list when HTMX refreshes it (a new lead, a call just logged)."""
     actor = request.actor
-    leads = list(queue_list(workspace=actor.workspace, fetched_by=actor)[: QUEUE_SIZE + 1])
+    queued = queue_list(workspace=actor.workspace, fetched_by=actor)
+    leads = list(queued[: QUEUE_SIZE + 1])
     context = {
         "leads": leads[:QUEUE_SIZE],
-        "more": len(leads) > QUEUE_SIZE,
+        "more": queued.count() - QUEUE_SIZE if len(leads) > QUEUE_SIZE else 0,
         "now": clock.now(),
         "outcomes": Outcome.choices,
         "logged": logged,
