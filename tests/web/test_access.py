@@ -35,12 +35,20 @@ def test_login_follows_next(team):
     assert response.url == "/reports/"
 
 
-def test_wrong_password_shows_the_form_again(team):
-    response = Client(HTTP_ACCEPT_LANGUAGE="en").post(
+@pytest.mark.parametrize(
+    ("language", "told"),
+    [
+        ("en", "The e-mail address or the password is wrong"),
+        ("vi", "Email hoặc mật khẩu không đúng"),
+    ],
+)
+def test_wrong_password_shows_the_form_again_naming_the_e_mail(team, language, told):
+    response = Client(HTTP_ACCEPT_LANGUAGE=language).post(
         "/login/", {"username": "sales@acme.test", "password": "wrong"}
     )
     assert response.status_code == 200
-    assert "enter a correct" in response.content.decode()
+    html = response.content.decode()
+    assert told in html and "Tên đăng nhập" not in html and "correct username" not in html
 
 
 def test_logout_is_a_post_and_ends_the_session(team):

@@ -113,6 +113,15 @@ def test_a_service_refusal_shows_on_the_form(team, lead):
     assert lead.stage.key == "k4-2"
 
 
+def test_a_negative_duration_is_told_in_plain_vietnamese(team, lead):
+    response = browser(team, "sales").post(
+        f"/leads/{lead.pk}/call/?lang=vi", {"call-minutes": "-1"}
+    )
+    assert response.status_code == 400
+    assert "Giá trị phải lớn hơn hoặc bằng 0." in response.content.decode()
+    assert not Activity.objects.exists()
+
+
 def test_logging_a_call_suggests_the_stage(team, lead):
     client = browser(team, "sales")
     response = client.post(

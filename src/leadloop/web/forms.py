@@ -6,6 +6,12 @@ from django.utils.translation import gettext_lazy as _
 class EmailLoginForm(AuthenticationForm):
     """Sign in with the e-mail address, which is the username."""
 
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _(
+            "The e-mail address or the password is wrong (the password is case-sensitive)."
+        ),
+    }
     username = forms.CharField(
         label=_("E-mail"),
         max_length=254,
