@@ -122,7 +122,9 @@ def test_a_reversed_range_is_a_form_error(team, week):
 def test_bad_input_is_a_form_error(team, week):
     response = browser(team, "manager").get("/reports/", {"by": "year", "date_from": "x"})
     assert response.status_code == 400
-    assert "Select a valid choice" in response.content.decode()
+    html = response.content.decode()
+    assert "Select a valid choice" in html
+    assert "No leads were created in this range." not in html  # no range was read
 
 
 def test_the_report_queries_are_bounded(team, django_assert_max_num_queries):
