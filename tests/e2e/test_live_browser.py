@@ -97,9 +97,13 @@ def test_a_manager_is_told_at_once_when_a_deadline_is_missed(
 def test_a_narrow_phone_screen_shows_the_queue_in_one_column(team, rep_on_a_phone, server_url):
     with clock.travel(timedelta(minutes=-20)):  # its first contact was due 5 minutes ago
         capture(team, owner="sales", full_name="Lê Văn Cường")
+    with clock.travel(timedelta(hours=-30, minutes=-15)):  # due 30 hours ago
+        capture(team, owner="sales", full_name="Đỗ Thị Hoa")
     page = rep_on_a_phone(375, 740)
     page.goto(f"{server_url}/queue/")
-    item = page.locator(".queue-item").first
+    day_late = page.locator(".queue-item", has_text="Đỗ Thị Hoa")
+    expect(day_late.locator(".countdown")).to_have_text("Overdue by 1 d 6 h")  # not 30:00:12
+    item = page.locator(".queue-item", has_text="Lê Văn Cường")
     expect(item).to_contain_text("Lê Văn Cường")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375  # nothing sticks out sideways

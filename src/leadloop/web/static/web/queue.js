@@ -11,7 +11,7 @@
 
   function duration(seconds, units) {
     var days = Math.floor(seconds / 86400);
-    if (days >= 2) {  // long overdue: days and hours say enough, in the page's language
+    if (days >= 1) {  // a day or more: days and hours say enough, in the page's language
       return days + " " + units.days + " " + Math.floor((seconds % 86400) / 3600) + " " +
         units.hours;
     }
