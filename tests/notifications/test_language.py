@@ -22,8 +22,11 @@ def test_a_member_of_the_browser_s_language_is_written_to_as_their_pages_read(te
     assert newest_note(sales) == "Bạn có lead mới: Nguyễn Văn An"  # never seen: the workspace's
     assert "Log out" in browser(team, "sales", "en-US,en;q=0.9").get("/").content.decode()
     assert Member.objects.get(pk=sales.pk).reading_language == "en"
-    capture(team, owner="sales", full_name="Trần Thị Bình")
-    assert newest_note(sales) == "New lead for you: Trần Thị Bình"
+    moved = capture(team, owner="sales", full_name="Trần Thị Bình")  # sales2's, given to sales
+    assert (
+        newest_note(sales)
+        == f"Lead #{moved.pk} Trần Thị Bình is yours now, from Sales Hai (by hand)"
+    )
     browser(team, "sales", "en").get("/?lang=vi")  # the switch, back to Vietnamese
     capture(team, owner="sales", full_name="Lê Văn Cường")
     assert newest_note(sales) == "Bạn có lead mới: Lê Văn Cường"

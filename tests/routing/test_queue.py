@@ -128,7 +128,7 @@ def test_an_outcome_tap_logs_a_call(team):
     assert (response.status_code, response.url) == (302, "/queue/")
     lead.refresh_from_db()
     assert lead.call_attempts == 1 and lead.first_contact_at is not None
-    assert "Call logged." in client.get("/queue/").content.decode()
+    assert f"Call logged on lead #{lead.pk} Lan." in client.get("/queue/").content.decode()
     assert Timer.objects.get(lead=lead, kind="attempt", done_at__isnull=True).attempt == 2
 
 
@@ -139,7 +139,8 @@ def test_an_outcome_tap_with_htmx_swaps_the_list_and_suggests_the_stage(team):
     )
     html = response.content.decode()
     assert response.status_code == 200 and html.startswith('<section id="queue"')
-    assert "Call logged. Suggested stage: K3 – Busy, call back." in html
+    told = f"Call logged on lead #{lead.pk} Lan. Suggested stage: K3 – Busy, call back."
+    assert told in html
     assert f'href="/leads/{lead.pk}/?suggest=k3#stage"' in html
     assert Lead.objects.get(pk=lead.pk).call_attempts == 1
 

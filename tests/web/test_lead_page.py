@@ -3,6 +3,7 @@
 import pytest
 
 from leadloop.activities.models import Activity
+from leadloop.activities.services import activity_log
 from leadloop.intake.services import Submission, lead_capture
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import LeadEvent
@@ -111,6 +112,13 @@ def test_a_service_refusal_shows_on_the_form(team, lead):
     assert "already has another open lead" in response.content.decode()
     lead.refresh_from_db()
     assert lead.stage.key == "k4-2"
+
+
+def test_a_call_s_length_shows_as_said_under_a_minute_too(team, lead):
+    for seconds in (30, 150):
+        activity_log(lead=lead, actor=team.actors["sales"], kind="call", duration_s=seconds)
+    html = browser(team, "sales").get(f"/leads/{lead.pk}/?lang=en").content.decode()
+    assert "· 30 s" in html and "· 2 min" in html and "· 0 min" not in html
 
 
 def test_a_negative_duration_is_told_in_plain_vietnamese(team, lead):

@@ -140,9 +140,10 @@ def leads_reassign(
         events.append(assignment_new(lead, owner, actor, reason))
         lead.assigned_at = now
         by_owner.setdefault(owner.pk, []).append(lead.pk)
-        made.append(assigned_note(lead))
         if previous is not None and previous.pk != owner.pk:
-            made.append(_moved_note(lead, previous, reason))
+            made += [_given_note(lead, previous, reason), _moved_note(lead, previous, reason)]
+        else:
+            made.append(assigned_note(lead))
     for owner_id, ids in by_owner.items():
         Lead.objects.filter(pk__in=ids).update(owner_id=owner_id, assigned_at=now)
     if notes is None:
@@ -164,6 +165,23 @@ def leads_reassign(
         for timer in _owner_timers(lead, owner, policy, business, now)
     ]
     rows_insert(events, timers)
+
+
+def _given_note(lead: Lead, previous: Member, reason: str) -> Notification:
+    """The unsaved notification of a lead's new owner, saying whose it was and why it moved."""
+    contact = lead.contact
+    return notification_new(
+        member=lead.owner,
+        kind="lead_assigned",
+        lead=lead,
+        message=gettext_lazy("Lead #%(id)s %(name)s is yours now, from %(previous)s (%(reason)s)"),
+        params={
+            "id": lead.pk,
+            "name": contact.full_name or contact.phone_raw or contact.email,
+            "previous": previous.full_name,
+            "reason": ASSIGN_REASONS.get(reason, reason),
+        },
+    )
 
 
 def _moved_note(lead: Lead, previous: Member, reason: str) -> Notification:

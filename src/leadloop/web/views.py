@@ -69,10 +69,14 @@ def notifications_read(request):
 
 
 def _logged_text(logged: Logged) -> str:
+    """Which lead the call was logged on (the queue has moved it meanwhile), and its stage."""
+    lead = logged.activity.lead
+    who = {"id": lead.pk, "name": lead.contact.full_name or lead.contact.phone_raw}
     stage = logged.suggested_stage
     if stage is None:
-        return _("Call logged.")
-    return _("Call logged. Suggested stage: %(stage)s.") % {"stage": stage}
+        return _("Call logged on lead #%(id)s %(name)s.") % who
+    message = _("Call logged on lead #%(id)s %(name)s. Suggested stage: %(stage)s.")
+    return message % {**who, "stage": stage}
 
 
 def _queue_page(request, logged: Logged | None = None):

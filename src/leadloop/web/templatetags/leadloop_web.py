@@ -137,7 +137,8 @@ def sla_state(code: str) -> str:
 
 @register.filter
 def duration(seconds) -> str:
-    """A lateness in seconds, shortly: 40 s, 12 min, 2 h 5 min, 3 d 4 h; "—" when unknown."""
+    """A lateness or a call's length in seconds, shortly: 40 s, 12 min, 2 h 5 min, 3 d 4 h; "—"
+    when unknown."""
     if seconds is None or seconds == "":
         return "—"
     total = max(0, round(float(seconds)))
