@@ -317,6 +317,17 @@ def test_a_bulk_item_with_nul_fails_alone(api):
     assert Lead.objects.count() == 2
 
 
+def test_json_nested_thousands_deep_in_a_lead_is_a_422_and_fails_alone_in_a_bulk(api):
+    deep: object = "x"
+    for _level in range(900):
+        deep = [deep]
+    assert_error(api.post("/leads", {"phone": "0912000020", "fields": {"a": deep}}), 422)
+    items = [{"phone": "0912000021"}, {"phone": "0912000022", "fields": {"a": deep}}]
+    response = api.post("/leads/bulk", {"leads": items})
+    assert response.status_code == 200, response.content[:300]
+    assert [r["status"] for r in response.json()["results"]] == [201, 422]
+
+
 def test_nul_in_fields_and_in_the_search_is_refused_on_its_field(api):
     response = api.post("/leads", {"phone": "0912000007", "fields": {"a\x00": "b"}})
     assert _nul_fields(response) == {"fields"} and not Lead.objects.exists()

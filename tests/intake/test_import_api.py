@@ -64,3 +64,11 @@ def test_roles_and_workspaces(team, other_team):
     assert_error(api.get(f"/imports/{theirs}"), 404)
     assert_error(api.get(f"/imports/{theirs}/errors"), 404)
     assert_error(team.api("sales").get(f"/imports/{theirs}"), 403)
+
+
+def test_a_nul_in_the_form_s_texts_is_refused_on_its_field(team):
+    api = team.api("marketer")
+    for field in ("origin", "source", "campaign", "mapping"):
+        error = assert_error(post(api, **{field: "hội chợ\x00"}), 422)
+        assert list(error["fields"]) == [field]
+    assert not Import.objects.exists()

@@ -216,7 +216,8 @@ def test_an_imports_leads_are_those_its_rows_opened_or_joined_nothing_else(
     assert names(first.pk) == NAMES
     assert names(second.pk) == {"Nguyễn Văn Đạt"}
     assert names(second.pk, q="Tuyết") == set()  # with the other filters
-    assert assert_error(api.get("/leads", imported="abc"), 422)["fields"]["imported"]
+    for wrong in ("abc", "0", "-1", "1" * 30):
+        assert assert_error(api.get("/leads", imported=wrong), 422)["fields"]["imported"]
     cli(write(tmp_path, "c.csv", csv_text([HEADER, ROWS[1]]).encode()), workspace="rival")
     theirs = Import.objects.get(workspace=other_team.workspace)
     assert names(theirs.pk) == set()  # another workspace's import: none of this one's leads

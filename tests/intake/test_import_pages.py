@@ -75,7 +75,9 @@ def test_a_marketer_uploads_checks_the_preview_maps_and_runs_an_import(team, tas
     mine = Lead.objects.filter(owner=team.members["sales"]).count()
     assert 0 < mine < 3
     listed = team.browser_client("sales").get("/leads/", {"imported": job.pk, "lang": "en"})
-    assert f"{mine} lead" in listed.content.decode()  # a rep still sees only their own
+    html = listed.content.decode()
+    assert f"{mine} lead" in html  # a rep still sees only their own
+    assert f"From import #{job.pk}" in html and "khach-hang.csv" not in html  # not theirs to see
     report = client.get(f"{URL}{job.pk}/errors.csv")
     assert report["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))

@@ -172,3 +172,11 @@ def test_the_queue_says_how_many_less_urgent_leads_it_leaves_out(team, monkeypat
     Lead.objects.filter(owner=team.members["sales"]).first().delete()
     html = browser(team, "sales").get("/queue/?lang=en").content.decode()
     assert "2 more open leads" in html
+
+
+def test_a_call_logged_on_an_e_mail_only_lead_names_it_by_its_e_mail(team):
+    lead = capture(team, owner="sales", phone="", email="lan@example.com")
+    response = browser(team, "sales").post(
+        f"/queue/{lead.pk}/call/?lang=en", {"call-outcome": "no_answer"}, follow=True
+    )
+    assert f"Call logged on lead #{lead.pk} lan@example.com." in response.content.decode()

@@ -10,6 +10,7 @@ from django.utils import translation
 
 from leadloop.activities.services import activity_log
 from leadloop.core import clock
+from leadloop.core.errors import ValidationFailed
 from leadloop.core.models import Member
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent, Stage
@@ -161,6 +162,29 @@ def test_a_callback_the_person_asked_for_is_planned_whatever_the_outcome_and_sho
     call(team, lead, outcome="no_answer")  # past the cadence, no time asked: given up
     lead.refresh_from_db()
     assert lead.stage.key == "k4-2"
+
+
+def test_a_callback_plans_nothing_on_a_closed_lead_and_a_time_gone_is_due_now(team):
+    lead = capture(team, phone=phone(1)).lead
+    call(team, lead, outcome="thinking", callback_at=clock.now() - timedelta(hours=20))
+    due = Timer.objects.get(lead=lead, kind="attempt", done_at=None).due_at
+    assert near(due, clock.now())  # not breached at once for a time already gone
+    lead_change_stage(lead=lead, actor=team.actors["manager"], stage_key="k1")  # won: closed
+    call(team, lead, outcome="bought", callback_at=clock.now() + timedelta(days=1))
+    assert not Timer.objects.filter(lead=lead, kind="attempt", done_at=None).exists()
+
+
+def test_only_a_call_takes_a_callback_time(team):
+    lead = capture(team, phone=phone(1)).lead
+    with pytest.raises(ValidationFailed) as refused:
+        activity_log(
+            lead=lead,
+            actor=team.actors[owner_role(team, lead)],
+            kind="note",
+            body="gọi lại sau",
+            callback_at=clock.now() + timedelta(days=1),
+        )
+    assert "callback_at" in refused.value.fields
 
 
 def test_an_untouched_lead_moves_to_the_next_rep_and_the_previous_owner_hears_of_it(team):

@@ -6,11 +6,16 @@ import pytest
 
 from leadloop.core import clock
 from leadloop.pipeline.services import lead_change_stage
+from tests.core.support import assert_error
 from tests.web.leads import browser, capture, local_today
 
 
 def names(response) -> set[str]:
     return {lead.contact.full_name for lead in response.context["page"].object_list}
+
+
+def lead_ids(response) -> set[int]:
+    return {lead.pk for lead in response.context["page"].object_list}
 
 
 @pytest.fixture
@@ -198,3 +203,16 @@ def test_the_list_does_not_grow_queries_with_leads(team, django_assert_max_num_q
     with django_assert_max_num_queries(14):
         response = client.get("/leads/")
     assert len(response.context["page"].object_list) == 50
+
+
+def test_a_contact_s_leads_are_exactly_its_own(team):
+    first = capture(team, full_name="Sai số", phone="12345")  # not valid: two contacts share it
+    second = capture(team, full_name="Sai số", phone="12345")
+    capture(team, full_name="Đúng số", phone="0912345678")  # holds "12345" too
+    client = browser(team, "manager")
+    page = client.get("/leads/", {"contact": first.contact_id, "lang": "en"})
+    assert lead_ids(page) == {first.pk}
+    assert f"Leads of contact #{first.contact_id}" in page.content.decode()
+    assert lead_ids(client.get("/leads/", {"contact": second.contact_id})) == {second.pk}
+    error = assert_error(team.api("manager").get("/leads", contact="abc"), 422)
+    assert "contact" in error["fields"]

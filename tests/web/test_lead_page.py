@@ -267,7 +267,10 @@ class TestNewLead:
         body = {"phone": "0987654321", "email": "an@example.com", field: value}
         response = browser(team, "sales").post("/leads/new/?lang=en", body)
         assert response.status_code == 400 and not team.workspace.leads.exists()
-        message = {"phone": "This is not a valid phone number.", "email": "e-mail address"}
+        message = {
+            "phone": "This is not a valid phone number.",
+            "email": "This is not a valid e-mail address.",
+        }
         assert message[field] in response.content.decode()
 
     def test_neither_phone_nor_email_is_refused(self, team):
@@ -292,6 +295,13 @@ class TestNewLead:
         assert "Assigned to Sales Một" in page and "· by hand" in page
         assert Timer.objects.get(lead=lead, kind="first_contact").member == team.members["sales"]
         assert not Notification.objects.filter(lead=lead).exists()  # they know: they entered it
+
+    def test_a_rep_s_api_capture_still_tells_them_of_what_the_rules_give_them(self, team):
+        api = team.api("sales")
+        for phone in ("0977000111", "0977000112"):  # the round robin: one of them is theirs
+            assert api.post("/leads", {"phone": phone}).status_code == 201
+        theirs = team.workspace.leads.get(owner=team.members["sales"])
+        assert Notification.objects.filter(lead=theirs, member=team.members["sales"]).exists()
 
     def test_a_manager_s_lead_follows_the_rules(self, team):
         capture(team)  # round robin: the next new lead goes to sales2

@@ -38,6 +38,8 @@ def _validate(kind: str, outcome: str, duration_s: int, body: str, callback_at) 
         errors["body"] = [_("At most 10,000 characters.")]
     if outcome and kind != Kind.CALL:
         errors["outcome"] = [_("Only a call has an outcome.")]
+    if callback_at is not None and kind != Kind.CALL:
+        errors["callback_at"] = [_("Only a call has a callback time.")]
     elif outcome and outcome not in Outcome.values:
         errors["outcome"] = [_("One of: %(outcomes)s.") % {"outcomes": ", ".join(Outcome.values)}]
     if errors:

@@ -58,12 +58,19 @@ api = NinjaAPI(
 
 
 def _holds_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
+    """Whether a text in `value` (keys of objects included) holds a NUL character; walked with
+    a stack, not recursion, so JSON nested thousands deep is refused by the type checks after."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return False
 
 
@@ -75,9 +82,19 @@ class Input(BaseModel):
     @classmethod
     def _without_nul(cls, value):
         if _holds_nul(value):
-            message = _("A text here holds a NUL character (\\u0000), which cannot be stored.")
-            raise PydanticCustomError("nul_character", message)
+            raise PydanticCustomError("nul_character", _nul_message())
         return value
+
+
+def _nul_message() -> str:
+    return _("A text here holds a NUL character (\\u0000), which cannot be stored.")
+
+
+def nul_refused(texts: dict[str, str]) -> None:
+    """`Input`'s refusal for the texts of a form (multipart) body, by field."""
+    if wrong := [name for name, text in texts.items() if _holds_nul(text)]:
+        message = _nul_message()
+        raise ValidationFailed(_("The request is not valid."), fields={n: [message] for n in wrong})
 
 
 MAX_PAGE_SIZE = 200

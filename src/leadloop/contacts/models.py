@@ -45,6 +45,11 @@ class Contact(models.Model):
     def __str__(self) -> str:
         return self.full_name or self.phone_e164 or self.email
 
+    @property
+    def label(self) -> str:
+        """How messages name the person: the name, else the phone as given, else the e-mail."""
+        return self.full_name or self.phone_raw or self.email
+
 
 class PossibleDuplicate(models.Model):
     """Two contacts that may be one person: a submission linked both (its phone to one, its

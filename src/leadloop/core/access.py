@@ -46,6 +46,10 @@ class Actor:
         return self.role == Role.ADMIN
 
     @property
+    def imports_leads(self) -> bool:
+        return self.role in (Role.ADMIN, Role.MANAGER, Role.MARKETER)
+
+    @property
     def captures_leads(self) -> bool:
         return self.role in (Role.ADMIN, Role.MANAGER, Role.MARKETER, Role.SALES)
 

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 
-from leadloop.config.api import PageQuery, page_of
+from leadloop.config.api import PageQuery, nul_refused, page_of
 from leadloop.core.errors import ValidationFailed
 from leadloop.intake.imports import import_get, import_problems, import_submit
 from leadloop.intake.models import Import
@@ -84,6 +84,7 @@ def create_import(
     """Upload a file and start its import with the suggested column mapping, changed by
     `mapping` (a JSON object column → target). Follow it with GET /imports/{id}."""
     actor = request.auth
+    nul_refused({"origin": origin, "source": source, "campaign": campaign, "mapping": mapping})
     job = import_submit(
         workspace=actor.workspace,
         actor=actor,

@@ -34,7 +34,7 @@ from leadloop.contacts.services import Identity
 from leadloop.core import clock
 from leadloop.core.access import Actor
 from leadloop.core.errors import ApplicationError, NotFound, ValidationFailed
-from leadloop.core.models import Member, Role, Workspace
+from leadloop.core.models import Member, Workspace
 from leadloop.core.services import audit_record
 from leadloop.intake.import_workers import chunks_in_workers, in_workers
 from leadloop.intake.models import Import, ImportProblem, Touch
@@ -92,8 +92,7 @@ WITHIN = [
 
 
 def _importer(actor: Actor) -> None:
-    allowed = actor.role in (Role.ADMIN, Role.MANAGER, Role.MARKETER)
-    actor.require(allowed, _("Your role does not allow importing leads."))
+    actor.require(actor.imports_leads, _("Your role does not allow importing leads."))
 
 
 def _header_key(header: str) -> str:

@@ -317,8 +317,9 @@ class _Batch:
             contacts = self.new_contacts
         assigned, timers = self._route(router)
         tell = self.kind != Touch.Kind.IMPORT  # an import tells each rep once, at its end
-        told = [e.lead for e in assigned if e.lead.owner_id != self.actor.member_id] if tell else []
-        notes = [assigned_note(lead) for lead in told]  # not to a rep of a lead they entered
+        keeper = self._keeper()  # a rep is not told of the leads they entered by hand
+        told = [e.lead for e in assigned if keeper is None] if tell else []
+        notes = [assigned_note(lead) for lead in told]
         events = [*self.events, *assigned]
         rows_insert(contacts, self.new_leads, self.touches, events, timers, notes, ready=ready)
         for contact, fields in self.filled.values():

@@ -95,6 +95,7 @@ class LeadQuery(PageQuery):
     invalid: bool | None = None
     duplicate: bool | None = None
     imported: Annotated[str, StringConstraints(max_length=20)] = ""
+    contact: Annotated[str, StringConstraints(max_length=20)] = ""
     sla: Literal["", "due", "met", "breached"] = ""
     sla_kind: Literal["", "assign", "first_contact", "attempt"] = ""
     sla_member: Annotated[str, StringConstraints(max_length=20)] = ""

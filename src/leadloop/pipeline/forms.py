@@ -39,6 +39,7 @@ class LeadFilterForm(forms.Form):
     invalid = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
     duplicate = forms.NullBooleanField(required=False, widget=forms.HiddenInput)
     imported = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
+    contact = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
     sla = forms.ChoiceField(
         label=_("SLA"),
         required=False,
@@ -58,7 +59,8 @@ class LeadFilterForm(forms.Form):
 
     def __init__(self, data, *, actor: Actor):
         super().__init__(data)
-        workspace = self.workspace = actor.workspace
+        self.actor, workspace = actor, actor.workspace
+        self.workspace = workspace
         self.fields["stage"].choices = keyed_choices(
             stage_list(workspace=workspace, fetched_by=actor, archived=True), _("All stages")
         )
@@ -113,14 +115,19 @@ class LeadFilterForm(forms.Form):
             labels.append(_("Duplicates") if data["duplicate"] else _("Not duplicates"))
         if data.get("imported"):
             labels.append(self._import_label(data["imported"]))
+        if data.get("contact"):
+            labels.append(_("Leads of contact #%(id)s") % {"id": _id(data["contact"])})
         if any(data.get(name) for name in SLA_FIELDS):
             labels.append(self._sla_label(data))
         return labels
 
     def _import_label(self, imported: str) -> str:
+        """The file's name for those who see imports; a rep sees the import's number only."""
         job = Import.objects.filter(workspace=self.workspace, pk=_id(imported)).first()
         if job is None:
             return _("From an import not in this workspace")
+        if not self.actor.imports_leads:
+            return _("From import #%(id)s") % {"id": job.pk}
         return _("From the import of %(file)s") % {"file": job.file_name}
 
     def _sla_label(self, data: dict) -> str:

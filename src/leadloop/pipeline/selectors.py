@@ -36,6 +36,7 @@ class LeadFilter:
     invalid: bool | None = None  # unreachable: neither a valid phone nor a valid e-mail
     duplicate: bool | None = None  # returning, or its contact is in an open duplicate pair
     imported: str = ""  # an import's id: the leads its rows opened or joined
+    contact: str = ""  # a contact's id: its leads (from the possible-duplicates page)
     # leads with an SLA obligation (pipeline.obligations) that matches all the sla_* filters:
     sla: str = ""  # due (met or breached), met (on time) or breached
     sla_kind: str = ""  # assign, first_contact or attempt; empty: any
@@ -57,8 +58,10 @@ class LeadFilter:
                 wrong[last] = [_("The end date is before the start date.")]
         if self.owner and not _is_id_or(self.owner, "me", "none"):
             wrong["owner"] = [_("A member's id, me or none.")]
-        if self.imported and not _is_id_or(self.imported):
+        if self.imported and not id_in(self.imported):
             wrong["imported"] = [_("An import's id.")]
+        if self.contact and not id_in(self.contact):
+            wrong["contact"] = [_("A contact's id.")]
         for name in ("sla_member", "sla_team"):
             if getattr(self, name) and not _is_id_or(getattr(self, name), "none"):
                 wrong[name] = [_("An id or none.")]
@@ -78,7 +81,7 @@ class LeadFilter:
         return f"{reverse('lead-list')}?{urlencode(self.as_query())}"
 
     def as_query(self) -> dict:
-        """The non-empty filters as query parameters (for `leads_url` and pagination links)."""
+        """The non-empty filters as query parameters (for `page_url` and pagination links)."""
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -211,6 +214,8 @@ def lead_filter(leads: QuerySet[Lead], workspace: Workspace, flt: LeadFilter, fe
     for wanted, condition in ((flt.invalid, invalid_q), (flt.duplicate, duplicate_q)):
         if wanted is not None:
             leads = leads.filter(condition()) if wanted else leads.exclude(condition())
+    if flt.contact:
+        leads = leads.filter(contact_id=int(flt.contact))
     if flt.imported:
         leads = leads.filter(
             Exists(Touch.objects.filter(lead_id=OuterRef("pk"), import_job_id=int(flt.imported)))

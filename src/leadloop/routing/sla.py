@@ -101,13 +101,12 @@ def assignment_new(lead: Lead, owner: Member, actor: Actor, reason: str) -> Lead
 
 def assigned_note(lead: Lead) -> Notification:
     """The unsaved "new lead for you" notification of the lead's owner."""
-    contact = lead.contact
     return notification_new(
         member=lead.owner,
         kind="lead_assigned",
         lead=lead,
         message=gettext_lazy("New lead for you: %(name)s"),
-        params={"name": contact.full_name or contact.phone_raw or contact.email},
+        params={"name": lead.contact.label},
     )
 
 
@@ -169,7 +168,6 @@ def leads_reassign(
 
 def _given_note(lead: Lead, previous: Member, reason: str) -> Notification:
     """The unsaved notification of a lead's new owner, saying whose it was and why it moved."""
-    contact = lead.contact
     return notification_new(
         member=lead.owner,
         kind="lead_assigned",
@@ -177,7 +175,7 @@ def _given_note(lead: Lead, previous: Member, reason: str) -> Notification:
         message=gettext_lazy("Lead #%(id)s %(name)s is yours now, from %(previous)s (%(reason)s)"),
         params={
             "id": lead.pk,
-            "name": contact.full_name or contact.phone_raw or contact.email,
+            "name": lead.contact.label,
             "previous": previous.full_name,
             "reason": ASSIGN_REASONS.get(reason, reason),
         },
@@ -271,12 +269,12 @@ def sla_after_activity(
 
 
 def _next_attempt(lead, policy: Policy, outcome: str, callback_at, now: datetime) -> None:
-    """Plan the next call: at the time the person asked to be called back, whatever the
-    outcome; else, while they were not reached, after the cadence's next delay; once the cadence
-    is spent, move the lead to the workspace's not-reached stage."""
+    """Plan the owner's next call on an open lead: at the time the person asked to be called
+    back, whatever the outcome; else, while they were not reached, after the cadence's next
+    delay; once the cadence is spent, move the lead to the workspace's not-reached stage."""
     attempts = lead.call_attempts  # this call included
     cadence = list(policy.attempt_cadence or [])
-    if callback_at is None and outcome not in NOT_REACHED:
+    if not lead.is_open or (callback_at is None and outcome not in NOT_REACHED):
         return
     if callback_at is None and attempts > len(cadence):
         if policy.not_reached_stage_id and lead.stage_id != policy.not_reached_stage_id:
@@ -287,7 +285,10 @@ def _next_attempt(lead, policy: Policy, outcome: str, callback_at, now: datetime
                 reason=_("Not reached after %(n)s call attempts") % {"n": attempts},
             )
         return
-    due = callback_at or _after(cadence[attempts - 1], calendar_of(lead.workspace, policy), now)
+    if callback_at is not None:
+        due = max(callback_at, now)  # a time just gone (the form allows a day back): now
+    else:
+        due = _after(cadence[attempts - 1], calendar_of(lead.workspace, policy), now)
     Timer.objects.create(
         workspace_id=lead.workspace_id,
         lead=lead,

@@ -71,7 +71,7 @@ def notifications_read(request):
 def _logged_text(logged: Logged) -> str:
     """Which lead the call was logged on (the queue has moved it meanwhile), and its stage."""
     lead = logged.activity.lead
-    who = {"id": lead.pk, "name": lead.contact.full_name or lead.contact.phone_raw}
+    who = {"id": lead.pk, "name": lead.contact.label}
     stage = logged.suggested_stage
     if stage is None:
         return _("Call logged on lead #%(id)s %(name)s.") % who
