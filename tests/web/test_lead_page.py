@@ -316,15 +316,17 @@ class TestNewLead:
         assert response.redirect_chain[-1][0] == "/leads/"
         assert "It is assigned to another member." in response.content.decode()
 
-    def test_a_rep_whose_entry_joins_a_waiting_lead_is_told_so(self, team):
+    def test_a_rep_whose_entry_joins_a_lead_waiting_for_a_rep_takes_it(self, team):
         team.workspace.members.filter(role="sales").update(away=True)  # no one takes a lead now
-        capture(team, phone="0977000111")
-        response = browser(team, "sales").post("/leads/new/", {"phone": "0977000111"}, follow=True)
-        assert response.redirect_chain[-1][0] == "/leads/"
-        html = response.content.decode()
-        assert "It waits for a rep: the rules assign it when one is available." in html
-        assert "It is assigned to another member." not in html
-        assert team.workspace.leads.get().owner is None
+        waiting = capture(team, phone="0977000111")
+        assert waiting.owner is None
+        client = browser(team, "sales")
+        response = client.post("/leads/new/", {"phone": "0977000111"}, follow=True)
+        assert response.redirect_chain[-1][0] == f"/leads/{waiting.pk}/"
+        waiting.refresh_from_db()
+        assert waiting.owner == team.members["sales"]
+        assert Timer.objects.get(lead=waiting, kind="first_contact").member == waiting.owner
+        assert not Notification.objects.filter(member=waiting.owner).exists()
 
 
 class TestALeadGivenToAnotherRep:

@@ -9,6 +9,7 @@ from leadloop.contacts.selectors import duplicates_of
 from leadloop.contacts.services import Identity
 from leadloop.core import clock
 from leadloop.core.errors import ApplicationError, NotFound
+from leadloop.core.models import Role
 from leadloop.intake.models import Touch
 from leadloop.intake.selectors import touch_list
 from leadloop.intake.services import Captured, lead_capture
@@ -18,7 +19,7 @@ from leadloop.pipeline.models import Lead
 from leadloop.pipeline.obligations import lead_obligations
 from leadloop.pipeline.selectors import lead_get, lead_list, lead_timeline, lead_was_owned_by
 from leadloop.pipeline.services import lead_can_work, lead_change_stage
-from leadloop.routing.services import lead_assign
+from leadloop.routing.services import lead_assign, lead_claim
 from leadloop.web.pages import LeavePage, htmx_render, member_page, paginate, show_error
 
 
@@ -179,15 +180,12 @@ def _captured_message(captured: Captured) -> str:
 
 
 def _open_captured(request, lead: Lead):
-    """The new lead's page, or the list when the rep may not see it (a rep sees only their own):
-    it went to another rep, or waits for one (no one on shift, outside business hours)."""
+    """The lead's page, or the list when the rep may not see it (a rep sees only their own):
+    their entry joined a colleague's open lead."""
     actor = request.actor
     if lead_list(workspace=actor.workspace, fetched_by=actor).filter(pk=lead.pk).exists():
         return redirect("lead-detail", lead.pk)
-    if lead.owner_id is None:
-        messages.info(request, _("It waits for a rep: the rules assign it when one is available."))
-    else:
-        messages.info(request, _("It is assigned to another member."))
+    messages.info(request, _("It is assigned to another member."))
     return redirect("lead-list")
 
 
@@ -208,6 +206,8 @@ def lead_new(request):
             show_error(form, exc)
         else:
             messages.success(request, _captured_message(captured))
+            if actor.role == Role.SALES and captured.lead.owner_id is None:
+                lead_claim(lead=captured.lead, actor=actor)  # joined a lead waiting for a rep
             return _open_captured(request, captured.lead)
     status = 400 if form.errors else 200
     return render(request, "pipeline/lead_new.html", {"form": form}, status=status)

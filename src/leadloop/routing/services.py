@@ -44,6 +44,21 @@ def lead_assign(*, lead: Lead, actor: Actor, owner_id: int, reason: str = "") ->
     return lead
 
 
+@transaction.atomic
+def lead_claim(*, lead: Lead, actor: Actor) -> bool:
+    """A sales rep takes an open lead that waits for a rep, as their own entry by hand joined it
+    (they are talking to the person). Whether they took it: not when, read under lock, it has
+    an owner or is closed."""
+    actor.require(actor.role == Role.SALES and actor.member is not None)
+    lead.refresh_from_db(
+        from_queryset=Lead.objects.select_for_update(), fields=[*LOCKED_FIELDS, "assigned_at"]
+    )
+    if lead.owner_id is not None or not lead.is_open:
+        return False
+    lead_reassign(lead, actor.member, actor, "manual", notes=[])  # no note to themselves
+    return True
+
+
 # ---- assignment rules, the SLA policy and the reps' routing settings
 
 MANAGES = gettext_lazy("Only managers and admins can change assignment rules and the SLA policy.")
