@@ -49,6 +49,7 @@ from leadloop.pipeline.models import Lead, LeadEvent, Stage
 from leadloop.pipeline.services import entry_stage, entry_stage_of, event_new
 from leadloop.routing.engine import Router
 from leadloop.routing.models import Timer
+from leadloop.routing.services import lead_claim
 from leadloop.routing.sla import assigned_note, assignment_new, timers_for_new
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
@@ -137,8 +138,12 @@ class _Batch:
     """
 
     def __init__(self, origin: _Origin):
-        self.origin, self.workspace, self.actor = origin, origin.workspace, origin.actor
-        self.kind, self.channel = origin.kind, origin.channel
+        self.workspace, self.actor = origin.workspace, origin.actor
+        self.kind, self.channel, self.import_job = origin.kind, origin.channel, origin.import_job
+        # the sales rep who enters the leads by hand (on the phone with the person, say): the
+        # new leads are theirs, not the rules'
+        by_hand = self.kind == Touch.Kind.MANUAL and self.actor.role == Role.SALES
+        self.keeper = self.actor.member if by_hand else None
         self.sources: dict[str, Source | None] = {}
         self.campaigns: dict[str, Campaign | None] = {}
         self.seen: dict[str, Lead] = {}  # dedupe key -> lead
@@ -276,7 +281,7 @@ class _Batch:
                 contact=contact,
                 kind=self.kind,
                 channel=self.channel,
-                import_job=self.origin.import_job,
+                import_job=self.import_job,
                 source=source,
                 campaign=campaign,
                 external_id=sub.external_id,
@@ -316,10 +321,9 @@ class _Batch:
             late, router, ready = [], self._lock(), {}
             contacts = self.new_contacts
         assigned, timers = self._route(router)
-        tell = self.kind != Touch.Kind.IMPORT  # an import tells each rep once, at its end
-        keeper = self._keeper()  # a rep is not told of the leads they entered by hand
-        told = [e.lead for e in assigned if keeper is None] if tell else []
-        notes = [assigned_note(lead) for lead in told]
+        # an import tells each rep once, at its end; a rep knows the leads they entered
+        tell = self.kind != Touch.Kind.IMPORT and self.keeper is None
+        notes = [assigned_note(event.lead) for event in assigned] if tell else []
         events = [*self.events, *assigned]
         rows_insert(contacts, self.new_leads, self.touches, events, timers, notes, ready=ready)
         for contact, fields in self.filled.values():
@@ -463,8 +467,8 @@ class _Batch:
         channel_id = self.channel.pk if self.channel else None
         assigned, timers = [], []
         for lead in self.new_leads:
-            if keeper := self._keeper():
-                assigned.append(assignment_new(lead, keeper, self.actor, "manual"))
+            if self.keeper:
+                assigned.append(assignment_new(lead, self.keeper, self.actor, "manual"))
             else:
                 previous = self.last_owner.get(id(lead.contact)) if lead.returning else None
                 pick = router.pick(lead, channel_id=channel_id, previous=previous)
@@ -473,13 +477,6 @@ class _Batch:
             timers.extend(timers_for_new(lead, router.policy, router.business, router.now))
         router.save()
         return assigned, timers
-
-    def _keeper(self) -> Member | None:
-        """The sales rep who entered the leads by hand (on the phone with the person, say):
-        the leads are theirs, not the rules'."""
-        if self.kind == Touch.Kind.MANUAL and self.actor.role == Role.SALES:
-            return self.actor.member
-        return None
 
     def _check_plan(self) -> None:
         """Lock the read contacts and the open leads the batch joins, and check that no lead
@@ -704,6 +701,33 @@ def lead_capture(
     if isinstance(outcome, ApplicationError):
         raise outcome
     return outcome
+
+
+def lead_enter(*, actor: Actor, submission: Submission, raw: dict) -> Captured:
+    """A lead a member types in (the New lead page). A phone or an e-mail that is not valid is
+    refused, for the person typing to fix at once (leads that arrive keep theirs, flagged). A
+    sales rep's new lead is theirs (`_Batch.keeper`), and so is an open lead waiting for a rep
+    that their entry joins: they are the one talking to the person."""
+    who = Identity.clean(name=submission.full_name, phone=submission.phone, email=submission.email)
+    errors = {}
+    if submission.phone.strip() and not who.phone.valid:
+        errors["phone"] = [
+            _("This is not a valid phone number. Another way to reach them can go in the note.")
+        ]
+    if submission.email.strip() and not who.email_valid:
+        errors["email"] = [_("This is not a valid e-mail address.")]
+    if errors:
+        raise ValidationFailed(_("Check the phone number and the e-mail address."), fields=errors)
+    captured = lead_capture(
+        workspace=actor.workspace,
+        actor=actor,
+        submission=submission,
+        kind=Touch.Kind.MANUAL,
+        raw=raw,
+    )
+    if actor.role == Role.SALES and captured.lead.owner_id is None:
+        lead_claim(lead=captured.lead, actor=actor)
+    return captured
 
 
 def _play_group(key: tuple[Actor, str, Channel | None], items: list) -> list:

@@ -2,13 +2,12 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from leadloop.campaigns.selectors import campaign_list, source_list
-from leadloop.contacts.normalize import normalize_email, normalize_phone
 from leadloop.core.access import Actor
-from leadloop.core.errors import ValidationFailed
+from leadloop.core.errors import Forbidden, NotFound, ValidationFailed
 from leadloop.core.ids import id_in
 from leadloop.core.models import Member, Team
 from leadloop.core.selectors import member_list, sales_members
-from leadloop.intake.models import Import
+from leadloop.intake.imports import import_get
 from leadloop.intake.services import Submission
 from leadloop.pipeline.obligations import KINDS, STATES
 from leadloop.pipeline.selectors import NONE, SLA_FIELDS, LeadFilter, stage_list
@@ -59,8 +58,8 @@ class LeadFilterForm(forms.Form):
 
     def __init__(self, data, *, actor: Actor):
         super().__init__(data)
-        self.actor, workspace = actor, actor.workspace
-        self.workspace = workspace
+        self.actor, self.workspace = actor, actor.workspace
+        workspace = actor.workspace
         self.fields["stage"].choices = keyed_choices(
             stage_list(workspace=workspace, fetched_by=actor, archived=True), _("All stages")
         )
@@ -122,12 +121,15 @@ class LeadFilterForm(forms.Form):
         return labels
 
     def _import_label(self, imported: str) -> str:
-        """The file's name for those who see imports; a rep sees the import's number only."""
-        job = Import.objects.filter(workspace=self.workspace, pk=_id(imported)).first()
-        if job is None:
+        """The file's name for those who may open imports; a rep sees the import's number."""
+        try:
+            job = import_get(
+                workspace=self.workspace, fetched_by=self.actor, import_id=_id(imported)
+            )
+        except Forbidden:
+            return _("From import #%(id)s") % {"id": _id(imported)}
+        except NotFound:
             return _("From an import not in this workspace")
-        if not self.actor.imports_leads:
-            return _("From import #%(id)s") % {"id": job.pk}
         return _("From the import of %(file)s") % {"file": job.file_name}
 
     def _sla_label(self, data: dict) -> str:
@@ -215,22 +217,6 @@ class NewLeadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.known_sources = source_list(workspace=actor.workspace, fetched_by=actor)
         self.known_campaigns = campaign_list(workspace=actor.workspace, fetched_by=actor)
-
-    def clean_phone(self) -> str:
-        """A person typing a lead in can fix a typo at once (captured leads keep theirs)."""
-        phone = self.cleaned_data["phone"]
-        if phone.strip() and not normalize_phone(phone).valid:
-            message = _(
-                "This is not a valid phone number. Another way to reach them can go in the note."
-            )
-            raise forms.ValidationError(message)
-        return phone
-
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"]
-        if email.strip() and not normalize_email(email)[1]:
-            raise forms.ValidationError(_("This is not a valid e-mail address."))
-        return email
 
     def submission(self) -> Submission:
         return Submission(**self.cleaned_data)

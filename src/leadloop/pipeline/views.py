@@ -9,17 +9,15 @@ from leadloop.contacts.selectors import duplicates_of
 from leadloop.contacts.services import Identity
 from leadloop.core import clock
 from leadloop.core.errors import ApplicationError, NotFound
-from leadloop.core.models import Role
-from leadloop.intake.models import Touch
 from leadloop.intake.selectors import touch_list
-from leadloop.intake.services import Captured, lead_capture
+from leadloop.intake.services import Captured, lead_enter
 from leadloop.pipeline.exports import export_response
 from leadloop.pipeline.forms import AssignForm, LeadFilterForm, NewLeadForm, StageForm
 from leadloop.pipeline.models import Lead
 from leadloop.pipeline.obligations import lead_obligations
 from leadloop.pipeline.selectors import lead_get, lead_list, lead_timeline, lead_was_owned_by
 from leadloop.pipeline.services import lead_can_work, lead_change_stage
-from leadloop.routing.services import lead_assign, lead_claim
+from leadloop.routing.services import lead_assign
 from leadloop.web.pages import LeavePage, htmx_render, member_page, paginate, show_error
 
 
@@ -195,19 +193,11 @@ def lead_new(request):
     form = NewLeadForm(request.POST or None, actor=actor)
     if form.is_bound and form.is_valid():
         try:
-            captured = lead_capture(
-                workspace=actor.workspace,
-                actor=actor,
-                submission=form.submission(),
-                kind=Touch.Kind.MANUAL,
-                raw=form.cleaned_data,
-            )
+            captured = lead_enter(actor=actor, submission=form.submission(), raw=form.cleaned_data)
         except ApplicationError as exc:
             show_error(form, exc)
         else:
             messages.success(request, _captured_message(captured))
-            if actor.role == Role.SALES and captured.lead.owner_id is None:
-                lead_claim(lead=captured.lead, actor=actor)  # joined a lead waiting for a rep
             return _open_captured(request, captured.lead)
     status = 400 if form.errors else 200
     return render(request, "pipeline/lead_new.html", {"form": form}, status=status)
