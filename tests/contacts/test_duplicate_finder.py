@@ -59,6 +59,8 @@ def test_word_order_and_accents_do_not_matter(team):
         ("Nguyễn Văn An", "0912345678", "Lê Thị Bích Ngọc", "0912345679"),  # other person
         ("Nguyễn Văn An", "0912345678", "", "0912345679"),  # no name to compare
         ("Nguyễn Văn An", "0912345678", "Nguyễn Văn An", "02412345678"),  # landline
+        ("Nguyễn Thị Ngân", "0912345678", "Nguyễn Thị Linh", "0912345679"),  # other given name
+        ("Lê Văn Nam", "0912345678", "Lê Văn Lâm", "0912345679"),  # one letter, another name
     ],
 )
 def test_near_misses_of_the_phone_rule(team, name_a, phone_a, name_b, phone_b):
@@ -75,6 +77,23 @@ def test_the_same_invalid_phone_is_a_candidate_whatever_the_names(team):
     assert reason == "same_phone" and score < 100
     c = person(team, "", "0111222333")
     assert found(team, c)[a.pk] == ("same_phone", 100)
+
+
+def test_the_same_invalid_phone_of_another_given_name_scores_lower(team):
+    a = person(team, "Nguyễn Thị Ngân", "0111 222 333")
+    b = person(team, "Nguyễn Thị Linh", "0111 222 333")
+    c = person(team, "Ngân Nguyễn Thị", "0111 222 333")  # first and last name reversed
+    assert found(team, b)[a.pk] == ("same_phone", 70)
+    assert found(team, c)[a.pk] == ("same_phone", 100)
+
+
+@pytest.mark.parametrize("junk", ["0123", "09", "123456", "0900abc427"])
+def test_a_number_too_short_to_be_real_pairs_only_alike_names(team, junk):
+    a = person(team, "Nguyễn Thị Ngân", junk)
+    b = person(team, "Nguyễn Thị Linh", junk)
+    c = person(team, "nguyen thi ngan", junk)
+    assert a.pk not in found(team, b)
+    assert found(team, c)[a.pk] == ("same_phone", 90)
 
 
 def test_an_invalid_number_many_contacts_wrote_pairs_only_alike_names(team):

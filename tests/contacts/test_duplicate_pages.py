@@ -86,7 +86,8 @@ def test_merge_page_previews_then_merges(team, flagged):
     )
     html = preview.content.decode()
     assert preview.status_code == 200 and 'id="merge-preview"' in html
-    assert "closed as merged" in html  # both leads are open
+    invalid = team.workspace.stages.get(category="invalid")
+    assert f"closes in {invalid.name_en} as merged; its submissions" in html  # both are open
     assert Contact.objects.filter(pk=b.contact_id).exists()
     done = client.post(url, {"into": a.contact_id, "full_name": b.contact_id})
     assert done.status_code == 302 and done["Location"] == f"/leads/{a.pk}/"

@@ -253,3 +253,19 @@ def test_sales_sees_only_contacts_of_own_leads(team):
     api = team.api("sales")
     assert api.get(f"/contacts/{mine.contact_id}").status_code == 200
     assert_error(api.get(f"/contacts/{theirs.contact_id}"), 404, "not_found")
+
+
+def test_the_lead_furthest_along_stays_open_whichever_is_older(team, pair):
+    older, newer = pair
+    qualified = team.workspace.stages.filter(category="qualified").order_by("position").first()
+    lead_change_stage(lead=newer, actor=team.actors["manager"], stage_key=qualified.key)
+    args = {"workspace": team.workspace, "actor": team.actors["manager"]}
+    ids = {"contact_id": newer.contact_id, "into_id": older.contact_id}
+    preview = contact_merge(**args, **ids, dry_run=True)
+    assert (preview["open_lead"], preview["closed_lead"]) == (newer.pk, older.pk)
+    assert preview["closed_stage"] == team.workspace.stages.get(category="invalid").key
+    contact_merge(**args, **ids)
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert newer.is_open and newer.stage == qualified and newer.touches.count() == 3
+    assert not older.is_open and older.stage.category == "invalid"

@@ -22,6 +22,8 @@ BLOCK_FIELDS = ("phone_head", "phone_tail", "email_local")
 # An invalid number written by more contacts than this is a placeholder ("12345", "0000000"),
 # not a person: sharing it alone pairs no one, or 1,000 such rows would make 500,000 pairs.
 PLACEHOLDER_FROM = 6
+# Fewer digits than any real number ("0123", "123456"): sharing one says as little.
+REAL_NUMBER_DIGITS = 8
 
 
 @dataclass(frozen=True)
@@ -31,11 +33,28 @@ class Candidate:
 
 
 def name_score(a: str, b: str) -> float | None:
-    """Similarity of two accent-folded names in word order-free form; None when one is blank."""
+    """Similarity of two accent-folded names in word order-free form; None when one is blank.
+    Halved when the given names differ: the family and middle names ("Nguyễn Thị") are shared
+    by millions, so "Nguyễn Thị Ngân" and "Nguyễn Thị Linh" are two people."""
     first, second = fold(a), fold(b)
     if not first or not second:
         return None
-    return fuzz.token_sort_ratio(first, second)
+    score = fuzz.token_sort_ratio(first, second)
+    return score if _given_names_alike(first.split(), second.split()) else score / 2
+
+
+def _given_names_alike(first: list[str], second: list[str]) -> bool:
+    """Whether one name's given name (its last word) is, give or take a typo, a word of the
+    other (the word order of a name built from "first" and "last" names may be reversed)."""
+    return any(
+        fuzz.ratio(mine[-1], word) >= NAME_MIN
+        for mine, theirs in ((first, second), (second, first))
+        for word in theirs
+    )
+
+
+def _too_short(e164: str) -> bool:
+    return len(e164.removeprefix("+84")) < REAL_NUMBER_DIGITS
 
 
 def phone_distance(a: str, b: str) -> str | None:
@@ -59,6 +78,7 @@ def judge(a: Contact, b: Contact, placeholder: bool = False) -> Candidate | None
     """The strongest rule two contacts meet, or None. With `placeholder`, the phone they
     share says nothing by itself: the names must be alike too."""
     names = name_score(a.full_name, b.full_name)
+    placeholder = placeholder or _too_short(a.phone_e164)
     found = []
     distance = phone_distance(a.phone_e164, b.phone_e164)
     if distance == "same" and not placeholder:  # possible only when a number is not valid

@@ -295,10 +295,18 @@ def contact_values(contact: Contact) -> dict:
     }
 
 
+OPEN_PROGRESS = [Category.NEW, Category.WORKING, Category.QUALIFIED]
+
+
+def _progress(lead: Lead) -> tuple[int, int]:
+    """How far an open lead has come: its stage's category, then the stage's place."""
+    return OPEN_PROGRESS.index(lead.stage.category), lead.stage.position
+
+
 def _merge_plan(gone: Contact, survivor: Contact, chosen: dict, leads: list) -> dict:
     open_leads = [lead for lead in leads if lead.is_open]  # oldest first
-    kept = open_leads[0] if open_leads else None
-    closing = open_leads[1] if len(open_leads) > 1 else None
+    kept = max(open_leads, key=_progress, default=None)  # the furthest; of equals, the oldest
+    closing = next((lead for lead in open_leads if lead is not kept), None)
     result = contact_values(survivor)
     for name, source in chosen.items():
         for column in MERGE_FIELDS[name]:
@@ -327,6 +335,7 @@ def _merge_plan(gone: Contact, survivor: Contact, chosen: dict, leads: list) -> 
         ],
         "open_lead": kept.pk if kept else None,
         "closed_lead": closing.pk if closing else None,
+        "closed_stage": _exit_stage(closing.workspace).key if closing else None,
     }
 
 
@@ -354,8 +363,9 @@ def _not_kept(gone: Contact, survivor: Contact, chosen: dict[str, Contact]) -> d
 
 
 def _close_as_merged(closing: Lead, kept: Lead, actor: Actor, dropped: dict) -> None:
-    """The newer of two open leads: its touches and activities move to the older one, which
-    stays open; it closes in the workspace's first Invalid (else Lost) stage, on its timeline."""
+    """The other of two open leads: its touches and activities move to the one kept (the one
+    furthest along), which stays open; it closes in the workspace's first Invalid (else Lost)
+    stage, on its timeline."""
     Touch.objects.filter(lead=closing).update(lead=kept)
     Activity.objects.filter(lead=closing).update(lead=kept)
     moved_kinds = [LeadEvent.Kind.TOUCH, LeadEvent.Kind.ACTIVITY]

@@ -9,7 +9,7 @@ from leadloop.contacts.forms import MergeForm
 from leadloop.contacts.selectors import contact_get, duplicate_list
 from leadloop.contacts.services import contact_merge, duplicate_dismiss, merge_defaults
 from leadloop.core.errors import ApplicationError, ValidationFailed
-from leadloop.pipeline.selectors import lead_get, lead_list
+from leadloop.pipeline.selectors import lead_get, lead_list, stage_list
 from leadloop.web.pages import member_page, paginate, show_error
 
 
@@ -82,6 +82,10 @@ def contact_merge_page(request, contact_id: int):
         "survivor": survivor,
         "plan": plan,
         "lead_rows": [(row, found.get(row["id"])) for row in rows],
+        "closed_stage": plan
+        and stage_list(workspace=actor.workspace, fetched_by=actor)
+        .filter(key=plan["closed_stage"])
+        .first(),
     }
     return render(request, "contacts/merge.html", context, status=status)
 
