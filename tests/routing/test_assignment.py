@@ -13,6 +13,7 @@ from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
 from leadloop.pipeline.services import lead_change_stage
 from leadloop.routing.models import Timer
+from leadloop.routing.sla import timers_fire_due
 from leadloop.routing.services import lead_assign
 from tests.core.support import assert_error, capture, phone
 
@@ -178,7 +179,7 @@ def test_deactivating_a_rep_hands_their_open_leads_to_the_rules(team):
     assert not Notification.objects.filter(member=rep, kind="lead_reassigned").exists()
     assert Timer.objects.filter(lead__in=leads[1:], member=rep, fired_at__isnull=True).count() == 0
     audit = AuditLog.objects.filter(action="member.update").latest("id")
-    assert (audit.data["handed_on"], audit.data["kept"]) == (3, 0)
+    assert (audit.data["handed_on"], audit.data["queued"]) == (3, 0)
 
 
 def test_handing_on_many_leads_takes_a_few_statements_not_some_per_lead(team):
@@ -199,16 +200,23 @@ def test_handing_on_many_leads_takes_a_few_statements_not_some_per_lead(team):
     assert not owed.filter(member=leaving).exists()
 
 
-def test_an_open_lead_no_one_can_take_now_stays_with_its_deactivated_owner(team):
+def test_an_open_lead_no_one_can_take_now_waits_in_the_queue_then_goes_out(team):
     rep, other = team.members["sales"], team.members["sales2"]
     leads = _leads_of_sales(team, 2)
+    ids = [lead.pk for lead in leads]
     Member.objects.filter(pk=other.pk).update(away=True)  # the only other rep takes no lead now
     member_update(member=rep, actor=team.actors["admin"], active=False)
-    assert set(
-        Lead.objects.filter(pk__in=[lead.pk for lead in leads]).values_list("owner_id", flat=True)
-    ) == {rep.pk}
+    assert set(Lead.objects.filter(pk__in=ids).values_list("owner_id", flat=True)) == {None}
     audit = AuditLog.objects.filter(action="member.update").latest("id")
-    assert (audit.data["handed_on"], audit.data["kept"]) == (0, 2)
+    assert (audit.data["handed_on"], audit.data["queued"]) == (0, 2)
+    moves = LeadEvent.objects.filter(lead_id__in=ids, kind="assigned", to_owner=None)
+    assert {(e.from_owner_id, e.reason) for e in moves} == {(rep.pk, "owner_inactive")}
+    waiting = Timer.objects.filter(lead_id__in=ids, fired_at__isnull=True)
+    assert not waiting.filter(member=rep).exists()
+    assert Counter(waiting.values_list("kind", flat=True)) == {"queue": 2, "assign": 2}
+    Member.objects.filter(pk=other.pk).update(away=False)  # back: the queue gives them out
+    timers_fire_due()
+    assert set(Lead.objects.filter(pk__in=ids).values_list("owner_id", flat=True)) == {other.pk}
 
 
 def test_assigning_goes_by_the_owner_stored_not_the_one_an_old_read_shows(team):

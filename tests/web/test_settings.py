@@ -165,15 +165,17 @@ def test_deactivating_a_rep_says_where_their_open_leads_went(team):
     assert Lead.objects.filter(owner=team.members["sales2"], is_open=True).count() == 5
 
 
-def test_deactivating_the_only_rep_warns_of_the_leads_no_one_could_take(team):
-    capture(team, owner="sales")
+def test_deactivating_the_only_rep_says_their_leads_wait_in_the_queue(team):
+    lead = capture(team, owner="sales")
     Member.objects.filter(pk=team.members["sales2"].pk).update(away=True)
     page = _deactivate(team, "sales")
     assert (
-        "1 open lead stays with Sales Một: no rep could take it now. "
-        "Reassign it from the lead list."
+        "1 open lead of Sales Một waits in the queue: no rep can take it now. "
+        "It goes to the first who can."
     ) in page
     assert "went to other reps" not in page
+    timeline = team.browser_client("admin").get(f"/leads/{lead.pk}/").content.decode()
+    assert "Taken from Sales Một to wait in the queue" in timeline
 
 
 @pytest.mark.parametrize(("role", "active"), [("sales", "on"), ("admin", "")])

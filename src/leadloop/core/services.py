@@ -151,7 +151,7 @@ def member_create(
 @transaction.atomic
 def member_update(*, member: Member, actor: Actor, **changes) -> Member:
     """Change a member. One this deactivates hands their open leads on; the member returned
-    then carries `handed_on`: (leads handed on, leads no rep could take now)."""
+    then carries `handed_on`: (leads handed on, leads left waiting in the queue)."""
     actor.require(actor.administers)
     if "role" in changes and changes["role"] not in Role.values:
         raise ValidationFailed(_("Unknown role."), fields={"role": [changes["role"]]})
@@ -171,7 +171,7 @@ def member_update(*, member: Member, actor: Actor, **changes) -> Member:
         from leadloop.routing.sla import open_leads_hand_on  # routing builds on core
 
         member.handed_on = open_leads_hand_on(member=member, actor=actor)
-        data["handed_on"], data["kept"] = member.handed_on
+        data["handed_on"], data["queued"] = member.handed_on
     audit_record(actor=actor, action="member.update", obj=member, data=data)
     return member
 

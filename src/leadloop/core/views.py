@@ -156,7 +156,7 @@ def member_edit(request, member_id: int):
     )
 
 
-def _tell_handed_on(request, member, handed: int, kept: int) -> None:
+def _tell_handed_on(request, member, handed: int, queued: int) -> None:
     if handed:
         messages.success(
             request,
@@ -167,17 +167,17 @@ def _tell_handed_on(request, member, handed: int, kept: int) -> None:
             )
             % {"count": handed},
         )
-    if kept:
+    if queued:
         messages.warning(
             request,
             ngettext(
-                "%(count)s open lead stays with %(name)s: no rep could take it now. "
-                "Reassign it from the lead list.",
-                "%(count)s open leads stay with %(name)s: no rep could take them now. "
-                "Reassign them from the lead list.",
-                kept,
+                "%(count)s open lead of %(name)s waits in the queue: no rep can take it now. "
+                "It goes to the first who can.",
+                "%(count)s open leads of %(name)s wait in the queue: no rep can take them now. "
+                "They go to the first who can.",
+                queued,
             )
-            % {"count": kept, "name": member.full_name},
+            % {"count": queued, "name": member.full_name},
         )
 
 

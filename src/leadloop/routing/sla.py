@@ -78,8 +78,13 @@ def timers_for_new(lead: Lead, policy: Policy, business: Calendar, now: datetime
         timers.append(_timer(lead, Timer.Kind.JOURNEY, now + timedelta(days=policy.journey_days)))
     if lead.owner is not None:
         return timers + _owner_timers(lead, lead.owner, policy, business, now)
+    return timers + _queue_timers(lead, policy, business, now)
+
+
+def _queue_timers(lead: Lead, policy: Policy, business: Calendar, now: datetime) -> list[Timer]:
+    """A lead waiting for a rep: the queue tries now (then at every opening), and a manager
+    hears of it when it waited the time allowed to assign."""
     return [
-        *timers,
         _timer(lead, Timer.Kind.QUEUE, now),
         _timer(lead, Timer.Kind.ASSIGN, business.add(now, policy.assign_minutes)),
     ]
@@ -200,8 +205,9 @@ def _moved_note(lead: Lead, previous: Member, reason: str) -> Notification:
 def open_leads_hand_on(*, member: Member, actor: Actor) -> tuple[int, int]:
     """The open leads of a member just deactivated go to the reps the rules pick now (reason
     `owner_inactive` on their timelines, the new owners told, new SLA timers); a lead no one
-    can take now stays where it is. Returns (handed on, kept). The rules are locked before the
-    leads, the order a capture takes them in."""
+    can take now (at night, say) waits in the queue, which gives it out when a rep can take it.
+    Returns (handed on, queued). The rules are locked before the leads, the order a capture
+    takes them in."""
     open_leads = Lead.objects.filter(owner=member, is_open=True)
     if not open_leads.exists():
         return 0, 0
@@ -211,17 +217,44 @@ def open_leads_hand_on(*, member: Member, actor: Actor) -> tuple[int, int]:
         .select_related("workspace", "contact", "stage", "owner")
         .order_by("pk")
     )
-    moves = []
+    moves, waiting = [], []
     for lead in leads:
         pick = router.pick(lead, exclude={member.pk})
         if pick.owner is not None:
             moves.append((lead, pick.owner))
+        else:
+            waiting.append(lead)
     for start in range(0, len(moves), BATCH):
         part = moves[start : start + BATCH]
         leads_reassign(part, actor, "owner_inactive", router.policy, notes)
+    if waiting:
+        _leads_to_queue(waiting, actor, "owner_inactive", router)
     router.save()
     notifications_digest([note for note in notes if note.member_id != member.pk])
-    return len(moves), len(leads) - len(moves)
+    return len(moves), len(waiting)
+
+
+def _leads_to_queue(leads: list[Lead], actor: Actor, reason: str, router: Router) -> None:
+    """Take saved leads from their owner into the queue, as if they had just arrived with no
+    rep to take them: a timeline row each, the owner's timers gone, the queue's started."""
+    events = [
+        event_new(
+            lead=lead,
+            actor=actor,
+            kind=LeadEvent.Kind.ASSIGNED,
+            from_owner=lead.owner,
+            to_owner=None,
+            reason=reason,
+        )
+        for lead in leads
+    ]
+    ids = [lead.pk for lead in leads]
+    Lead.objects.filter(pk__in=ids).update(owner=None)
+    unfired = Timer.objects.filter(lead_id__in=ids, fired_at__isnull=True)
+    unfired.exclude(kind=Timer.Kind.JOURNEY).delete()
+    now = router.now
+    timers = [t for lead in leads for t in _queue_timers(lead, router.policy, router.business, now)]
+    rows_insert(events, timers)
 
 
 def _save_notifications(notes: list[Notification]) -> None:
