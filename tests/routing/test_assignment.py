@@ -13,8 +13,8 @@ from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, LeadEvent
 from leadloop.pipeline.services import lead_change_stage
 from leadloop.routing.models import Timer
-from leadloop.routing.sla import timers_fire_due
 from leadloop.routing.services import lead_assign
+from leadloop.routing.sla import timers_fire_due
 from tests.core.support import assert_error, capture, phone
 
 
