@@ -104,6 +104,20 @@ def test_an_unknown_stage_is_a_form_error(team, lead):
     assert "Select a valid choice" in response.content.decode()
 
 
+def test_a_lead_in_an_archived_stage_is_not_offered_another_stage_by_default(team, lead):
+    lead_change_stage(lead=lead, actor=team.actors["sales"], stage_key="k2")
+    team.workspace.stages.filter(key="k2").update(archived=True)
+    client = browser(team, "sales")
+    html = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert (
+        '<option value="" selected>K2 – Thinking it over (archived): choose another</option>'
+    ) in html
+    refused = client.post(f"/leads/{lead.pk}/stage/", {"stage-stage": "", "stage-reason": "x"})
+    assert refused.status_code == 400 and "This field is required." in refused.content.decode()
+    lead.refresh_from_db()
+    assert lead.stage.key == "k2"
+
+
 def test_a_service_refusal_shows_on_the_form(team, lead):
     lead_change_stage(lead=lead, actor=team.actors["sales"], stage_key="k4-2")
     capture(team, phone=lead.contact.phone_raw)  # the contact comes back: a new open lead

@@ -164,12 +164,16 @@ class StageForm(forms.Form):
     stage = forms.ChoiceField(label=_("Stage"))
     reason = forms.CharField(label=_("Reason"), required=False, max_length=500)
 
-    def __init__(self, *args, actor: Actor, current: str = "", suggested: str = "", **kwargs):
+    def __init__(self, *args, actor: Actor, current=None, suggested: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         choices = [(s.key, s.name) for s in stage_list(workspace=actor.workspace, fetched_by=actor)]
-        self.fields["stage"].choices = choices
         keys = {key for key, _name in choices}
-        self.fields["stage"].initial = suggested if suggested in keys else current
+        if current is not None and current.key not in keys:  # archived: shown, not chosen again
+            label = _("%(stage)s (archived): choose another") % {"stage": current.name}
+            choices.insert(0, ("", label))
+        self.fields["stage"].choices = choices
+        current_key = current.key if current is not None and current.key in keys else ""
+        self.fields["stage"].initial = suggested if suggested in keys else current_key
 
 
 class AssignForm(forms.Form):

@@ -100,7 +100,7 @@ def lead_page(request, lead: Lead, *, status: int = 200, **bound_forms):
         "obligations": lead_obligations(lead=lead, now=clock.now()),
         "can_work": lead_can_work(lead, actor),
         "stage_form": StageForm(
-            actor=actor, current=lead.stage.key, suggested=request.GET.get("suggest", "")
+            actor=actor, current=lead.stage, suggested=request.GET.get("suggest", "")
         ),
         "call_form": CallForm(),
         "note_form": NoteForm(),
@@ -149,7 +149,7 @@ def lead_stage(request, lead_id: int):
             messages.success(request, _("Stage changed to %(stage)s.") % {"stage": lead.stage})
         return redirect("lead-detail", lead.pk)
 
-    form = StageForm(request.POST, actor=request.actor)
+    form = StageForm(request.POST, actor=request.actor, current=lead.stage)
     return lead_form_post(request, lead, form, "stage_form", act)
 
 
