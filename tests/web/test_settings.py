@@ -174,7 +174,7 @@ def test_deactivating_the_only_rep_says_their_leads_wait_in_the_queue(team):
         "It goes to the first who can."
     ) in page
     assert "went to other reps" not in page
-    timeline = team.browser_client("admin").get(f"/leads/{lead.pk}/").content.decode()
+    timeline = team.browser_client("admin").get(f"/leads/{lead.pk}/?lang=en").content.decode()
     assert "Taken from Sales Một to wait in the queue" in timeline
 
 

@@ -3,6 +3,7 @@
 import io
 import json
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
@@ -10,6 +11,7 @@ from django.core.management.base import CommandError
 from django.db import OperationalError, connection, transaction
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from leadloop.contacts import tasks as contacts_tasks
 from leadloop.contacts.models import PossibleDuplicate
@@ -59,6 +61,17 @@ def test_the_admin_sees_the_inbox_filters_it_and_reads_a_raw_body(team, channels
     detail = client.get(f"/settings/inbox/{failed.pk}/").content.decode()
     assert "leadgen_id" in detail and "X-Hub-Signature-256" in detail
     assert f"/settings/inbox/{failed.pk}/replay/" in detail
+
+
+def test_the_delivery_page_in_vietnamese_names_the_sender_and_times_to_the_second(
+    team, channels, graph
+):
+    failed = failed_delivery(graph)
+    client = team.browser_client("admin")
+    detail = client.get(f"/settings/inbox/{failed.pk}/?lang=vi").content.decode()
+    assert "<dt>Địa chỉ gửi (IP)</dt><dd>127.0.0.1</dd>" in detail
+    received = timezone.localtime(failed.received_at, ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert f'">{received:%H:%M:%S %d/%m/%Y}</time>' in detail
 
 
 def test_the_settings_page_links_to_the_inbox(team):

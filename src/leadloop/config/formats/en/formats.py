@@ -1,5 +1,5 @@
 DATE_FORMAT = "j M Y"
-DATETIME_FORMAT = "j M Y, H:i"
+DATETIME_FORMAT = "j M Y, H:i:s"  # to the second: a webhook delivery's times
 SHORT_DATE_FORMAT = "d/m/Y"
 SHORT_DATETIME_FORMAT = "d/m/Y H:i"
 TIME_FORMAT = "H:i"

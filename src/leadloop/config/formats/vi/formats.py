@@ -1,3 +1,5 @@
+DATE_FORMAT = "d/m/Y"
+DATETIME_FORMAT = "H:i:s d/m/Y"  # to the second: a webhook delivery's times
 SHORT_DATE_FORMAT = "d/m/Y"
 SHORT_DATETIME_FORMAT = "H:i d/m/Y"
 DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y"]  # day first, as Vietnamese is written
