@@ -44,9 +44,14 @@ def _member_form(member, team_choices, data=None) -> MemberUpdateForm:
         "active": member.active,
         "language": member.language,
     }
-    return MemberUpdateForm(
+    form = MemberUpdateForm(
         data, prefix=f"member-{member.pk}", initial=initial, team_choices=team_choices
     )
+    form.fields["active"].widget.attrs["data-confirm-unchecked"] = _(
+        "Deactivate %(name)s? They can no longer sign in; their open leads go to other reps "
+        "now, or wait in the queue for the first who can take them."
+    ) % {"name": member.full_name}
+    return form
 
 
 def _stage_form(stage, data=None) -> StageUpdateForm:
