@@ -312,24 +312,36 @@ def test_a_manager_cannot_move_stages(team):
     )
 
 
+def _token_form_mark(client) -> str:
+    """The mark of the token form the settings page shows this client."""
+    return client.get("/settings/").context["token_form"]["once"].initial
+
+
 def test_an_api_token_is_shown_once_and_works(team):
     client = browser(team, "admin")
-    response = client.post("/settings/tokens/", {"token-name": "Zapier", "token-role": "marketer"})
+    mark = _token_form_mark(client)
+    form = {"token-name": "Zapier", "token-role": "marketer", "token-once": mark}
+    response = client.post("/settings/tokens/", form)
     assert response.status_code == 200
     key = response.context["new_key"]
     assert key in response.content.decode()
     assert ApiClient(key).get("/stages").status_code == 200
     assert key not in client.get("/settings/").content.decode()
+    again = client.post("/settings/tokens/", form, follow=True)  # the answer reloaded
+    assert "This form made its token already; its key was shown then." in again.content.decode()
+    assert ApiToken.objects.filter(name="Zapier").count() == 1
     token = ApiToken.objects.get(name="Zapier")
     assert client.post(f"/settings/tokens/{token.pk}/revoke/").status_code == 302
     assert ApiClient(key).get("/stages").status_code == 401
 
 
 def test_a_token_for_a_member(team):
-    sales = team.members["sales"]
-    browser(team, "admin").post(
+    sales, client = team.members["sales"], browser(team, "admin")
+    mark = _token_form_mark(client)
+    client.post(
         "/settings/tokens/",
-        {"token-name": "phone app", "token-role": "sales", "token-member": str(sales.pk)},
+        {"token-name": "phone app", "token-role": "sales", "token-member": str(sales.pk)}
+        | {"token-once": mark},
     )
     assert ApiToken.objects.get(name="phone app").member == sales
 

@@ -92,6 +92,7 @@ class TokenForm(forms.Form):
         queryset=None,
         empty_label=_("Nobody (an integration)"),
     )
+    once = forms.CharField(widget=forms.HiddenInput, max_length=32)  # see core.views._token_form
 
     def __init__(self, *args, members, **kwargs):
         super().__init__(*args, **kwargs)
