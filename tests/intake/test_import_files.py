@@ -7,6 +7,7 @@ import subprocess
 import sys
 import unicodedata
 import zipfile
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -172,6 +173,21 @@ def test_xlsx_first_sheet_by_default_another_on_request_numbers_as_text(team, tm
     assert cli(path, "--sheet", "Tháng 2").strip() == "created=2 merged=0 invalid=0 failed=0"
     with pytest.raises(CommandError, match="sheet"):
         cli(path, "--sheet", "Tháng 3")
+
+
+def test_xlsx_dates_and_times_read_as_written_in_vietnam(team, tmp_path):
+    cells = [date(1990, 5, 17), datetime(2026, 12, 7, 0, 0), datetime(2026, 12, 7, 8, 30)]
+    cells += [datetime(2026, 12, 7, 8, 30, 15), time(14, 5)]
+    header = ["Họ tên", "Điện thoại", "Ngày sinh", "Ngày đăng ký", "Hẹn", "Gửi lúc", "Giờ gọi"]
+    path = xlsx(tmp_path, {"Khách": [header, ["Võ Thị Sáu", "0912345678", *cells]]})
+    assert cli(path).strip() == "created=1 merged=0 invalid=0 failed=0"
+    assert Lead.objects.get(workspace=team.workspace).fields == {
+        "Ngày sinh": "17/05/1990",
+        "Ngày đăng ký": "07/12/2026",
+        "Hẹn": "07/12/2026 08:30",
+        "Gửi lúc": "07/12/2026 08:30:15",
+        "Giờ gọi": "14:05",
+    }
 
 
 def test_the_same_file_twice_makes_no_duplicate_contact_lead_or_touch(team, tmp_path):

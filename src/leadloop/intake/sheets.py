@@ -208,8 +208,18 @@ def _cell_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # phone numbers typed as numbers: 912345678.0
     if isinstance(value, datetime | date | time):
-        return value.isoformat()
+        return _written_date(value)
     return str(value)
+
+
+def _written_date(value: datetime | date | time) -> str:
+    """A date or time cell as it is written in Vietnam (and in LeadLoop's pages): 17/05/1990,
+    17/05/1990 08:30, 08:30; a midnight stands for a date alone, whole seconds are left out."""
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S" if value.second else "%H:%M")
+    if not isinstance(value, datetime) or value.time() == time(0):
+        return value.strftime("%d/%m/%Y")
+    return value.strftime("%d/%m/%Y %H:%M:%S" if value.second else "%d/%m/%Y %H:%M")
 
 
 def _xlsx_rows(path: Path, sheet: str) -> Iterator[list[str]]:
