@@ -286,8 +286,9 @@ def test_a_stage_archived_since_stays_in_the_policy_when_something_else_is_saved
         ({"hours_3": "08:00-12:00, 11:00-17:00"}, "The spans overlap"),
         ({"holidays": "16/02/3100"}, "in the years 1900 to 2999"),
         ({"hours_0": "", "hours_1": "", "hours_5": ""}, "Give the opening hours of at least one"),
-        ({"holidays": "Tết"}, "Tết is not a date like 2027-02-16."),
-        ({"attempt_cadence": "soon"}, "At most 20 delays like 30m, 2h, 1d or next_morning."),
+        ({"holidays": "Tết"}, "Tết is not a date like 16/02/2027 or 2027-02-16."),
+        ({"attempt_cadence": "3h, soon"}, "soon is not a delay: write 30m, 2h, 1d or next_morning"),
+        ({"attempt_cadence": ", ".join(["1h"] * 21)}, "At most 20 delays."),
         ({"assign_minutes": "0"}, "Ensure this value is greater than or equal to 1."),
     ],
 )
@@ -296,6 +297,14 @@ def test_a_bad_policy_shows_why_on_the_form(team, change, message):
     assert response.status_code == 400
     assert message in html(response)
     assert policy_of(team.workspace).assign_minutes == 5
+
+
+def test_every_error_of_the_policy_form_shows_at_once(team):
+    bad = {"hours_0": "8h-17h", "holidays": "30/02/2027", "attempt_cadence": "3h, sáng mai"}
+    page = html(browser(team, "admin").post("/settings/sla/", POLICY_FORM | bad))
+    assert "Write times like 08:00-12:00, 13:30-17:30." in page
+    assert "30/02/2027 is not a date like 16/02/2027 or 2027-02-16." in page
+    assert "sáng mai is not a delay: write 30m, 2h, 1d or next_morning." in page
 
 
 # ---- members, stages and the away switch

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from leadloop.core.forms import capacity_field
 from leadloop.routing.hours import hours_errors, parse_hhmm
 from leadloop.routing.models import Policy, Rule, Strategy
+from leadloop.routing.sla import CADENCE_STEPS, cadence_errors
 
 WEEKDAYS = (
     _("Monday"),
@@ -175,9 +176,21 @@ class PolicyForm(WeekHoursForm):
                 days.append((day or date.fromisoformat(line)).isoformat())
             except ValueError:
                 raise forms.ValidationError(
-                    _("%(line)s is not a date like 2027-02-16.") % {"line": line[:40]}
+                    _("%(line)s is not a date like 16/02/2027 or 2027-02-16.") % {"line": line[:40]}
                 ) from None
         return days
+
+    def clean_attempt_cadence(self) -> str:
+        """Checked here too, so that its error shows with the others of the form."""
+        steps = _items(self.cleaned_data["attempt_cadence"])
+        if len(steps) > CADENCE_STEPS:
+            raise forms.ValidationError(_("At most 20 delays."))
+        if wrong := [step for step in steps if cadence_errors([step])]:
+            raise forms.ValidationError(
+                _("%(step)s is not a delay: write 30m, 2h, 1d or next_morning.")
+                % {"step": wrong[0][:40]}
+            )
+        return self.cleaned_data["attempt_cadence"]
 
     def clean(self) -> dict:
         data = super().clean()

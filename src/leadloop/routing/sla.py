@@ -333,8 +333,11 @@ def _next_attempt(lead, policy: Policy, outcome: str, callback_at, now: datetime
     )
 
 
+CADENCE_STEPS = 20  # delays a call plan may hold
+
+
 def cadence_errors(cadence) -> list[str]:
-    if not isinstance(cadence, list) or len(cadence) > 20:
+    if not isinstance(cadence, list) or len(cadence) > CADENCE_STEPS:
         return ["a list of at most 20 delays"]
     return [f"{step!r} is not like 30m, 2h or next_morning" for step in cadence if not _delay(step)]
 
