@@ -51,11 +51,11 @@ def test_a_csv_export_sends_its_first_rows_before_it_makes_the_rest(
     first_bytes, made, seen_first_bytes = threading.Event(), [], []
     row_of = exports.row_of
 
-    def row_held_until_first_bytes(lead, tz, keys):
+    def row_held_until_first_bytes(lead, sheet):
         made.append(lead.pk)
         if len(made) == HELD_AT_ROW:
             seen_first_bytes.append(first_bytes.wait(WAIT_S))
-        return row_of(lead, tz, keys)
+        return row_of(lead, sheet)
 
     monkeypatch.setattr(exports, "row_of", row_held_until_first_bytes)
     url = "/api/v1/leads/export"

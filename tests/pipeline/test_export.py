@@ -3,8 +3,10 @@ Vietnamese text, filters and roles, from the API and the lead list page."""
 
 import csv
 import io
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from leadloop.core.models import AuditLog
@@ -126,9 +128,31 @@ def test_page_export_uses_the_list_filters(team, leads):
     client = team.browser_client("manager")
     listing = client.get("/leads/?source=google", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "/leads/export/?source=google&amp;format=csv" in listing
-    answer = client.get("/leads/export/?source=google&format=csv")
-    assert [int(r["id"]) for r in csv_rows(answer)] == [leads[len(EVIL)].pk]
-    answer = client.get("/leads/export/?source=google&format=xlsx")
-    assert [r["id"].value for r in xlsx_rows(answer)] == [leads[len(EVIL)].pk]
+    answer = client.get("/leads/export/?source=google&format=csv&lang=en")
+    assert [int(r["Lead"]) for r in csv_rows(answer)] == [leads[len(EVIL)].pk]
+    answer = client.get("/leads/export/?source=google&format=xlsx&lang=en")
+    assert [r["Lead"].value for r in xlsx_rows(answer)] == [leads[len(EVIL)].pk]
     assert client.get("/leads/export/?format=pdf").status_code == 422
     assert client.get("/leads/export/?created_from=nope").status_code == 400
+
+
+def test_the_page_export_reads_as_people_read_the_list(team):
+    lead = capture(
+        team, full_name="Lê Văn Tám", phone="0912000777", source="Facebook Ads",
+        campaign="Tết 2027", fields={"Quận": "Ba Đình", "=cmd": "x"},
+    ).lead  # fmt: skip
+    client = team.browser_client("manager")
+    [row] = csv_rows(client.get("/leads/export/?format=csv&lang=vi"))
+    created = timezone.localtime(lead.created_at, ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert list(row)[:4] == ["Lead", "Ngày tạo", "Họ và tên", "Số điện thoại"]
+    assert row["Ngày tạo"] == f"{created:%d/%m/%Y %H:%M}"
+    assert (row["Nguồn"], row["Chiến dịch"]) == ("Facebook Ads", "Tết 2027")
+    assert row["Trạng thái"] == lead.stage.name_vi and row["Đang mở"] == "Có"
+    assert (row["Quận"], row["'=cmd"]) == ("Ba Đình", "x")  # a field under its own name
+    [cells] = xlsx_rows(client.get("/leads/export/?format=xlsx&lang=en"))
+    assert cells["Created"].value == created.replace(tzinfo=None, microsecond=0)
+    assert cells["Created"].is_date and cells["Stage"].value == lead.stage.name_en
+    assert cells["Open"].value == "Yes" and cells["Phone"].value == "+84912000777"
+    answer = client.get("/leads/export/?format=xlsx&lang=vi")
+    book = load_workbook(io.BytesIO(b"".join(answer.streaming_content)), read_only=True)
+    assert book.sheetnames == ["Lead"]  # the sheet's name in the page's language too

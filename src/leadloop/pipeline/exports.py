@@ -4,20 +4,30 @@ Cells that a spreadsheet would run as a formula (starting with = + - @ tab or CR
 apostrophe. The phone column holds the E.164 number (`+84912345678`): a plus and digits only,
 which no spreadsheet runs, so it is written as is (XLSX: a text cell, so it keeps its plus and
 leading zeros); a number that did not parse is written raw, escaped like any other cell. The
-leads' own fields follow the standard columns, one `fields.<key>` column per key."""
+leads' own fields follow the standard columns, one `fields.<key>` column per key.
+
+The API's export names its columns and values by their keys (`stage`: `k3`, `is_open`: `True`,
+`created_at`: ISO 8601), for programs; the lead list page's export is for people: the columns
+and values by their names in the page's language (Stage: "K3 – Hẹn gọi lại", Open: Có), the
+creation time as the workspace's clock shows it (a date cell in XLSX), a field under its own
+name."""
 
 import csv
 import json
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from leadloop.core import clock
@@ -38,6 +48,61 @@ COLUMNS = [
     "campaign", "stage", "owner", "is_open", "returning", "is_test", "utm_source", "utm_medium",
     "utm_campaign", "utm_content", "utm_term", "note",
 ]  # fmt: skip
+
+
+LABELS = {  # the page's export: the standard columns by name
+    "id": gettext_lazy("Lead"),
+    "created_at": gettext_lazy("Created"),
+    "full_name": gettext_lazy("Full name"),
+    "phone": gettext_lazy("Phone"),
+    "phone_valid": gettext_lazy("Phone valid"),
+    "email": gettext_lazy("E-mail"),
+    "email_valid": gettext_lazy("E-mail valid"),
+    "source": gettext_lazy("Source"),
+    "campaign": gettext_lazy("Campaign"),
+    "stage": gettext_lazy("Stage"),
+    "owner": gettext_lazy("Owner"),
+    "is_open": pgettext_lazy("a lead is", "Open"),
+    "returning": gettext_lazy("Returning"),
+    "is_test": gettext_lazy("Test"),
+    "note": gettext_lazy("Note"),
+}
+XLSX_MOMENT = "dd/mm/yyyy hh:mm"
+
+
+@dataclass(frozen=True)
+class _Sheet:
+    """How the export's cells read: by key for programs, or by name for people."""
+
+    tz: ZoneInfo
+    keys: list[str]  # of the leads' own fields
+    readable: bool
+    moment: Callable[[datetime], object]  # the creation time's cell
+
+    @classmethod
+    def of(cls, tz: ZoneInfo, keys: list[str], readable: bool, fmt: str) -> "_Sheet":
+        if not readable:
+            return cls(tz, keys, False, lambda at: at.astimezone(tz).isoformat())
+        if fmt == "xlsx":  # a date cell: Excel sorts and filters it as a date
+            return cls(tz, keys, True, lambda at: _local(at, tz))
+        return cls(tz, keys, True, lambda at: f"{at.astimezone(tz):%d/%m/%Y %H:%M}")
+
+    def header(self) -> list[str]:
+        if not self.readable:
+            return [*COLUMNS, *(f"fields.{key}" for key in self.keys)]  # "f…": never a formula
+        return [str(LABELS.get(name, name)) for name in COLUMNS] + [safe(k) for k in self.keys]
+
+    def named(self, thing, key: str) -> str:
+        """A source's, campaign's or stage's cell: its key, or its name."""
+        return "" if thing is None else (thing.name if self.readable else getattr(thing, key))
+
+    def yes_no(self, value: bool):
+        return (_("Yes") if value else _("No")) if self.readable else value
+
+
+def _local(at: datetime, tz: ZoneInfo) -> datetime:
+    """The workspace's clock time, to the second: an Excel date cell has no time zone."""
+    return at.astimezone(tz).replace(tzinfo=None, microsecond=0)
 
 
 def safe(value):
@@ -73,36 +138,36 @@ def _field_cell(value):
     return safe(value)
 
 
-def row_of(lead: Lead, tz: ZoneInfo, keys: list[str]) -> list:
+def row_of(lead: Lead, sheet: _Sheet) -> list:
     contact = lead.contact
     texts = [
         contact.full_name,
         contact.email,
-        getattr(lead.source, "key", ""),
-        getattr(lead.campaign, "key", ""),
-        lead.stage.key,
+        sheet.named(lead.source, "key"),
+        sheet.named(lead.campaign, "key"),
+        sheet.named(lead.stage, "key"),
         getattr(lead.owner, "full_name", ""),
     ]
     utm = [lead.utm_source, lead.utm_medium, lead.utm_campaign, lead.utm_content, lead.utm_term]
     name, email, source, campaign, stage, owner = (safe(t) for t in texts)
     return [
         lead.pk,
-        lead.created_at.astimezone(tz).isoformat(),
+        sheet.moment(lead.created_at),
         name,
         _phone(lead),
-        contact.phone_valid,
+        sheet.yes_no(contact.phone_valid),
         email,
-        contact.email_valid,
+        sheet.yes_no(contact.email_valid),
         source,
         campaign,
         stage,
         owner,
-        lead.is_open,
-        lead.returning,
-        lead.is_test,
+        sheet.yes_no(lead.is_open),
+        sheet.yes_no(lead.returning),
+        sheet.yes_no(lead.is_test),
         *(safe(u) for u in utm),
         safe(lead.note),
-        *(_field_cell(lead.fields.get(key)) for key in keys),
+        *(_field_cell(lead.fields.get(key)) for key in sheet.keys),
     ]
 
 
@@ -120,29 +185,33 @@ def csv_lines(header: list[str], rows: Iterable[list]) -> Iterator[str]:
         yield writer.writerow(row)
 
 
-def _header(keys: list[str]) -> list[str]:
-    return [*COLUMNS, *(f"fields.{key}" for key in keys)]  # "f…": never run as a formula
+def _xlsx_cell(sheet, value):
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    if isinstance(value, datetime):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = XLSX_MOMENT
+        return cell
+    return value
 
 
-def _xlsx_file(leads, tz: ZoneInfo, keys: list[str]):
+def _xlsx_file(leads, sheet: _Sheet):
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("Leads")
-    sheet.append([ILLEGAL_CHARACTERS_RE.sub("", name) for name in _header(keys)])
+    page = book.create_sheet(_("Leads") if sheet.readable else "Leads")
+    page.append([_xlsx_cell(page, name) for name in sheet.header()])
     for lead in leads.iterator(chunk_size=2000):
-        sheet.append(
-            [
-                ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v
-                for v in row_of(lead, tz, keys)
-            ]
-        )
+        page.append([_xlsx_cell(page, value) for value in row_of(lead, sheet)])
     out = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
     book.save(out)
     out.seek(0)
     return out
 
 
-def export_response(*, workspace: Workspace, actor: Actor, filters: LeadFilter, fmt: str):
-    """The leads the actor's list shows for `filters`, as a CSV stream or an XLSX file."""
+def export_response(
+    *, workspace: Workspace, actor: Actor, filters: LeadFilter, fmt: str, readable: bool = False
+):
+    """The leads the actor's list shows for `filters`, as a CSV stream or an XLSX file; with
+    `readable`, by the names people read (the page's export), else by keys."""
     if fmt not in FORMATS:
         raise ValidationFailed(_("The format is csv or xlsx."), fields={"format": [fmt]})
     leads = lead_list(workspace=workspace, fetched_by=actor, filters=filters)
@@ -154,17 +223,18 @@ def export_response(*, workspace: Workspace, actor: Actor, filters: LeadFilter, 
     audit_record(
         actor=actor, action="lead.export", obj=workspace, data={"format": fmt, **filters.as_query()}
     )
-    tz, keys = ZoneInfo(workspace.time_zone), field_keys(leads)
+    tz = ZoneInfo(workspace.time_zone)
+    sheet = _Sheet.of(tz, field_keys(leads), readable, fmt)
     name = f"leads-{clock.now().astimezone(tz):%Y%m%d-%H%M}.{fmt}"
     if fmt == "csv":
-        rows = (row_of(lead, tz, keys) for lead in leads.iterator(chunk_size=2000))
+        rows = (row_of(lead, sheet) for lead in leads.iterator(chunk_size=2000))
         response = StreamingHttpResponse(
-            csv_lines(_header(keys), rows), content_type="text/csv; charset=utf-8"
+            csv_lines(sheet.header(), rows), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
     return FileResponse(
-        _xlsx_file(leads, tz, keys),
+        _xlsx_file(leads, sheet),
         as_attachment=True,
         filename=name,
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

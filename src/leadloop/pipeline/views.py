@@ -47,6 +47,7 @@ def lead_export(request):
         actor=actor,
         filters=form.lead_filter(),
         fmt=request.GET.get("format", "csv"),
+        readable=True,
     )
 
 
