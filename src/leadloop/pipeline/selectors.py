@@ -220,9 +220,9 @@ def lead_filter(leads: QuerySet[Lead], workspace: Workspace, flt: LeadFilter, fe
         leads = leads.filter(
             Exists(Touch.objects.filter(lead_id=OuterRef("pk"), import_job_id=int(flt.imported)))
         )
-    if flt.has_sla:
-        owed = Timer.objects.filter(sla_q(workspace, flt, clock.now()), lead_id=OuterRef("pk"))
-        leads = leads.filter(Exists(owed))
+    if flt.has_sla:  # the obligations read once, not once per lead (SQLite would scan them)
+        owed = Timer.objects.filter(sla_q(workspace, flt, clock.now())).values("lead_id")
+        leads = leads.filter(pk__in=owed)
     return leads
 
 
