@@ -283,6 +283,7 @@ def test_mapping_suggestions_fold_accents_and_case():
     assert mapping_suggest(["Họ", "Tên", "Phone number", "Notes"]) == [
         "full_name", "full_name", "phone", "note",
     ]  # fmt: skip
+    assert mapping_suggest(["Tên khách", "SĐT", "Ghi chú"]) == ["full_name", "phone", "note"]
     # a name that holds a phone or e-mail word; no guess from words that mean something else
     headers = ["Họ tên", "Email công ty", "Phone/Điện thoại", "SĐT 2", "DT sàn", "Tên công ty"]
     assert mapping_suggest(headers) == [

@@ -72,6 +72,7 @@ TARGETS = {
 JOINED = ("full_name", "note")  # several columns are joined ("Họ" + "Tên"); others: the first
 ALIASES = {
     "full_name": "ho ten|ho va ten|ho|ten|ten khach hang|khach hang|ho ten khach hang|ten day du|"
+    "ten khach|khach|ten kh|ho ten kh|"
     "name|full name|fullname|first name|last name|customer|customer name|contact name",
     "phone": "so dien thoai|sdt|so dt|dien thoai|dt|di dong|so di dong|dien thoai di dong|"
     "phone|phone number|mobile|mobile phone|tel|telephone|cell",
