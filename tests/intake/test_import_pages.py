@@ -4,10 +4,12 @@ roles and workspaces."""
 import csv
 import io
 from collections import Counter
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
+from django.utils import timezone
 
 from leadloop.core.models import AuditLog
 from leadloop.intake.models import Import
@@ -83,6 +85,10 @@ def test_a_marketer_uploads_checks_the_preview_maps_and_runs_an_import(team, tas
     rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))
     assert rows[0] == ["Row", "Column", "Reason"]  # in the page's language
     assert [row[:2] for row in rows[1:]] == [["4", "SĐT / E-mail"]]
+    history = client.get(URL, {"lang": "vi"}).content.decode()
+    started = timezone.localtime(job.created_at, ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert f"{started:%H:%M %d/%m/%Y}</time></td>" in history
+    assert f'data-label="Người nhập">{team.members["marketer"].full_name}</td>' in history
 
 
 def test_reading_again_with_another_encoding_and_sheet(team):
