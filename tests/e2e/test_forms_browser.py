@@ -1,4 +1,5 @@
-"""What cannot be undone asks first: deactivating a member, revoking a token."""
+"""Forms in a browser: what cannot be undone asks first (deactivating a member, revoking a
+token); a refused form far down a page comes back in view."""
 
 import pytest
 from playwright.sync_api import expect
@@ -73,3 +74,19 @@ def test_revoking_a_token_asks_first(team, browser_page, log_in, server_url):
     page.locator("#tokens tr", has_text="Zapier").get_by_role("button", name="Revoke").click()
     expect(page.locator(".flash")).to_contain_text("Token revoked.")
     assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+
+
+def test_a_refused_form_far_down_the_page_comes_back_in_view(
+    team, browser_page, log_in, server_url
+):
+    page = browser_page
+    log_in("admin@acme.test", PASSWORD)
+    page.goto(f"{server_url}/settings/")
+    page.locator("#members details.add summary").click()
+    add = page.locator("form[action='/settings/members/']")
+    add.get_by_label("E-mail").fill("sales2@acme.test")  # taken
+    add.get_by_label("Full name").fill("Ai Đó")
+    add.get_by_role("button", name="Add member").click()
+    refused = page.locator(".form-errors", has_text="This person is already a member.")
+    expect(refused).to_be_in_viewport()
+    assert page.evaluate("window.scrollY") > 0  # the answer opened at the top of the page

@@ -1,0 +1,37 @@
+// Forms: a page that comes back with a refused form brings its first error into view (a long
+// settings page would leave it below the fold), and what cannot be undone asks first: a form or
+// its button with data-confirm asks each time; a checkbox with data-confirm-unchecked asks when
+// it was ticked and is sent unticked (deactivating a member). Without JavaScript the forms work
+// as before, without either.
+(function () {
+  "use strict";
+  var refused = document.querySelector(".field.invalid, .form-errors");
+  if (refused) {
+    var details = refused.closest("details");
+    if (details) {
+      details.open = true;
+    }
+    refused.scrollIntoView({ block: "center" });
+    var input = refused.querySelector("input, select, textarea");
+    if (input) {
+      input.focus({ preventScroll: true });
+    }
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var asks = [];
+    var said = (event.submitter && event.submitter.dataset.confirm) || form.dataset.confirm;
+    if (said) {
+      asks.push(said);
+    }
+    form.querySelectorAll("input[data-confirm-unchecked]").forEach(function (box) {
+      if (box.defaultChecked && !box.checked) {
+        asks.push(box.dataset.confirmUnchecked);
+      }
+    });
+    if (asks.length && !window.confirm(asks.join("\n\n"))) {
+      event.preventDefault();
+    }
+  });
+})();
