@@ -346,6 +346,16 @@ def test_a_token_for_a_member(team):
     assert ApiToken.objects.get(name="phone app").member == sales
 
 
+def test_a_token_cannot_act_for_a_member_who_left(team):
+    gone, client = team.members["sales2"], browser(team, "admin")
+    Member.objects.filter(pk=gone.pk).update(active=False)
+    mark = _token_form_mark(client)
+    assert f'<option value="{gone.pk}">' not in client.get("/settings/").content.decode()
+    form = {"token-name": "x", "token-role": "sales", "token-member": str(gone.pk)}
+    refused = client.post("/settings/tokens/", form | {"token-once": mark})
+    assert refused.status_code == 400 and not ApiToken.objects.filter(name="x").exists()
+
+
 def test_the_settings_page_queries_are_bounded(team, django_assert_max_num_queries):
     client = team.browser_client("admin")
     with django_assert_max_num_queries(16):

@@ -96,4 +96,4 @@ class TokenForm(forms.Form):
 
     def __init__(self, *args, members, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["member"].queryset = members
+        self.fields["member"].queryset = members.filter(active=True)  # not for one who left
