@@ -248,7 +248,7 @@ def test_the_sla_page_saves_the_policy(team):
     assert (policy.not_reached_stage.key, policy.journey_end_stage.key) == ("k4-1", "k4-2")
     assert (policy.assign_minutes, policy.first_contact_minutes, policy.idle_hours) == (10, 20, 8)
     page = html(client.get("/settings/sla/"))
-    assert 'value="08:00-12:00, 13:30-17:30"' in page and "2027-02-17" in page
+    assert 'value="08:00-12:00, 13:30-17:30"' in page and "16/02/2027\n17/02/2027" in page
     client.post("/settings/sla/", POLICY_FORM | {"always": "on", "not_reached_stage": ""})
     policy = policy_of(team.workspace)
     assert policy.business_hours == {} and policy.not_reached_stage is None

@@ -142,7 +142,7 @@ class PolicyForm(WeekHoursForm):
 
     def __init__(self, *args, policy: Policy, stages, **kwargs):
         initial = {
-            "holidays": "\n".join(policy.holidays),
+            "holidays": "\n".join(f"{date.fromisoformat(day):%d/%m/%Y}" for day in policy.holidays),
             "return_to_owner": policy.return_to_owner,
             "assign_minutes": policy.assign_minutes,
             "first_contact_minutes": policy.first_contact_minutes,
