@@ -55,6 +55,19 @@ def test_the_rules_page_lists_rules_in_order_with_the_fallback_last(team, role):
     assert page.count("/delete/") == 2  # not the fallback
 
 
+def test_a_rule_names_sources_and_campaigns_as_people_wrote_them(team):
+    capture(team, phone="0912000555", source="Facebook Ads", campaign="Tết 2027")
+    rule_create(
+        workspace=team.workspace,
+        actor=team.actors["admin"],
+        name="Tết",
+        conditions={"source": ["facebook-ads", "zalo"], "campaign": ["tet-2027"]},
+    )
+    page = html(browser(team, "manager").get("/settings/routing/"))
+    assert "source: Facebook Ads, zalo" in page  # no lead came from zalo yet: its key
+    assert "campaign: Tết 2027" in page and "tet-2027" not in page.split('id="tester"')[0]
+
+
 @pytest.mark.parametrize("role", ["sales", "marketer"])
 def test_sales_and_marketers_cannot_open_the_routing_pages(team, role):
     client = browser(team, role)

@@ -6,6 +6,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from leadloop.campaigns.selectors import campaign_list, source_list
 from leadloop.core.errors import ApplicationError
 from leadloop.pipeline.selectors import stage_list
 from leadloop.routing.forms import PolicyForm, PreviewForm, RuleForm
@@ -60,15 +61,32 @@ def rules_page(request):
     if request.method == "POST" and _saved(form, create):
         messages.success(request, _("Rule added."))
         return redirect("settings-routing")
-    channels = dict(choices["channels"])
-    rows = [
-        (rule, [channels.get(i, f"#{i}") for i in rule.conditions.get("channel", [])])
-        for rule in rule_list(workspace=actor.workspace, fetched_by=actor)
-    ]
+    rows = _rule_rows(actor, dict(choices["channels"]))
     tester, preview = _tester(request, actor, choices["channels"])
     context = {"rows": rows, "form": form, "tester": tester, "preview": preview}
     status = 400 if request.method == "POST" else 200
     return htmx_render(request, "routing/rules.html", "routing/_preview.html", context, status)
+
+
+def _rule_rows(actor, channels: dict) -> list[tuple]:
+    """Each rule with the names of the channels, sources and campaigns it names (a rule keeps
+    their ids and keys; a source typed before any lead came from it shows its key)."""
+    rules = list(rule_list(workspace=actor.workspace, fetched_by=actor))
+    named = {
+        kind: dict(things.values_list("key", "name"))
+        for kind, things in (
+            ("source", source_list(workspace=actor.workspace, fetched_by=actor)),
+            ("campaign", campaign_list(workspace=actor.workspace, fetched_by=actor)),
+        )
+    }
+    return [
+        (
+            rule,
+            [channels.get(i, f"#{i}") for i in rule.conditions.get("channel", [])],
+            *([named[kind].get(k, k) for k in rule.conditions.get(kind, [])] for kind in named),
+        )
+        for rule in rules
+    ]
 
 
 @member_page
