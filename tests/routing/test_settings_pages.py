@@ -1,5 +1,7 @@
 """Settings → Assignment rules, SLA policy, the members' routing, stages and the away switch."""
 
+from datetime import date
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -10,8 +12,8 @@ from leadloop.pipeline.models import Stage
 from leadloop.pipeline.services import stage_update
 from leadloop.routing.engine import fallback_rule, policy_of
 from leadloop.routing.models import Rule
-from leadloop.routing.services import rule_create
-from tests.core.support import capture, phone
+from leadloop.routing.services import policy_update, rule_create
+from tests.core.support import at, capture, local, phone
 from tests.routing.support import add_rep
 from tests.web.leads import browser
 
@@ -211,6 +213,19 @@ def test_the_tester_answers_on_the_page_and_as_an_htmx_swap(team):
     )
     bad = html(client.get("/settings/routing/", {"test": "1", "lead_fields": "no equals sign"}))
     assert "Write each line as name = value." in bad
+
+
+def test_the_tester_says_when_a_closed_workspace_opens(team):
+    hours = {str(day): [["08:00", "17:00"]] for day in range(5)}
+    policy_update(workspace=team.workspace, actor=team.actors["admin"], business_hours=hours)
+    client = browser(team, "manager")
+    with at(local(date(2027, 3, 5), 20)):  # a Friday evening: open again on Monday
+        answer = html(client.get("/settings/routing/", {"test": "1", "lang": "en"}))
+    assert "Nobody can take it now" in answer
+    assert "The workspace is closed now; it opens at 08/03/2027 08:00." in answer
+    with at(local(date(2027, 3, 8), 10)):
+        answer = html(client.get("/settings/routing/", {"test": "1", "lang": "en"}))
+    assert "It would go to" in answer and "The workspace is closed now" not in answer
 
 
 def test_the_rules_page_makes_the_same_queries_for_few_or_many_rules(team):

@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext as _
@@ -79,6 +80,7 @@ class Preview:
     candidates: list[Candidate]
     pick: Member | None  # None: the lead would wait in the queue
     reason: str  # the strategy, or "queue"
+    opens_at: datetime | None = None  # when the workspace opens, if it is closed now
 
 
 def routing_preview(
@@ -118,7 +120,9 @@ def routing_preview(
     pool |= {m.pk: m for m in Member.objects.filter(pk__in=gone)}
     candidates = [Candidate.of(router, member) for _pk, member in sorted(pool.items())]
     pick = router.pick(lead, channel_id=channel_id)  # never saved: the turn stays
-    return Preview(rule=rule, candidates=candidates, pick=pick.owner, reason=pick.reason)
+    closed = not router.business.is_open(router.now)
+    opens_at = router.business.add(router.now, 0) if closed else None
+    return Preview(rule, candidates, pick.owner, pick.reason, opens_at)
 
 
 def queue_list(*, workspace: Workspace, fetched_by: Actor) -> QuerySet[Lead]:
