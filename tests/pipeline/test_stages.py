@@ -4,7 +4,7 @@ import pytest
 
 from leadloop.core.errors import Conflict, Forbidden, ValidationFailed
 from leadloop.core.services import workspace_create
-from leadloop.pipeline.models import Category, Lead, Stage
+from leadloop.pipeline.models import CLOSING_CATEGORIES, Category, Lead, Stage
 from leadloop.pipeline.presets import PRESETS
 from leadloop.pipeline.services import (
     lead_change_stage,
@@ -98,18 +98,19 @@ def test_get_stages_lists_the_active_stages_in_order(team):
     assert "busy_callback" in next(s for s in body if s["key"] == "k3")["outcomes"]
 
 
-def test_stage_create_by_admin_appends_with_a_slug_key(team):
-    stage = stage_create(
-        workspace=team.workspace,
-        actor=team.actors["admin"],
-        name_vi="Hẹn gặp",
-        name_en="Meeting set",
+def test_a_new_stage_takes_a_slug_key_and_comes_before_the_closing_stages(team):
+    admin, stages = team.actors["admin"], Stage.objects.filter(workspace=team.workspace)
+    before = list(stages.order_by("position").values_list("key", "category"))
+    working = stage_create(
+        workspace=team.workspace, actor=admin, name_vi="Hẹn gặp", name_en="Meeting set",
         category="working",
-    )
-    assert stage.key == "meeting-set"
-    assert stage.position > max(
-        Stage.objects.exclude(pk=stage.pk).values_list("position", flat=True)
-    )
+    )  # fmt: skip
+    lost = stage_create(workspace=team.workspace, actor=admin, name_vi="Hủy", category="lost")
+    assert working.key == "meeting-set"
+    keys = list(stages.order_by("position").values_list("key", flat=True))
+    still_open = [key for key, category in before if category not in CLOSING_CATEGORIES]
+    closing = [key for key, category in before if category in CLOSING_CATEGORIES]
+    assert keys == [*still_open, "meeting-set", *closing, lost.key]
     vi_only = stage_create(
         workspace=team.workspace,
         actor=team.actors["admin"],
@@ -118,10 +119,8 @@ def test_stage_create_by_admin_appends_with_a_slug_key(team):
     )
     assert vi_only.key == "dung-thu-7-ngay"
     assert vi_only.name_en == "Dùng thử 7 ngày"
-    assert [s["key"] for s in team.api("admin").get("/stages").json()][-2:] == [
-        "meeting-set",
-        "dung-thu-7-ngay",
-    ]
+    listed = [s["key"] for s in team.api("admin").get("/stages").json()]
+    assert listed == [*still_open, "meeting-set", "dung-thu-7-ngay", *closing, lost.key]
 
 
 @pytest.mark.parametrize("role", ["manager", "marketer", "sales"])

@@ -1,5 +1,5 @@
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import F, Max, Min
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -109,17 +109,30 @@ def stage_create(
     key = slugify(fold(name_en or name_vi))[:40] or "stage"
     if Stage.objects.filter(workspace=workspace, key=key).exists():
         raise Conflict(_("A stage with this name exists."), fields={"name_vi": [name_vi]})
-    last = Stage.objects.filter(workspace=workspace).aggregate(m=Max("position"))["m"]
     stage = Stage.objects.create(
         workspace=workspace,
         key=key,
         name_vi=name_vi.strip(),
         name_en=name_en.strip() or name_vi.strip(),
         category=category,
-        position=(last or 0) + 1,
+        position=_new_position(workspace, category),
     )
     audit_record(actor=actor, action="stage.create", obj=stage)
     return stage
+
+
+def _new_position(workspace: Workspace, category: str) -> int:
+    """A stage a lead still works in (new, working, qualified) comes before the closing ones
+    (won, lost, invalid), which move down one; a closing stage comes last."""
+    stages = Stage.objects.filter(workspace=workspace)
+    last = stages.aggregate(m=Max("position"))["m"]
+    if category in CLOSING_CATEGORIES:
+        return (last or 0) + 1
+    closing = stages.filter(category__in=CLOSING_CATEGORIES).aggregate(m=Min("position"))["m"]
+    if closing is None:
+        return (last or 0) + 1
+    stages.filter(position__gte=closing).update(position=F("position") + 1)
+    return closing
 
 
 @transaction.atomic
