@@ -91,6 +91,20 @@ def test_a_marketer_uploads_checks_the_preview_maps_and_runs_an_import(team, tas
     assert f'data-label="Người nhập">{team.members["marketer"].full_name}</td>' in history
 
 
+def test_big_counts_are_grouped_as_each_language_writes_them(team):
+    client = team.browser_client("marketer")
+    upload(client, csv_text([HEADER, *ROWS]).encode())
+    job = Import.objects.get()
+    Import.objects.filter(pk=job.pk).update(
+        status="running", total_rows=20000, rows_read=12345, created=11000
+    )
+    hx = {"HX-Request": "true"}
+    vi = client.get(f"{URL}{job.pk}/progress/", {"lang": "vi"}, headers=hx).content.decode()
+    assert 'data-count="rows_read">12.345 / 20.000<' in vi and ">11.000<" in vi
+    en = client.get(f"{URL}{job.pk}/", {"lang": "en"}).content.decode()
+    assert "12,345 / 20,000" in en and "20,000 rows" in en
+
+
 def test_reading_again_with_another_encoding_and_sheet(team):
     client = team.browser_client("manager")
     upload(client, cp1258(csv_text([HEADER, *ROWS])))

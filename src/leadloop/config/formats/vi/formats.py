@@ -9,3 +9,6 @@ DATETIME_INPUT_FORMATS = [
     "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M",
 ]
+DECIMAL_SEPARATOR = ","
+THOUSAND_SEPARATOR = "."
+NUMBER_GROUPING = 3  # 20.000 where a count is grouped (intcomma); ids and inputs never are
