@@ -4,11 +4,12 @@ roles and workspaces."""
 import csv
 import io
 from collections import Counter
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import override_settings
+from django.test import TestCase, override_settings
 from django.utils import timezone
 
 from leadloop.core.models import AuditLog
@@ -103,6 +104,27 @@ def test_big_counts_are_grouped_as_each_language_writes_them(team):
     assert 'data-count="rows_read">12.345 / 20.000<' in vi and ">11.000<" in vi
     en = client.get(f"{URL}{job.pk}/", {"lang": "en"}).content.decode()
     assert "12,345 / 20,000" in en and "20,000 rows" in en
+
+
+def test_an_import_not_started_can_be_discarded_with_its_file(team, other_team, tasks):
+    client = team.browser_client("marketer")
+    upload(client, csv_text([HEADER, *ROWS]).encode())
+    job = Import.objects.get()
+    stored = Path(job.file_path)
+    assert stored.is_file() and "discard/" in client.get(f"{URL}{job.pk}/").content.decode()
+    assert team.browser_client("sales").post(f"{URL}{job.pk}/discard/").status_code == 403
+    assert other_team.browser_client("admin").post(f"{URL}{job.pk}/discard/").status_code == 404
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        done = client.post(f"{URL}{job.pk}/discard/", {"lang": "en"}, follow=True)
+    assert "The import of khach-hang.csv was discarded." in done.content.decode()
+    assert not Import.objects.exists() and not stored.exists()
+    assert AuditLog.objects.filter(action="import.discard", object_id=str(job.pk)).exists()
+    upload(client, csv_text([HEADER, *ROWS]).encode())
+    started = Import.objects.get()
+    with tasks():
+        client.post(f"{URL}{started.pk}/start/", mapping_post(started))
+    assert client.post(f"{URL}{started.pk}/discard/").status_code == 302
+    assert Import.objects.filter(pk=started.pk, status="done").exists()  # started: kept
 
 
 def test_reading_again_with_another_encoding_and_sheet(team):

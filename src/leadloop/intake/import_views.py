@@ -1,6 +1,7 @@
 """The import wizard: upload, check how the file is read and mapped, run, follow, download the
 error report."""
 
+from django.contrib import messages
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -10,6 +11,7 @@ from leadloop.core.errors import ApplicationError
 from leadloop.intake.import_forms import LayoutForm, MappingForm, UploadForm
 from leadloop.intake.imports import (
     import_confirm,
+    import_discard,
     import_get,
     import_list,
     import_preview,
@@ -67,6 +69,17 @@ def _detail(request, job: Import, *, layout_form=None, mapping_form=None, status
             "preview": import_preview(job=job, mapping=mapping),
         }
     return render(request, "intake/import_detail.html", context, status=status)
+
+
+@require_POST
+@member_page
+def import_drop(request, import_id: int):
+    job = _job(request, import_id)
+    if job.status != Import.Status.DRAFT:  # started meanwhile: show how it goes
+        return redirect("import-detail", job.pk)
+    import_discard(job=job, actor=request.actor)
+    messages.success(request, _("The import of %(file)s was discarded.") % {"file": job.file_name})
+    return redirect("import-index")
 
 
 @member_page

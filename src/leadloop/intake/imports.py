@@ -231,6 +231,19 @@ def _draft(job: Import) -> None:
 
 
 @transaction.atomic
+def import_discard(*, job: Import, actor: Actor) -> None:
+    """Drop an import that has not started, with the file uploaded for it (a file the CLI
+    named stays where it is)."""
+    _importer(actor)
+    _draft(job)
+    uploaded = Path(job.file_path).is_relative_to(Path(settings.VAR_DIR) / "imports")
+    audit_record(actor=actor, action="import.discard", obj=job, data={"file": job.file_name})
+    job.delete()
+    if uploaded:
+        transaction.on_commit(lambda: Path(job.file_path).unlink(missing_ok=True))
+
+
+@transaction.atomic
 def import_relayout(
     *, job: Import, actor: Actor, encoding: str = "", delimiter: str = "", sheet: str = ""
 ) -> Import:
