@@ -2,10 +2,12 @@
 
 import logging
 
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from leadloop.core import clock
 from leadloop.core.errors import (
     ApplicationError,
     Forbidden,
@@ -23,6 +25,16 @@ log = logging.getLogger(__name__)
 
 def _error(exc: ApplicationError, **headers) -> JsonResponse:
     return JsonResponse(exc.as_dict(), status=exc.status, headers=headers)
+
+
+def _refused(channel: Channel, exc: ApplicationError) -> JsonResponse:
+    """The refusal's answer, counted on the channel so that its page shows what goes wrong."""
+    Channel.objects.filter(pk=channel.pk).update(
+        refused=F("refused") + 1,
+        refused_at=clock.now(),
+        refused_why=f"{exc.code}: {exc.message}"[:200],
+    )
+    return _error(exc)
 
 
 def _body(request: HttpRequest) -> bytes:
@@ -49,7 +61,9 @@ def _facebook_verify(request: HttpRequest, channel: Channel) -> HttpResponse:
         or not same_text(token, params.get("hub.verify_token", ""))
         or not challenge
     ):
-        return _error(Forbidden(_("The verify token does not match."), code="bad_verify_token"))
+        return _refused(
+            channel, Forbidden(_("The verify token does not match."), code="bad_verify_token")
+        )
     return HttpResponse(challenge[:200], content_type="text/plain; charset=utf-8")
 
 
@@ -75,7 +89,7 @@ def provider_hook(request: HttpRequest, workspace: str, provider: str) -> HttpRe
             request.META.get("REMOTE_ADDR", ""),
             exc.code,
         )
-        return _error(exc)
+        return _refused(channel, exc)
     delivery = delivery_receive(
         channel=channel,
         headers=request.headers,

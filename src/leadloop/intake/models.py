@@ -25,6 +25,10 @@ class Channel(models.Model):
     settings = models.JSONField(default=dict, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
+    # deliveries refused for their signature, key or shape (not stored: anyone can send them)
+    refused = models.PositiveIntegerField(default=0)
+    refused_at = models.DateTimeField(null=True, blank=True)
+    refused_why = models.CharField(max_length=200, blank=True)  # the last one's code: message
 
     class Meta:
         constraints = [

@@ -10,7 +10,7 @@ from huey.contrib.djhuey import HUEY
 
 from leadloop.campaigns.models import Campaign
 from leadloop.intake.inbox import RETRY_DELAYS, delivery_process
-from leadloop.intake.models import Delivery, FacebookForm, Touch
+from leadloop.intake.models import Channel, Delivery, FacebookForm, Touch
 from leadloop.pipeline.models import Lead
 from tests.core.support import assert_error
 from tests.intake.hooks.support import (
@@ -126,10 +126,19 @@ def test_a_missing_or_wrong_signature_is_a_403_and_nothing_is_stored(channels, g
     assert graph.requests == []
 
 
-def test_a_signature_with_another_secret_is_refused(channels):
+def test_a_signature_with_another_secret_is_refused_and_the_channel_page_says_so(team, channels):
     body = body_of(leadgen((1, 2)))
     other = sign("facebook", body, {**SECRETS["facebook"], "app_secret": "someone-else"})
     assert_error(post("facebook", body, headers=other, signed=False), 403)
+    assert_error(post("facebook", body, headers=other, signed=False), 403)
+    channel = Channel.objects.get(pk=channels["facebook"].pk)
+    assert channel.refused == 2 and channel.refused_why.startswith("bad_signature: ")
+    page = team.browser_client("admin").get(f"/settings/channels/{channel.pk}/?lang=en")
+    said = page.content.decode().split('id="refused">')[1].split("</p>")[0]
+    assert said.startswith("2 deliveries were refused, the last at ")
+    assert channel.refused_why.split(": ", 1)[1] in said
+    assert post("facebook", leadgen((1, 2))).status_code == 200  # a right one is not counted
+    assert Channel.objects.get(pk=channel.pk).refused == 2
 
 
 @pytest.mark.parametrize(
