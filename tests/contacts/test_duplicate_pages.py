@@ -45,6 +45,17 @@ def test_dismiss_from_the_page(team, flagged):
     assert "Nguyen Van An" not in client.get("/contacts/duplicates/").content.decode()
 
 
+def test_dismissing_on_the_page_comes_back_where_the_pair_was(team, flagged):
+    _a, _b, pair = flagged
+    client = team.browser_client("admin")
+    page = client.get("/contacts/duplicates/?page=1").content.decode()
+    assert 'name="next" value="/contacts/duplicates/?page=1#row-1"' in page
+    answer = client.post(
+        f"/contacts/duplicates/{pair.pk}/dismiss/", {"next": "/contacts/duplicates/?page=1#row-1"}
+    )
+    assert answer["Location"] == "/contacts/duplicates/?page=1#row-1"  # the next pair, in view
+
+
 @pytest.mark.parametrize("role", ["sales", "marketer"])
 def test_queue_is_for_managers_and_admins(team, flagged, role):
     _a, _b, pair = flagged
