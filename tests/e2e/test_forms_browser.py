@@ -90,3 +90,19 @@ def test_a_refused_form_far_down_the_page_comes_back_in_view(
     refused = page.locator(".form-errors", has_text="This person is already a member.")
     expect(refused).to_be_in_viewport()
     assert page.evaluate("window.scrollY") > 0  # the answer opened at the top of the page
+
+
+def test_a_new_tokens_key_is_copied_with_one_click(team, browser_page, log_in, server_url):
+    page = browser_page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    log_in("admin@acme.test", PASSWORD)
+    page.goto(f"{server_url}/settings/#tokens")
+    page.locator("#tokens details.add summary").click()
+    create = page.locator("#tokens details.add form")
+    create.get_by_label("Name").fill("Zapier")
+    create.get_by_role("button", name="Create token").click()
+    key = page.locator("#new-token-key").inner_text().strip()
+    assert key.startswith("ll_")
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == key

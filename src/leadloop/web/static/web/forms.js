@@ -1,8 +1,10 @@
 // Forms: a page that comes back with a refused form brings its first error into view (a long
 // settings page would leave it below the fold), and what cannot be undone asks first: a form or
 // its button with data-confirm asks each time; a checkbox with data-confirm-unchecked asks when
-// it was ticked and is sent unticked (deactivating a member). Without JavaScript the forms work
-// as before, without either.
+// it was ticked and is sent unticked (deactivating a member). A button with data-copy="#id"
+// copies that element's text (a new token's key, a webhook address, a form snippet), or selects
+// it where the browser keeps the clipboard to secure pages. Without JavaScript the forms work as
+// before, and the copy buttons stay hidden.
 (function () {
   "use strict";
   var refused = document.querySelector(".field.invalid, .form-errors");
@@ -17,6 +19,33 @@
       input.focus({ preventScroll: true });
     }
   }
+
+  function select(element) {
+    var range = document.createRange();
+    range.selectNodeContents(element);
+    window.getSelection().removeAllRanges();
+    window.getSelection().addRange(range);
+  }
+
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var source = document.querySelector(button.dataset.copy);
+    if (!source) {
+      return;
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var done = function () {
+        button.textContent = button.dataset.copied;
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(source.textContent.trim()).then(done, function () {
+          select(source);
+        });
+      } else {
+        select(source);
+      }
+    });
+  });
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
