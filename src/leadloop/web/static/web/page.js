@@ -1,4 +1,5 @@
-// Forms: a page that comes back with a refused form brings its first error into view (a long
+// What every page does. On a phone the main menu is one row that scrolls sideways: the current
+// page's item is brought into it. Forms: a page that comes back with a refused form brings its first error into view (a long
 // settings page would leave it below the fold), and what cannot be undone asks first: a form or
 // its button with data-confirm asks each time; a checkbox with data-confirm-unchecked asks when
 // it was ticked and is sent unticked (deactivating a member). A button with data-copy="#id"
@@ -7,6 +8,10 @@
 // before, and the copy buttons stay hidden.
 (function () {
   "use strict";
+  var current = document.querySelector(".mainnav [aria-current]");
+  if (current && current.parentElement.scrollWidth > current.parentElement.clientWidth) {
+    current.scrollIntoView({ block: "nearest", inline: "center" });
+  }
   var refused = document.querySelector(".field.invalid, .form-errors");
   if (refused) {
     var details = refused.closest("details");
