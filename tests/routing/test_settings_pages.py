@@ -328,11 +328,18 @@ def test_a_bad_policy_shows_why_on_the_form(team, change, message):
 
 
 def test_every_error_of_the_policy_form_shows_at_once(team):
-    bad = {"hours_0": "8h-17h", "holidays": "30/02/2027", "attempt_cadence": "3h, sáng mai"}
+    bad = {"hours_0": "8h-17h", "holidays": "30/02/2027", "attempt_cadence": "3h, chiều nay"}
     page = html(browser(team, "admin").post("/settings/sla/", POLICY_FORM | bad))
     assert "Write times like 08:00-12:00, 13:30-17:30." in page
     assert "30/02/2027 is not a date like 16/02/2027 or 2027-02-16." in page
-    assert "sáng mai is not a delay: write 30m, 2h, 1d or next_morning." in page
+    assert "chiều nay is not a delay: write 30m, 2h, 1d or next_morning." in page
+
+
+def test_the_call_plan_reads_next_morning_as_people_write_it(team):
+    client = browser(team, "admin")
+    plan = {"attempt_cadence": "30m, Sáng mai, sáng hôm sau, next morning"}
+    assert client.post("/settings/sla/", POLICY_FORM | plan).status_code == 302
+    assert policy_of(team.workspace).attempt_cadence == ["30m", *["next_morning"] * 3]
 
 
 # ---- members, stages and the away switch

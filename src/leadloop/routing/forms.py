@@ -6,6 +6,7 @@ from datetime import date, datetime
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from leadloop.contacts.normalize import fold
 from leadloop.core.forms import capacity_field
 from leadloop.routing.hours import hours_errors, parse_hhmm
 from leadloop.routing.models import Policy, Rule, Strategy
@@ -27,6 +28,13 @@ CONDITION_FIELDS = ("sources", "campaigns", "channels", "languages", "field_cond
 def _items(text: str) -> list[str]:
     """'facebook, google' (or one per line) → ['facebook', 'google']."""
     return [item.strip() for item in re.split(r"[,;\n]", text or "") if item.strip()]
+
+
+NEXT_MORNING = {"next morning", "sang mai", "sang hom sau"}  # folded, as people write it
+
+
+def _next_morning(step: str) -> str:
+    return "next_morning" if fold(step).replace("_", " ") in NEXT_MORNING else step
 
 
 def _lines(text: str) -> list[str]:
@@ -181,8 +189,9 @@ class PolicyForm(WeekHoursForm):
         return days
 
     def clean_attempt_cadence(self) -> str:
-        """Checked here too, so that its error shows with the others of the form."""
-        steps = _items(self.cleaned_data["attempt_cadence"])
+        """Checked here too, so that its error shows with the others of the form; "sáng mai"
+        (or "sáng hôm sau", "next morning") is next_morning."""
+        steps = [_next_morning(step) for step in _items(self.cleaned_data["attempt_cadence"])]
         if len(steps) > CADENCE_STEPS:
             raise forms.ValidationError(_("At most 20 delays."))
         if wrong := [step for step in steps if cadence_errors([step])]:
@@ -190,7 +199,7 @@ class PolicyForm(WeekHoursForm):
                 _("%(step)s is not a delay: write 30m, 2h, 1d or next_morning.")
                 % {"step": wrong[0][:40]}
             )
-        return self.cleaned_data["attempt_cadence"]
+        return ", ".join(steps)
 
     def clean(self) -> dict:
         data = super().clean()
