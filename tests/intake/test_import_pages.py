@@ -49,7 +49,7 @@ def test_a_marketer_uploads_checks_the_preview_maps_and_runs_an_import(team, tas
     assert job.created_by == team.members["marketer"]
     page = client.get(f"{URL}{job.pk}/", {"lang": "en"}).content.decode()
     assert "Windows-1258" in page and "Nguyễn Văn Đạt" in page and "Cầu Giấy" in page
-    assert "Not imported: Give a phone number or an e-mail address." in page  # Lê Bình's row
+    assert "Not imported: SĐT / E-mail: Give a phone number or an e-mail address." in page
     assert 'value="field" selected' in page and 'value="phone" selected' in page
     assert not Lead.objects.exists()
 
