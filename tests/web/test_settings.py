@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from leadloop.core.models import ApiToken, Member
+from leadloop.core.models import ApiToken, Member, Team
 from leadloop.notifications.models import Notification
 from leadloop.pipeline.models import Lead, Stage
 from tests.conftest import PASSWORD, ApiClient
@@ -361,3 +361,32 @@ def test_the_settings_page_queries_are_bounded(team, django_assert_max_num_queri
     client = team.browser_client("admin")
     with django_assert_max_num_queries(16):
         client.get("/settings/")
+
+
+def test_a_team_lists_its_active_members_and_can_be_renamed(team, other_team):
+    client = browser(team, "admin")
+    sales_team = team.members["sales"].team
+    page = client.get("/settings/?lang=en").content.decode()
+    listed = page.split(f'id="team-{sales_team.pk}">')[1].split("</li>")[0]
+    assert "Sales Hai" in listed and "Sales Một" in listed
+    answer = client.post(
+        f"/settings/teams/{sales_team.pk}/", {f"team-{sales_team.pk}-name": " Nhóm  Hà Nội "}
+    )
+    assert answer.status_code == 302
+    sales_team.refresh_from_db()
+    assert sales_team.name == "Nhóm Hà Nội"
+    other = Team.objects.create(workspace=team.workspace, name="Nhóm Đà Nẵng", kind="sales")
+    clash = client.post(f"/settings/teams/{other.pk}/", {f"team-{other.pk}-name": "nhóm hà nội"})
+    assert clash.status_code == 400 and "A team with this name exists." in clash.content.decode()
+    theirs = Team.objects.create(workspace=other_team.workspace, name="Theirs", kind="sales")
+    assert (
+        client.post(f"/settings/teams/{theirs.pk}/", {f"team-{theirs.pk}-name": "x"}).status_code
+        == 404
+    )
+    assert (
+        browser(team, "manager")
+        .post(f"/settings/teams/{sales_team.pk}/", {f"team-{sales_team.pk}-name": "x"})
+        .status_code
+        == 403
+    )
+    assert Team.objects.get(pk=theirs.pk).name == "Theirs"

@@ -66,6 +66,10 @@ class TeamForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=Team.Kind.choices)
 
 
+class TeamRenameForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+
+
 class StageCreateForm(forms.Form):
     prefix = "new-stage"
     name_vi = forms.CharField(label=_("Name (Vietnamese)"), max_length=100)

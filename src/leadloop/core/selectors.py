@@ -22,7 +22,14 @@ def sales_members(*, workspace: Workspace) -> QuerySet[Member]:
 
 
 def team_list(*, workspace: Workspace, fetched_by: Actor) -> QuerySet[Team]:
-    return Team.objects.filter(workspace=workspace)
+    return Team.objects.filter(workspace=workspace).order_by("name", "id")
+
+
+def team_get(*, workspace: Workspace, fetched_by: Actor, team_id: int) -> Team:
+    team = team_list(workspace=workspace, fetched_by=fetched_by).filter(id=team_id).first()
+    if team is None:
+        raise NotFound(_("Team not found."))
+    return team
 
 
 def token_list(*, workspace: Workspace, fetched_by: Actor) -> QuerySet[ApiToken]:

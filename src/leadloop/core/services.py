@@ -49,6 +49,25 @@ def workspace_create(*, slug: str, name: str = "", preset: str = "telesales") ->
     return workspace
 
 
+@transaction.atomic
+def team_rename(*, team: Team, actor: Actor, name: str) -> Team:
+    actor.require(actor.administers)
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationFailed(_("A team needs a name and a kind."), fields={"name": [name]})
+    same = _team_named(team.workspace, name)
+    if same is not None and same.pk != team.pk:
+        raise Conflict(_("A team with this name exists."), fields={"name": [name]})
+    before, team.name = team.name, name
+    try:
+        with transaction.atomic():
+            team.save(update_fields=["name"])
+    except IntegrityError:  # renamed so concurrently
+        raise Conflict(_("A team with this name exists."), fields={"name": [name]}) from None
+    audit_record(actor=actor, action="team.rename", obj=team, data={"from": before, "to": name})
+    return team
+
+
 def _team_named(workspace: Workspace, name: str) -> Team | None:
     """The workspace's team of this name, whatever its case ("Nhóm Hà Nội", "nhóm hà nội")."""
     wanted = name.casefold()

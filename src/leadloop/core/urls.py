@@ -13,6 +13,7 @@ urlpatterns = [
         name="settings-member-routing",
     ),
     path("teams/", views.team_add, name="settings-team-add"),
+    path("teams/<int:team_id>/", views.team_edit, name="settings-team-edit"),
     path("stages/", views.stage_add, name="settings-stage-add"),
     path("stages/<slug:key>/", views.stage_edit, name="settings-stage-edit"),
     path("stages/<slug:key>/move/", views.stage_move, name="settings-stage-move"),

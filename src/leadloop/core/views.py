@@ -15,14 +15,16 @@ from leadloop.core.forms import (
     StageCreateForm,
     StageUpdateForm,
     TeamForm,
+    TeamRenameForm,
     TokenForm,
 )
 from leadloop.core.models import Role
-from leadloop.core.selectors import member_get, member_list, team_list, token_list
+from leadloop.core.selectors import member_get, member_list, team_get, team_list, token_list
 from leadloop.core.services import (
     member_create,
     member_update,
     team_create,
+    team_rename,
     token_create,
     token_revoke,
 )
@@ -83,6 +85,23 @@ def _member_rows(actor, bound: dict, teams: list | None) -> list[tuple]:
     ]
 
 
+def _team_rows(actor, members, bound: dict) -> list[tuple]:
+    """Each team with its members' names and its rename form."""
+    names: dict[int, list[str]] = {}
+    for member in members:
+        if member.team_id and member.active:
+            names.setdefault(member.team_id, []).append(member.full_name)
+    return [
+        (
+            team,
+            names.get(team.pk, []),
+            bound.get(("team", team.pk))
+            or TeamRenameForm(prefix=f"team-{team.pk}", initial={"name": team.name}),
+        )
+        for team in team_list(workspace=actor.workspace, fetched_by=actor)
+    ]
+
+
 def _admin_context(request, bound: dict) -> dict:
     """The forms of the admin's settings page; `bound` holds a refused one with its errors."""
     actor, teams = request.actor, _team_choices(request.actor)
@@ -91,7 +110,7 @@ def _admin_context(request, bound: dict) -> dict:
     return {
         "members": _member_rows(actor, bound, teams),
         "stages": [(s, bound.get(("stage", s.key)) or _stage_form(s)) for s in stages],
-        "teams": team_list(workspace=actor.workspace, fetched_by=actor),
+        "teams": _team_rows(actor, members, bound),
         "tokens": token_list(workspace=actor.workspace, fetched_by=actor),
         "member_form": bound.get("member") or MemberCreateForm(team_choices=teams),
         "team_form": bound.get("team") or TeamForm(),
@@ -202,6 +221,21 @@ def member_routing_edit(request, member_id: int):
         done=_("Routing saved."),
         section="members",
         bound_as=("routing", member.pk),
+    )
+
+
+@require_POST
+@member_page
+def team_edit(request, team_id: int):
+    actor = request.actor
+    team = team_get(workspace=actor.workspace, fetched_by=actor, team_id=team_id)
+    return _submit(
+        request,
+        TeamRenameForm(request.POST, prefix=f"team-{team.pk}"),
+        partial(team_rename, team=team, actor=actor),
+        done=_("Team renamed."),
+        section="teams",
+        bound_as=("team", team.pk),
     )
 
 
