@@ -1,8 +1,8 @@
 """/hooks/<workspace>/<provider>: check the sender, store the delivery, answer at once."""
 
 import logging
+from datetime import timedelta
 
-from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -27,13 +27,17 @@ def _error(exc: ApplicationError, **headers) -> JsonResponse:
     return JsonResponse(exc.as_dict(), status=exc.status, headers=headers)
 
 
+REFUSAL_NOTED_EVERY = timedelta(minutes=1)
+
+
 def _refused(channel: Channel, exc: ApplicationError) -> JsonResponse:
-    """The refusal's answer, counted on the channel so that its page shows what goes wrong."""
-    Channel.objects.filter(pk=channel.pk).update(
-        refused=F("refused") + 1,
-        refused_at=clock.now(),
-        refused_why=f"{exc.code}: {exc.message}"[:200],
-    )
+    """The refusal's answer; one for a wrong signature or key is noted on the channel, whose
+    page then says so (a wrong secret), at most once a minute: a stranger's flood of bad
+    deliveries costs one write a minute."""
+    now = clock.now()
+    noted = channel.refused_at
+    if isinstance(exc, Forbidden) and (noted is None or now - noted >= REFUSAL_NOTED_EVERY):
+        Channel.objects.filter(pk=channel.pk).update(refused_at=now)
     return _error(exc)
 
 
@@ -61,9 +65,7 @@ def _facebook_verify(request: HttpRequest, channel: Channel) -> HttpResponse:
         or not same_text(token, params.get("hub.verify_token", ""))
         or not challenge
     ):
-        return _refused(
-            channel, Forbidden(_("The verify token does not match."), code="bad_verify_token")
-        )
+        return _error(Forbidden(_("The verify token does not match."), code="bad_verify_token"))
     return HttpResponse(challenge[:200], content_type="text/plain; charset=utf-8")
 
 

@@ -25,10 +25,9 @@ class Channel(models.Model):
     settings = models.JSONField(default=dict, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
-    # deliveries refused for their signature, key or shape (not stored: anyone can send them)
-    refused = models.PositiveIntegerField(default=0)
+    # the last delivery refused for its signature or key since the settings were saved (not
+    # stored: anyone can send one), noted at most once a minute
     refused_at = models.DateTimeField(null=True, blank=True)
-    refused_why = models.CharField(max_length=200, blank=True)  # the last one's code: message
 
     class Meta:
         constraints = [

@@ -872,7 +872,8 @@ def channel_update(
     keys = set(merged) | set(channel.settings)
     changed = sorted(k for k in keys if merged.get(k) != channel.settings.get(k))
     channel.name, channel.settings, channel.active = name.strip(), merged, active
-    channel.save(update_fields=["name", "settings", "active"])
+    channel.refused_at = None  # a refusal before this save may have been the old secret's
+    channel.save(update_fields=["name", "settings", "active", "refused_at"])
     audit_record(
         actor=actor,
         action="channel.update",
