@@ -139,7 +139,7 @@ def test_page_export_uses_the_list_filters(team, leads):
 def test_the_page_export_reads_as_people_read_the_list(team):
     lead = capture(
         team, full_name="Lê Văn Tám", phone="0912000777", source="Facebook Ads",
-        campaign="Tết 2027", fields={"Quận": "Ba Đình", "=cmd": "x"},
+        campaign="Tết 2027", fields={"Quận": "Ba Đình", "=cmd": "x", "Trạng thái": "VIP"},
     ).lead  # fmt: skip
     client = team.browser_client("manager")
     [row] = csv_rows(client.get("/leads/export/?format=csv&lang=vi"))
@@ -149,6 +149,7 @@ def test_the_page_export_reads_as_people_read_the_list(team):
     assert (row["Nguồn"], row["Chiến dịch"]) == ("Facebook Ads", "Tết 2027")
     assert row["Trạng thái"] == lead.stage.name_vi and row["Đang mở"] == "Có"
     assert (row["Quận"], row["'=cmd"]) == ("Ba Đình", "x")  # a field under its own name
+    assert row["Trạng thái (trường)"] == "VIP"  # named like a standard column: told apart
     [cells] = xlsx_rows(client.get("/leads/export/?format=xlsx&lang=en"))
     assert cells["Created"].value == created.replace(tzinfo=None, microsecond=0)
     assert cells["Created"].is_date and cells["Stage"].value == lead.stage.name_en

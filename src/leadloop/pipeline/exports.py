@@ -90,7 +90,12 @@ class _Sheet:
     def header(self) -> list[str]:
         if not self.readable:
             return [*COLUMNS, *(f"fields.{key}" for key in self.keys)]  # "f…": never a formula
-        return [str(LABELS.get(name, name)) for name in COLUMNS] + [safe(k) for k in self.keys]
+        standard = [str(LABELS.get(name, name)) for name in COLUMNS]
+        taken = {name.casefold() for name in standard}
+        field = _("%(name)s (field)")  # a field named like a standard column: told apart
+        return standard + [
+            safe(field % {"name": key} if key.casefold() in taken else key) for key in self.keys
+        ]
 
     def named(self, thing, key: str) -> str:
         """A source's, campaign's or stage's cell: its key, or its name."""
