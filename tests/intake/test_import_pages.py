@@ -87,8 +87,9 @@ def test_a_marketer_uploads_checks_the_preview_maps_and_runs_an_import(team, tas
     assert rows[0] == ["Row", "Column", "Reason"]  # in the page's language
     assert [row[:2] for row in rows[1:]] == [["4", "SĐT / E-mail"]]
     history = client.get(URL, {"lang": "vi"}).content.decode()
-    started = timezone.localtime(job.created_at, ZoneInfo("Asia/Ho_Chi_Minh"))
-    assert f"{started:%H:%M %d/%m/%Y}</time></td>" in history
+    uploaded = timezone.localtime(job.created_at, ZoneInfo(team.workspace.time_zone))
+    assert 'data-label="Tải lên lúc"><time datetime=' in history
+    assert f"{uploaded:%H:%M %d/%m/%Y}</time></td>" in history
     assert f'data-label="Người nhập">{team.members["marketer"].full_name}</td>' in history
 
 
