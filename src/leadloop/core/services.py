@@ -212,12 +212,21 @@ def _hash_key(key: str) -> str:
 
 @transaction.atomic
 def token_create(
-    *, workspace: Workspace, actor: Actor, name: str, role: str, member: Member | None = None
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    name: str,
+    role: str,
+    member: Member | None = None,
+    form_mark: str = "",
 ) -> tuple[ApiToken, str]:
     """Create an API token; the plain key is returned once and only its hash is kept. A token
     that acts as a member has that member's role, whatever `role` says: it can do no more
-    than the member."""
+    than the member. A page's form sends its `form_mark`: sent again, it makes no second
+    token (TokenMarkUsed)."""
     actor.require(actor.administers)
+    if form_mark and token_form_used(workspace=workspace, form_mark=form_mark):
+        raise TokenMarkUsed(_("This form made its token already; its key was shown then."))
     if role not in Role.values:
         raise ValidationFailed(_("Unknown role."), fields={"role": [role]})
     if member is not None and member.workspace_id != workspace.pk:  # never act across tenants
@@ -237,8 +246,19 @@ def token_create(
         key_hash=_hash_key(key),
         created_at=clock.now(),
     )
-    audit_record(actor=actor, action="token.create", obj=token, data={"role": role})
+    data = {"role": role} | ({"form_mark": form_mark} if form_mark else {})
+    audit_record(actor=actor, action="token.create", obj=token, data=data)
     return token, key
+
+
+class TokenMarkUsed(Conflict):
+    pass
+
+
+def token_form_used(*, workspace: Workspace, form_mark: str) -> bool:
+    """Whether a token was made with this form mark (the audit entry keeps it)."""
+    made = AuditLog.objects.filter(workspace=workspace, action="token.create")
+    return made.filter(data__form_mark=form_mark).exists()
 
 
 def token_authenticate(key: str) -> ApiToken | None:

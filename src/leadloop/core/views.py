@@ -21,6 +21,7 @@ from leadloop.core.forms import (
 from leadloop.core.models import Role
 from leadloop.core.selectors import member_get, member_list, team_get, team_list, token_list
 from leadloop.core.services import (
+    TokenMarkUsed,
     member_create,
     member_update,
     team_create,
@@ -33,9 +34,6 @@ from leadloop.pipeline.services import stage_create, stage_reorder, stage_update
 from leadloop.routing.forms import MemberRoutingForm
 from leadloop.routing.services import member_routing_update
 from leadloop.web.pages import member_page, show_error, swapped
-
-TOKEN_MARKS = "token_forms"  # the session's marks of the token forms shown, not yet used
-TOKEN_MARKS_KEPT = 5
 
 
 def _team_choices(actor) -> list[tuple[int, str]]:
@@ -115,7 +113,7 @@ def _admin_context(request, bound: dict) -> dict:
         "member_form": bound.get("member") or MemberCreateForm(team_choices=teams),
         "team_form": bound.get("team") or TeamForm(),
         "stage_form": bound.get("stage") or StageCreateForm(),
-        "token_form": bound.get("token") or _token_form(request, members),
+        "token_form": bound.get("token") or _token_form(members),
     }
 
 
@@ -302,13 +300,10 @@ def stage_move(request, key: str):
     return redirect(f"{reverse('settings')}#stages")
 
 
-def _token_form(request, members) -> TokenForm:
-    """A new token form, marked with a mark of its own that the session keeps until a token is
-    made with it: sending the form again (reloading the answer) makes no second token."""
-    marks = request.session.get(TOKEN_MARKS, [])[-(TOKEN_MARKS_KEPT - 1) :]
-    marks.append(secrets.token_urlsafe(12))
-    request.session[TOKEN_MARKS] = marks
-    return TokenForm(members=members, initial={"once": marks[-1]})
+def _token_form(members) -> TokenForm:
+    """A new token form with a mark of its own: the same form sent again (the page reloaded)
+    makes no second token."""
+    return TokenForm(members=members, initial={"once": secrets.token_urlsafe(12)})
 
 
 @require_POST
@@ -316,19 +311,18 @@ def _token_form(request, members) -> TokenForm:
 def token_add(request):
     actor = request.actor
     form = TokenForm(request.POST, members=member_list(workspace=actor.workspace, fetched_by=actor))
-    marks = request.session.get(TOKEN_MARKS, [])
-    if form.is_valid() and form.cleaned_data["once"] not in marks:
-        messages.info(request, _("This form made its token already; its key was shown then."))
-        return redirect(f"{reverse('settings')}#tokens")
     if form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k != "once"}
         try:
-            _token, key = token_create(workspace=actor.workspace, actor=actor, **data)
+            _token, key = token_create(
+                workspace=actor.workspace, actor=actor, form_mark=form.cleaned_data["once"], **data
+            )
+        except TokenMarkUsed as exc:
+            messages.info(request, exc.message)
+            return redirect(f"{reverse('settings')}#tokens")
         except ApplicationError as exc:
             show_error(form, exc)
         else:  # the key is shown once, in this answer only (never stored in the session)
-            marks.remove(form.cleaned_data["once"])
-            request.session[TOKEN_MARKS] = marks
             return settings_page(request, new_key=key)
     return settings_page(request, status=400, bound={"token": form})
 
