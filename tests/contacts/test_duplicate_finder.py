@@ -61,6 +61,8 @@ def test_word_order_and_accents_do_not_matter(team):
         ("Nguyễn Văn An", "0912345678", "Nguyễn Văn An", "02412345678"),  # landline
         ("Nguyễn Thị Ngân", "0912345678", "Nguyễn Thị Linh", "0912345679"),  # other given name
         ("Lê Văn Nam", "0912345678", "Lê Văn Lâm", "0912345679"),  # one letter, another name
+        ("Nguyễn Văn An", "0912345678", "Nguyễn Văn Anh", "0912345679"),  # An is not Anh
+        ("Nguyễn Thị Ngân", "0912345678", "Linh Nguyễn Thị", "0912345679"),  # a middle name
     ],
 )
 def test_near_misses_of_the_phone_rule(team, name_a, phone_a, name_b, phone_b):

@@ -24,6 +24,7 @@ BLOCK_FIELDS = ("phone_head", "phone_tail", "email_local")
 PLACEHOLDER_FROM = 6
 # Fewer digits than any real number ("0123", "123456"): sharing one says as little.
 REAL_NUMBER_DIGITS = 8
+SHORT_GIVEN = 4  # letters up to which a given name must match exactly ("An", "Anh", "Linh")
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,20 @@ def name_score(a: str, b: str) -> float | None:
 
 
 def _given_names_alike(first: list[str], second: list[str]) -> bool:
-    """Whether one name's given name (its last word) is, give or take a typo, a word of the
-    other (the word order of a name built from "first" and "last" names may be reversed)."""
+    """Whether one name's given name (its last word) is, give or take a typo, the other's
+    first or last word (a name built from "first" and "last" names may come reversed). A
+    short given name must be the same ("An" is not "Anh")."""
     return any(
-        fuzz.ratio(mine[-1], word) >= NAME_MIN
+        _same_given(mine[-1], word)
         for mine, theirs in ((first, second), (second, first))
-        for word in theirs
+        for word in {theirs[0], theirs[-1]}
     )
+
+
+def _same_given(a: str, b: str) -> bool:
+    if min(len(a), len(b)) <= SHORT_GIVEN:
+        return a == b
+    return fuzz.ratio(a, b) >= NAME_MIN
 
 
 def _too_short(e164: str) -> bool:

@@ -226,6 +226,9 @@ def import_upload(*, workspace: Workspace, actor: Actor, upload, origin: str) ->
 
 
 def _draft(job: Import) -> None:
+    """Refuse an import that has started; its status is read again under a lock, so that a
+    start and a discard sent at once do not both go ahead (call inside a transaction)."""
+    job.status = Import.objects.select_for_update().values_list("status", flat=True).get(pk=job.pk)
     if job.status != Import.Status.DRAFT:
         raise ValidationFailed(_("This import has already started."), code="import_started")
 
@@ -387,6 +390,7 @@ def _clean_mapping(job: Import, mapping: list[str]) -> list[str]:
     return mapping
 
 
+@transaction.atomic
 @transaction.atomic
 def import_confirm(
     *,

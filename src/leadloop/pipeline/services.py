@@ -125,6 +125,7 @@ def _new_position(workspace: Workspace, category: str) -> int:
     """A stage a lead still works in (new, working, qualified) comes before the closing ones
     (won, lost, invalid), which move down one; a closing stage comes last."""
     stages = Stage.objects.filter(workspace=workspace)
+    list(stages.select_for_update().values_list("pk"))  # two new stages at once: one by one
     last = stages.aggregate(m=Max("position"))["m"]
     if category in CLOSING_CATEGORIES:
         return (last or 0) + 1

@@ -249,7 +249,7 @@ def _leads_to_queue(leads: list[Lead], actor: Actor, reason: str, router: Router
         for lead in leads
     ]
     ids = [lead.pk for lead in leads]
-    Lead.objects.filter(pk__in=ids).update(owner=None)
+    Lead.objects.filter(pk__in=ids).update(owner=None, assigned_at=None)
     unfired = Timer.objects.filter(lead_id__in=ids, fired_at__isnull=True)
     unfired.exclude(kind=Timer.Kind.JOURNEY).delete()
     now = router.now

@@ -73,7 +73,11 @@ def _rule_rows(actor, channels: dict) -> list[tuple]:
     their ids and keys; a source typed before any lead came from it shows its key)."""
     rules = list(rule_list(workspace=actor.workspace, fetched_by=actor))
     named = {
-        kind: dict(things.values_list("key", "name"))
+        kind: dict(
+            things.filter(
+                key__in={k for r in rules for k in r.conditions.get(kind, [])}
+            ).values_list("key", "name")
+        )
         for kind, things in (
             ("source", source_list(workspace=actor.workspace, fetched_by=actor)),
             ("campaign", campaign_list(workspace=actor.workspace, fetched_by=actor)),

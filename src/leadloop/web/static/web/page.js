@@ -12,7 +12,7 @@
   if (current && current.parentElement.scrollWidth > current.parentElement.clientWidth) {
     current.scrollIntoView({ block: "nearest", inline: "center" });
   }
-  var refused = document.querySelector(".field.invalid, .form-errors");
+  var refused = document.querySelector("form .field.invalid, form .form-errors");
   if (refused) {
     var details = refused.closest("details");
     if (details) {
@@ -39,8 +39,12 @@
     }
     button.hidden = false;
     button.addEventListener("click", function () {
+      var label = button.textContent;
       var done = function () {
         button.textContent = button.dataset.copied;
+        window.setTimeout(function () {
+          button.textContent = label;
+        }, 2000);
       };
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(source.textContent.trim()).then(done, function () {
