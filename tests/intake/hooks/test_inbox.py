@@ -69,7 +69,7 @@ def test_the_delivery_page_in_vietnamese_names_the_sender_and_times_to_the_secon
     failed = failed_delivery(graph)
     client = team.browser_client("admin")
     detail = client.get(f"/settings/inbox/{failed.pk}/?lang=vi").content.decode()
-    assert "<dt>Địa chỉ gửi (IP)</dt><dd>127.0.0.1</dd>" in detail
+    assert "<dt>Địa chỉ IP người gửi</dt><dd>127.0.0.1</dd>" in detail
     received = timezone.localtime(failed.received_at, ZoneInfo("Asia/Ho_Chi_Minh"))
     assert f'">{received:%H:%M:%S %d/%m/%Y}</time>' in detail
 
