@@ -225,6 +225,8 @@ def token_create(
     than the member. A page's form sends its `form_mark`: sent again, it makes no second
     token (TokenMarkUsed)."""
     actor.require(actor.administers)
+    if form_mark:  # the same form sent twice at once (a double click): one after the other
+        Workspace.objects.select_for_update().values_list("pk", flat=True).get(pk=workspace.pk)
     if form_mark and token_form_used(workspace=workspace, form_mark=form_mark):
         raise TokenMarkUsed(_("This form made its token already; its key was shown then."))
     if role not in Role.values:
