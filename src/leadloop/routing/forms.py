@@ -193,7 +193,7 @@ class PolicyForm(WeekHoursForm):
         (or "sáng hôm sau", "next morning") is next_morning."""
         steps = [_next_morning(step) for step in _items(self.cleaned_data["attempt_cadence"])]
         if len(steps) > CADENCE_STEPS:
-            raise forms.ValidationError(_("At most 20 delays."))
+            raise forms.ValidationError(_("At most %(n)s delays.") % {"n": CADENCE_STEPS})
         if wrong := [step for step in steps if cadence_errors([step])]:
             raise forms.ValidationError(
                 _("%(step)s is not a delay: write 30m, 2h, 1d or next_morning.")

@@ -338,7 +338,7 @@ CADENCE_STEPS = 20  # delays a call plan may hold
 
 def cadence_errors(cadence) -> list[str]:
     if not isinstance(cadence, list) or len(cadence) > CADENCE_STEPS:
-        return ["a list of at most 20 delays"]
+        return [f"a list of at most {CADENCE_STEPS} delays"]
     return [f"{step!r} is not like 30m, 2h or next_morning" for step in cadence if not _delay(step)]
 
 
