@@ -23,15 +23,20 @@ def _answer(page, accept: bool) -> list[str]:
     return said
 
 
+def _member_form(page, server_url: str, rep):
+    """The admin's settings page, the rep's edit form opened."""
+    page.goto(f"{server_url}/settings/")
+    row = page.locator("#members tbody tr", has_text=rep.full_name)
+    row.locator("summary", has_text="Edit").click()
+    return row.locator(f"form[action='/settings/members/{rep.pk}/']")
+
+
 def test_deactivating_a_member_asks_first_and_cancelling_keeps_them(
     team, browser_page, log_in, server_url
 ):
     page, rep = browser_page, team.members["sales2"]
     log_in("admin@acme.test", PASSWORD)
-    page.goto(f"{server_url}/settings/")
-    row = page.locator("#members tbody tr", has_text="Sales Hai")
-    row.locator("summary", has_text="Edit").click()
-    form = row.locator(f"form[action='/settings/members/{rep.pk}/']")
+    form = _member_form(page, server_url, rep)
     form.get_by_label("Active").uncheck()
     said = _answer(page, accept=False)
     form.get_by_role("button", name="Save").click()
@@ -47,10 +52,7 @@ def test_deactivating_a_member_asks_first_and_cancelling_keeps_them(
 def test_saving_a_member_who_stays_active_asks_nothing(team, browser_page, log_in, server_url):
     page, rep = browser_page, team.members["sales2"]
     log_in("admin@acme.test", PASSWORD)
-    page.goto(f"{server_url}/settings/")
-    row = page.locator("#members tbody tr", has_text="Sales Hai")
-    row.locator("summary", has_text="Edit").click()
-    form = row.locator(f"form[action='/settings/members/{rep.pk}/']")
+    form = _member_form(page, server_url, rep)
     form.get_by_label("Full name").fill("Sales Hai Mới")
     said = _answer(page, accept=False)
     form.get_by_role("button", name="Save").click()

@@ -75,9 +75,11 @@ def _detail(request, job: Import, *, layout_form=None, mapping_form=None, status
 @member_page
 def import_drop(request, import_id: int):
     job = _job(request, import_id)
-    if job.status != Import.Status.DRAFT:  # started meanwhile: show how it goes
+    try:
+        import_discard(job=job, actor=request.actor)
+    except ApplicationError as exc:  # started meanwhile: show how it goes
+        messages.error(request, exc.message)
         return redirect("import-detail", job.pk)
-    import_discard(job=job, actor=request.actor)
     messages.success(request, _("The import of %(file)s was discarded.") % {"file": job.file_name})
     return redirect("import-index")
 

@@ -228,7 +228,10 @@ def import_upload(*, workspace: Workspace, actor: Actor, upload, origin: str) ->
 def _draft(job: Import) -> None:
     """Refuse an import that has started; its status is read again under a lock, so that a
     start and a discard sent at once do not both go ahead (call inside a transaction)."""
-    job.status = Import.objects.select_for_update().values_list("status", flat=True).get(pk=job.pk)
+    status = Import.objects.select_for_update().filter(pk=job.pk).values_list("status", flat=True)
+    job.status = status.first()
+    if job.status is None:  # discarded meanwhile
+        raise NotFound(_("No such import."))
     if job.status != Import.Status.DRAFT:
         raise ValidationFailed(_("This import has already started."), code="import_started")
 
@@ -390,7 +393,6 @@ def _clean_mapping(job: Import, mapping: list[str]) -> list[str]:
     return mapping
 
 
-@transaction.atomic
 @transaction.atomic
 def import_confirm(
     *,

@@ -74,7 +74,6 @@ XLSX_MOMENT = "dd/mm/yyyy hh:mm"
 class _Sheet:
     """How the export's cells read: by key for programs, or by name for people."""
 
-    tz: ZoneInfo
     keys: list[str]  # of the leads' own fields
     readable: bool
     moment: Callable[[datetime], object]  # the creation time's cell
@@ -82,10 +81,10 @@ class _Sheet:
     @classmethod
     def of(cls, tz: ZoneInfo, keys: list[str], readable: bool, fmt: str) -> "_Sheet":
         if not readable:
-            return cls(tz, keys, False, lambda at: at.astimezone(tz).isoformat())
+            return cls(keys, False, lambda at: at.astimezone(tz).isoformat())
         if fmt == "xlsx":  # a date cell: Excel sorts and filters it as a date
-            return cls(tz, keys, True, lambda at: _local(at, tz))
-        return cls(tz, keys, True, lambda at: f"{at.astimezone(tz):%d/%m/%Y %H:%M}")
+            return cls(keys, True, lambda at: _local(at, tz))
+        return cls(keys, True, lambda at: f"{at.astimezone(tz):%d/%m/%Y %H:%M}")
 
     def header(self) -> list[str]:
         if not self.readable:
