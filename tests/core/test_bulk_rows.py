@@ -232,3 +232,25 @@ def test_with_a_libpq_without_pipeline_mode_each_statement_runs_when_sent(team, 
     lead = Lead.objects.get(pk=first.lead.pk)
     assert lead.owner_id is not None and lead.source.key == "facebook"
     assert lead.touches.count() == 2
+
+
+def test_rows_made_ready_ahead_keep_every_character_and_mix_with_rows_made_at_the_write(team):
+    """A copy of rows made ready ahead (on PostgreSQL, the lines COPY sends) and of rows made at
+    the write, after one of the ready ones was left out: each stored once, value for value,
+    tabs, line breaks and backslashes included."""
+    odd = "Tab\there\nnew line\r\nback\\slash \\N «Đặng»"
+    contacts = [_contact(team, f"+8491234560{n}") for n in range(6)]
+    for n, contact in enumerate(contacts):
+        contact.full_name, contact.search_key = f"{odd} {n}", odd
+    late = _contact(team, "+84912345699")
+    with transaction.atomic():
+        ready = rows_ahead(read=(contacts,), ids_only=())
+        kept = [contacts[0], late, *contacts[2:]]  # one left out, one made only now
+        rows_insert(kept, ready=ready)
+
+    stored = {c.pk: c for c in Contact.objects.filter(workspace=team.workspace)}
+    assert len(ready) == (6 if connection.vendor == "postgresql" else 0)
+    assert sorted(stored) == sorted(c.pk for c in kept)
+    for contact in kept:
+        assert stored[contact.pk].full_name == contact.full_name
+        assert stored[contact.pk].search_key == contact.search_key

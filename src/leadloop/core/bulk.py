@@ -6,15 +6,17 @@ sends them as arrays that psycopg dumps in Python); the capture engine writes ab
 a lead, so it uses `rows_insert` instead. Ids are drawn beforehand — from the table's sequence on
 PostgreSQL, after the largest id under the write lock on SQLite — and set on the instances, so
 they can be used at once as `bulk_create` would leave them; on PostgreSQL `rows_ahead` draws
-them and reads the rows before the writer takes its locks. No signals are sent, no `save()`
-runs: only for plain new rows whose every value is already set. `instance` makes such rows
-cheaply; `row_insert` stores one of them with a single statement (a webhook's delivery).
+them and formats the rows as `COPY` sends them before the writer takes its locks. No signals
+are sent, no `save()` runs: only for plain new rows whose every value is already set.
+`instance` makes such rows cheaply; `row_insert` stores one of them with a single statement (a
+webhook's delivery).
 """
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, partial
@@ -24,6 +26,7 @@ import orjson
 from django.db import connection, transaction
 from django.db.models import Field, JSONField, Model
 from django.db.models.base import ModelState
+from psycopg.copy import Copy, FileWriter
 
 from leadloop.core.joined import sent_together
 
@@ -174,6 +177,12 @@ def instance(model: type[Model], **values) -> Model:
     return obj
 
 
+def related(obj: Model, name: str) -> Model | None:
+    """The instance set as `obj`'s relation `name` (by `instance`, or its descriptor), read
+    without the descriptor's checks: for the capture engine's loops over a batch's rows."""
+    return obj._state.fields_cache[name]
+
+
 @cache
 def _sequence(table: str, pk: str) -> str:
     """The name of the sequence behind a table's id (the same in every database of one schema);
@@ -214,25 +223,37 @@ def _new_ids(groups: list[Sequence[Model]]) -> list[list[int]]:
     ]
 
 
-# id() of an instance -> (the instance, its row); holding the instance keeps its id() from
-# being given to another object meanwhile
-Ready = dict[int, tuple[Model, Sequence]]
+# id() of an instance -> (the instance, its row as a line of `COPY` text); holding the instance
+# keeps its id() from being given to another object meanwhile
+Ready = dict[int, tuple[Model, bytes]]
 
 
 def rows_ahead(read: Sequence[Sequence[Model]], ids_only: Sequence[Sequence[Model]]) -> Ready:
-    """Draw the ids of these new instances now and read the rows of those in `read` as they
-    stand (their values must not change after), for `rows_insert(…, ready=…)`: a writer that
-    does so before it takes its locks holds them for less time. Only on PostgreSQL, whose ids
-    come from sequences; on SQLite they follow the largest id stored, so they are drawn as the
-    rows are written."""
+    """Draw the ids of these new instances now and make the rows of those in `read` ready as
+    they stand (their values must not change after), for `rows_insert(…, ready=…)`: a writer
+    that does so before it takes its locks holds them for less time. A row is made ready as the
+    line `COPY` will send, so that the writer only sends it. Only on PostgreSQL, whose ids come
+    from sequences; on SQLite they follow the largest id stored, so they are drawn as the rows
+    are written."""
     if connection.vendor != "postgresql":
         return {}
     _ids_draw([objs for objs in (*read, *ids_only) if objs])
     ready = {}
     for objs in filter(None, read):
-        table = _Table.of(type(objs[0]), connection.vendor)
-        ready |= {id(obj): (obj, table.row(obj)) for obj in objs}
+        lines = _copy_lines(_Table.of(type(objs[0]), connection.vendor), objs)
+        ready |= {id(obj): (obj, line) for obj, line in zip(objs, lines, strict=True)}
     return ready
+
+
+def _copy_lines(table: _Table, objs: Sequence[Model]) -> list[bytes]:
+    """The instances' rows as `COPY` text lines, by psycopg's own formatting, without sending
+    them: its file writer collects them. A line ends with a newline, the only one in it (the
+    text format writes a newline in a value as `\\n`)."""
+    collected = io.BytesIO()
+    with Copy(connection.connection.cursor(), writer=FileWriter(collected)) as copy:
+        for obj in objs:
+            copy.write_row(table.row(obj))
+    return collected.getvalue().splitlines(keepends=True)
 
 
 def rows_insert(*groups: Sequence[Model], ready: Ready | None = None) -> Sequence[Model]:
@@ -248,7 +269,7 @@ def rows_insert(*groups: Sequence[Model], ready: Ready | None = None) -> Sequenc
     if few := [objs for objs in filled if not _by_copy(objs)]:
         with sent_together():  # a single lead writes six rows to six tables: one wait for all
             for objs in few:
-                _insert(objs, ready)
+                _insert(objs)
     for objs in filled:
         if _by_copy(objs):
             _copy(objs, ready)
@@ -276,36 +297,41 @@ def _ids_draw(groups: Sequence[Sequence[Model]]) -> None:
             obj._state.adding, obj._state.db = False, alias
 
 
-def _rows(objs: Sequence[Model], ready: Ready) -> tuple[str, list[str], Iterator[Sequence]]:
-    """The table's quoted name and columns, and the instances' rows."""
+def _rows(objs: Sequence[Model]) -> tuple[_Table, str, list[str]]:
+    """The model's table, its quoted name and quoted columns."""
     model = type(objs[0])
-    table = _Table.of(model, connection.vendor)
-    rows = (ready[id(obj)][1] if id(obj) in ready else table.row(obj) for obj in objs)
     quote = connection.ops.quote_name
-    return quote(model._meta.db_table), [quote(column) for column in table.columns], rows
+    table = _Table.of(model, connection.vendor)
+    return table, quote(model._meta.db_table), [quote(column) for column in table.columns]
 
 
-def _insert(objs: Sequence[Model], ready: Ready) -> None:
-    name, columns, rows = _rows(objs, ready)
+def _insert(objs: Sequence[Model]) -> None:
+    table, name, columns = _rows(objs)
+    rows = [table.row(obj) for obj in objs]
     insert = f"INSERT INTO {name} ({', '.join(columns)}) VALUES "
     marks = f"({', '.join('%s' for _column in columns)})"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":  # one statement: PostgreSQL plans each (few rows)
-            rows = list(rows)
             cursor.execute(
                 insert + ", ".join([marks] * len(rows)), [v for row in rows for v in row]
             )
         else:  # SQLite runs one prepared statement for each row
-            cursor.executemany(insert + marks, list(rows))
+            cursor.executemany(insert + marks, rows)
 
 
 def _copy(objs: Sequence[Model], ready: Ready) -> None:
-    name, columns, rows = _rows(objs, ready)
+    """The rows made ready ahead are sent as they are, the others formatted here (the order of
+    a `COPY`'s rows does not matter)."""
+    table, name, columns = _rows(objs)
+    lines = [ready[id(obj)][1] for obj in objs if id(obj) in ready]
+    rest = [obj for obj in objs if id(obj) not in ready] if len(lines) < len(objs) else []
     with connection.cursor() as cursor:
         copying = cursor.cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN")
         with connection.wrap_database_errors, copying as copy:  # IntegrityError as Django's
-            for row in rows:
-                copy.write_row(row)
+            if lines:
+                copy.write(b"".join(lines))
+            for obj in rest:
+                copy.write_row(table.row(obj))
 
 
 def row_insert(obj: Model) -> Model:

@@ -26,7 +26,7 @@ from leadloop.contacts.services import (
 from leadloop.contacts.tasks import duplicates_check_soon
 from leadloop.core import clock
 from leadloop.core.access import Actor
-from leadloop.core.bulk import Ready, instance, rows_ahead, rows_insert
+from leadloop.core.bulk import Ready, instance, related, rows_ahead, rows_insert
 from leadloop.core.errors import ApplicationError, Conflict, ValidationFailed
 from leadloop.core.joined import (
     NOTHING,
@@ -388,7 +388,7 @@ class _Batch:
             or (c.email_valid and c.email in written.emails)
         ]
         touched = [c for pk, c in self.loaded.items() if pk in written.contacts]
-        seen = [t.contact for t in self.touches if t.dedupe_key in written.dedupe_keys]
+        seen = [related(t, "contact") for t in self.touches if t.dedupe_key in written.dedupe_keys]
         return {id(contact) for contact in (*taken, *touched, *seen)}
 
     def _stored_contacts(self) -> list[Contact]:
@@ -398,7 +398,7 @@ class _Batch:
     def _written(self) -> Written:
         """What this batch stores, for the batches planned before it committed."""
         contacts = self._stored_contacts()
-        opened = {lead.contact.pk for lead in self.new_leads} & set(self.loaded)
+        opened = {related(lead, "contact").pk for lead in self.new_leads} & set(self.loaded)
         return Written(
             phones={c.phone_e164 for c in contacts if c.phone_valid},
             emails={c.email for c in contacts if c.email_valid},
@@ -438,16 +438,18 @@ class _Batch:
                     outdated.add(id(phone_match))
                     grown = True
         self.new_contacts = [c for c in self.new_contacts if id(c) not in outdated]
-        self.new_leads = [lead for lead in self.new_leads if id(lead.contact) not in outdated]
-        self.touches = [t for t in self.touches if id(t.contact) not in outdated]
-        self.events = [e for e in self.events if id(e.lead.contact) not in outdated]
+        self.new_leads = [x for x in self.new_leads if id(related(x, "contact")) not in outdated]
+        self.touches = [t for t in self.touches if id(related(t, "contact")) not in outdated]
+        self.events = [
+            e for e in self.events if id(related(related(e, "lead"), "contact")) not in outdated
+        ]
         self.filled = {pk: f for pk, f in self.filled.items() if id(f[0]) not in outdated}
         self.pairs = {k: pair for k, pair in self.pairs.items() if id(pair[0]) not in outdated}
         for pk in [pk for pk, contact in self.loaded.items() if id(contact) in outdated]:
             del self.loaded[pk]
             self.planned_open.pop(pk, None)
             self.planned_any.discard(pk)
-        return {i for i, c in enumerate(captured) if id(c.lead.contact) in outdated}
+        return {i for i, c in enumerate(captured) if id(related(c.lead, "contact")) in outdated}
 
     def _lock(self) -> Router | None:
         """Lock the assignment rules (the router, when there are new leads), then the read
