@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.test import override_settings
 from django.utils import translation
 from openpyxl import Workbook
 
 from leadloop.contacts.models import Contact
+from leadloop.intake import imports
 from leadloop.intake.imports import (
     import_confirm,
     import_open,
@@ -27,6 +29,7 @@ from leadloop.intake.imports import (
     mapping_suggest,
 )
 from leadloop.intake.models import Import, ImportProblem, Touch
+from leadloop.intake.services import leads_capture
 from leadloop.intake.sheets import SAMPLE_BYTES, FileRefused
 from leadloop.pipeline.models import Lead
 from tests.core.support import (
@@ -525,8 +528,6 @@ def test_a_long_import_refreshes_the_planner_statistics_on_postgres(team, tmp_pa
 def test_on_sqlite_an_import_copies_its_log_into_the_file_less_often_and_only_while_it_runs(
     team, tmp_path
 ):
-    from django.db import connection
-
     if connection.vendor != "sqlite":
         pytest.skip("a setting of SQLite's write-ahead log")
     seen = []
@@ -545,3 +546,28 @@ def test_on_sqlite_an_import_copies_its_log_into_the_file_less_often_and_only_wh
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA wal_autocheckpoint")
         assert cursor.fetchone()[0] == 1000  # as every other connection's, after the import
+
+
+@pytest.mark.django_db(transaction=True)  # the chunk's own transaction, not a savepoint
+def test_a_chunks_commit_does_not_wait_for_the_disk_and_the_setting_ends_with_it(
+    team, tmp_path, monkeypatch
+):
+    """An import's chunk commits without waiting for PostgreSQL's disk (its rows are found
+    again after a crash by a resumed import); the connection's other transactions still wait."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a setting of PostgreSQL")
+    seen = []
+
+    def spy(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+        return leads_capture(**kwargs)
+
+    monkeypatch.setattr(imports, "leads_capture", spy)
+    path = write(tmp_path, "leads.csv", csv_text([HEADER, *ROWS]).encode())
+    assert cli(path).strip() == "created=3 merged=0 invalid=1 failed=0"
+    assert seen == ["off"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"

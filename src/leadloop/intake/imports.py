@@ -465,6 +465,7 @@ class ChunkCapture:
             else:
                 captures.append((number, built))
         with transaction.atomic():
+            _commit_unflushed()
             outcomes = leads_capture(
                 workspace=job.workspace,
                 actor=self.actor,
@@ -498,6 +499,17 @@ class ChunkCapture:
                 ImportProblem(job=job, row=number, **self.rows.problem(outcome).__dict__)
             )
         return problems
+
+
+def _commit_unflushed() -> None:
+    """PostgreSQL: the chunk's commit does not wait for the disk (it took ~15 ms a chunk, in
+    the import's turn). A server crash can lose the last chunks committed, a fraction of a
+    second of them, with their counts: the import is then resumed or started again after the
+    last chunk kept, and no row is stored twice. The import's end waits for the disk as usual,
+    and so for every chunk before it."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 COUNTS = ["rows_read", "created", "merged", "invalid", "failed", "assigned"]
