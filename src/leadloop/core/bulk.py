@@ -177,6 +177,14 @@ def instance(model: type[Model], **values) -> Model:
     return obj
 
 
+def relate(obj: Model, name: str, value: Model | None) -> None:
+    """Set `obj`'s relation `name` to `value` (saved) as its descriptor would, without its
+    checks (the same as `instance` does for the relations it is given)."""
+    attname, cache_name = _Blank.of(type(obj)).fields[name]
+    obj.__dict__[attname] = None if value is None else value.pk
+    obj._state.fields_cache[cache_name] = value
+
+
 def related(obj: Model, name: str) -> Model | None:
     """The instance set as `obj`'s relation `name` (by `instance`, or its descriptor), read
     without the descriptor's checks: for the capture engine's loops over a batch's rows."""

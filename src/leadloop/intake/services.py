@@ -675,7 +675,9 @@ def leads_capture(
 def _new_contacts(played: list) -> list[Contact]:
     """The contacts the batch created (a first lead that is not returning), for the finder."""
     return [
-        c.lead.contact for c in played if isinstance(c, Captured) and c.created and not c.returning
+        related(c.lead, "contact")
+        for c in played
+        if isinstance(c, Captured) and c.created and not c.returning
     ]
 
 
