@@ -258,7 +258,10 @@ def _copy_lines(table: _Table, objs: Sequence[Model]) -> list[bytes]:
     them: its file writer collects them. A line ends with a newline, the only one in it (the
     text format writes a newline in a value as `\\n`)."""
     collected = io.BytesIO()
-    with Copy(connection.connection.cursor(), writer=FileWriter(collected)) as copy:
+    with (
+        connection.connection.cursor() as cursor,
+        Copy(cursor, writer=FileWriter(collected)) as copy,
+    ):
         for obj in objs:
             copy.write_row(table.row(obj))
     return collected.getvalue().splitlines(keepends=True)

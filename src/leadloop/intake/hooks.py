@@ -1,13 +1,11 @@
 """/hooks/<workspace>/<provider>: check the sender, store the delivery, answer at once."""
 
 import logging
-from datetime import timedelta
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from leadloop.core import clock
 from leadloop.core.errors import (
     ApplicationError,
     Forbidden,
@@ -15,7 +13,7 @@ from leadloop.core.errors import (
     NotFound,
     TooLarge,
 )
-from leadloop.intake.inbox import delivery_receive
+from leadloop.intake.inbox import delivery_receive, delivery_refused
 from leadloop.intake.models import Channel
 from leadloop.intake.providers import MAX_BODY, PROVIDERS, same_text
 from leadloop.intake.selectors import hook_channel
@@ -25,20 +23,6 @@ log = logging.getLogger(__name__)
 
 def _error(exc: ApplicationError, **headers) -> JsonResponse:
     return JsonResponse(exc.as_dict(), status=exc.status, headers=headers)
-
-
-REFUSAL_NOTED_EVERY = timedelta(minutes=1)
-
-
-def _refused(channel: Channel, exc: ApplicationError) -> JsonResponse:
-    """The refusal's answer; one for a wrong signature or key is noted on the channel, whose
-    page then says so (a wrong secret), at most once a minute: a stranger's flood of bad
-    deliveries costs one write a minute."""
-    now = clock.now()
-    noted = channel.refused_at
-    if isinstance(exc, Forbidden) and (noted is None or now - noted >= REFUSAL_NOTED_EVERY):
-        Channel.objects.filter(pk=channel.pk).update(refused_at=now)
-    return _error(exc)
 
 
 def _body(request: HttpRequest) -> bytes:
@@ -91,7 +75,9 @@ def provider_hook(request: HttpRequest, workspace: str, provider: str) -> HttpRe
             request.META.get("REMOTE_ADDR", ""),
             exc.code,
         )
-        return _refused(channel, exc)
+        if isinstance(exc, Forbidden):  # a wrong signature or key: its channel's page says so
+            delivery_refused(channel=channel)
+        return _error(exc)
     delivery = delivery_receive(
         channel=channel,
         headers=request.headers,

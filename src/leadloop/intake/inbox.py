@@ -82,6 +82,18 @@ def _address(value: str) -> str | None:
         return None
 
 
+REFUSAL_NOTED_EVERY = timedelta(minutes=1)
+
+
+def delivery_refused(*, channel: Channel) -> None:
+    """Note on the channel that a delivery was refused for a wrong signature or key, for its
+    page to say so (a wrong secret); at most once a minute, so that a stranger's flood of bad
+    deliveries costs one write a minute. Saving the channel's settings clears it."""
+    now, noted = clock.now(), channel.refused_at
+    if noted is None or now - noted >= REFUSAL_NOTED_EVERY:
+        Channel.objects.filter(pk=channel.pk).update(refused_at=now)
+
+
 def delivery_receive(*, channel: Channel, headers, body: bytes, remote_addr: str) -> Delivery:
     """Store a delivery that passed its provider's signature check (one statement, committed
     before the provider is answered); the worker takes it next."""
